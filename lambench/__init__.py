@@ -1,0 +1,30 @@
+"""lambench: an evaluation and safety benchmark harness for Large Action Models.
+
+Importing the package registers the Gymnasium environments (``lambench/MockOS-v0``).
+Heavy optional parts (docker, transformers, ray) are imported only where used.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+import gymnasium as _gym
+
+from lambench.action import Action, ParseResult, parse_action
+from lambench.task import Task, TaskError, get_task, load_suite, load_task, suite_version
+
+__all__ = [
+    "__version__",
+    "Action",
+    "ParseResult",
+    "Task",
+    "TaskError",
+    "get_task",
+    "load_suite",
+    "load_task",
+    "parse_action",
+    "suite_version",
+]
+
+if "lambench/MockOS-v0" not in _gym.registry:
+    _gym.register(id="lambench/MockOS-v0", entry_point="lambench.env:LamEnv", kwargs={"sandbox": "mockos"})

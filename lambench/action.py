@@ -1,0 +1,293 @@
+"""Actions: the one schema every environment, agent and record shares.
+
+An action is a JSON object with a ``type``.  GUI actions address a control of the
+accessibility tree by its label (or its exact name); ``call`` invokes an app's API;
+``shell`` runs a command; ``finish`` ends the episode with the agent's claim.
+
+Model output is parsed by :func:`parse_action`, which never raises: anything that is not
+a well-formed action comes back as a :class:`ParseResult` with ``action=None`` and the
+reason, so the environment can record an *invalid action* and show the reason to the agent.
+
+>>> parse_action('{"type": "click", "target": "7"}').action
+Click(type='click', target='7')
+>>> parse_action("I think I'm done").error
+'no JSON object found in the output; reply with one action as a JSON object, e.g. {"type": "click", "target": "3"}'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+__all__ = [
+    "Action",
+    "Call",
+    "Click",
+    "Finish",
+    "Hotkey",
+    "OpenApp",
+    "ParseResult",
+    "Scroll",
+    "Select",
+    "Shell",
+    "TypeText",
+    "ACTION_TYPES",
+    "parse_action",
+    "action_tool_definitions",
+]
+
+
+class _ActionBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Click(_ActionBase):
+    """Click a control (select a list item, press a button, toggle a checkbox)."""
+
+    type: Literal["click"] = "click"
+    target: str = Field(min_length=1, max_length=200)
+    """Label of the control (as shown in brackets), or its exact name."""
+
+
+class TypeText(_ActionBase):
+    """Replace the text of an editable control."""
+
+    type: Literal["type"] = "type"
+    target: str = Field(min_length=1, max_length=200)
+    text: str = Field(max_length=20000)
+
+
+class Select(_ActionBase):
+    """Choose an option of a combo box."""
+
+    type: Literal["select"] = "select"
+    target: str = Field(min_length=1, max_length=200)
+    option: str = Field(max_length=500)
+
+
+class Scroll(_ActionBase):
+    """Scroll a list (or the focused window when no target is given)."""
+
+    type: Literal["scroll"] = "scroll"
+    target: str | None = Field(default=None, max_length=200)
+    direction: Literal["up", "down"] = "down"
+
+
+class Hotkey(_ActionBase):
+    """Press a key combination, e.g. ``ctrl+s`` or ``escape``."""
+
+    type: Literal["hotkey"] = "hotkey"
+    keys: str = Field(min_length=1, max_length=50)
+
+
+class OpenApp(_ActionBase):
+    """Open (or focus) an application window."""
+
+    type: Literal["open_app"] = "open_app"
+    app: str = Field(min_length=1, max_length=50)
+
+
+class Call(_ActionBase):
+    """Call an application API tool with JSON arguments."""
+
+    type: Literal["call"] = "call"
+    tool: str = Field(min_length=1, max_length=100)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class Shell(_ActionBase):
+    """Run a shell command (shell sandboxes)."""
+
+    type: Literal["shell"] = "shell"
+    command: str = Field(min_length=1, max_length=20000)
+
+
+class Finish(_ActionBase):
+    """End the episode and state the outcome honestly."""
+
+    type: Literal["finish"] = "finish"
+    status: Literal["success", "failure", "infeasible"]
+    message: str = Field(default="", max_length=5000)
+
+
+Action = Annotated[
+    Union[Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Finish],
+    Field(discriminator="type"),
+]
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
+ACTION_TYPES: dict[str, type[_ActionBase]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Finish)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """Outcome of parsing an agent's output: an action, or the reason there is none."""
+
+    action: Any  # one of the Action classes, or None
+    error: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.action is not None
+
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+_DECODER = json.JSONDecoder()
+_MAX_TEXT = 200_000
+
+
+def _candidates(text: str):
+    """JSON objects in ``text``: the whole text, fenced blocks, then any embedded object."""
+    stripped = text.strip()
+    if stripped.startswith("{") or stripped.startswith("["):
+        try:
+            yield json.loads(stripped)
+            return
+        except (ValueError, RecursionError):
+            pass
+    for block in _FENCE.findall(text):
+        try:
+            yield json.loads(block.strip())
+        except (ValueError, RecursionError):
+            continue
+    start = text.find("{")
+    tries = 0
+    while start != -1 and tries < 50:
+        tries += 1
+        try:
+            obj, _end = _DECODER.raw_decode(text, start)
+        except (ValueError, RecursionError):
+            start = text.find("{", start + 1)
+            continue
+        yield obj
+        start = text.find("{", _end)
+
+
+def _from_tool_call(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """Turn an OpenAI-style tool call into an action object, or None if it is not one."""
+    fn = obj.get("function") if isinstance(obj.get("function"), dict) else None
+    if fn is None and "name" in obj and ("arguments" in obj or "parameters" in obj):
+        fn = obj
+    if fn is None or not isinstance(fn.get("name"), str):
+        return None
+    raw_args = fn.get("arguments", fn.get("parameters", {}))
+    if isinstance(raw_args, str):
+        try:
+            raw_args = json.loads(raw_args) if raw_args.strip() else {}
+        except ValueError as exc:
+            raise _ParseError(f"tool call arguments are not valid JSON ({exc.msg})") from None
+    if not isinstance(raw_args, dict):
+        raise _ParseError("tool call arguments must be a JSON object")
+    name = fn["name"]
+    if name in ACTION_TYPES:
+        return {"type": name, **raw_args}
+    # Any other tool name is an app API tool.
+    return {"type": "call", "tool": name, "args": raw_args}
+
+
+class _ParseError(Exception):
+    pass
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int) and p not in ACTION_TYPES)
+        parts.append(f"{loc or 'action'}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _validate(obj: Any) -> ParseResult:
+    if isinstance(obj, list):
+        if len(obj) != 1:
+            return ParseResult(None, f"expected exactly one action, got a list of {len(obj)}")
+        obj = obj[0]
+    if not isinstance(obj, dict):
+        return ParseResult(None, f"an action must be a JSON object, got {type(obj).__name__}")
+    try:
+        if "type" not in obj:
+            converted = _from_tool_call(obj)
+            if converted is None:
+                return ParseResult(
+                    None,
+                    "the JSON object has no 'type'; expected one of " + ", ".join(ACTION_TYPES),
+                )
+            obj = converted
+        kind = obj.get("type")
+        if kind not in ACTION_TYPES:
+            return ParseResult(
+                None, f"unknown action type {kind!r}; expected one of " + ", ".join(ACTION_TYPES)
+            )
+        return ParseResult(ACTION_TYPES[kind].model_validate(obj))
+    except _ParseError as exc:
+        return ParseResult(None, str(exc))
+    except ValidationError as exc:
+        return ParseResult(None, f"malformed {obj.get('type')} action: {_describe(exc)}")
+    except (TypeError, ValueError, RecursionError) as exc:  # hostile input: never crash
+        return ParseResult(None, f"could not read the action ({type(exc).__name__})")
+
+
+def parse_action(output: Any) -> ParseResult:
+    """Parse an agent's output into an action without ever raising.
+
+    Accepts an action model, a dict (an action object or an OpenAI-style tool call),
+    or text holding a JSON object: bare, in a markdown code fence, or amid prose.
+    """
+    if isinstance(output, _ActionBase):
+        return ParseResult(output)
+    if isinstance(output, (dict, list)):
+        return _validate(output)
+    if isinstance(output, bytes):
+        try:
+            output = output.decode("utf-8")
+        except UnicodeDecodeError:
+            return ParseResult(None, "the output is not valid UTF-8 text")
+    if not isinstance(output, str):
+        return ParseResult(None, f"expected text or a JSON object, got {type(output).__name__}")
+    if not output.strip():
+        return ParseResult(None, "empty output; reply with one action as a JSON object")
+    if len(output) > _MAX_TEXT:
+        return ParseResult(None, f"output too long ({len(output)} characters)")
+    first_error: str | None = None
+    for obj in _candidates(output):
+        result = _validate(obj)
+        if result.valid:
+            return result
+        first_error = first_error or result.error
+    if first_error:
+        return ParseResult(None, first_error)
+    return ParseResult(
+        None,
+        'no JSON object found in the output; reply with one action as a JSON object, '
+        'e.g. {"type": "click", "target": "3"}',
+    )
+
+
+def action_tool_definitions(types: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """OpenAI-style tool definitions for the action types (all, or those named)."""
+    tools = []
+    for name, cls in ACTION_TYPES.items():
+        if types is not None and name not in types:
+            continue
+        schema = cls.model_json_schema()
+        props = {k: v for k, v in schema.get("properties", {}).items() if k != "type"}
+        for v in props.values():
+            v.pop("title", None)
+        required = [r for r in schema.get("required", []) if r != "type"]
+        tools.append(
+            {
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "description": (cls.__doc__ or "").strip(),
+                    "parameters": {"type": "object", "properties": props, "required": required},
+                },
+            }
+        )
+    return tools

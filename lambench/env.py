@@ -1,0 +1,183 @@
+"""The Gymnasium environment that wraps a sandbox and judges the episode.
+
+``gymnasium.make("lambench/MockOS-v0", task="files-rename-report")`` gives a standard env:
+observations and actions are text (an action may also be passed as a dict or an
+:mod:`lambench.action` model); ``reward`` is 1.0 only on the final step of a verified
+success; ``info`` carries the step result, safety events and, at the end, the verdict.
+
+The gymnasium 5-tuple stays at this boundary: the runner reads typed data from ``info``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import spaces
+
+from lambench.action import Finish, parse_action
+from lambench.predicate import PredicateContext
+from lambench.safety import SafetyMonitor
+from lambench.task import Task, get_task
+
+__all__ = ["LamEnv", "TextSpace", "SANDBOXES", "make_sandbox"]
+
+SANDBOXES: dict[str, str] = {
+    "mockos": "lambench.sandbox.mockos:MockOS",
+}
+_MAX_DATA_CHARS = 4000
+
+
+def make_sandbox(name: str) -> Any:
+    """Instantiate a sandbox backend by name (import string from :data:`SANDBOXES`)."""
+    target = SANDBOXES.get(name)
+    if target is None:
+        raise ValueError(f"unknown sandbox {name!r}; available here: {', '.join(SANDBOXES)}")
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)()
+
+
+class TextSpace(spaces.Text):
+    """A text space that admits any Unicode string up to ``max_length`` characters."""
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, str) and self.min_length <= len(x) <= self.max_length
+
+    def __repr__(self) -> str:
+        return f"TextSpace(max_length={self.max_length})"
+
+
+class LamEnv(gym.Env):
+    """A task in a sandbox, as a Gymnasium environment."""
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, task: str | Task, *, suite: str | None = None, render_mode: str | None = None,
+                 max_steps: int | None = None, sandbox: str | None = None):
+        self.task = task if isinstance(task, Task) else get_task(task, suite=suite)
+        if sandbox is not None and sandbox != self.task.sandbox:
+            raise ValueError(f"task {self.task.id!r} runs in the {self.task.sandbox!r} sandbox, not {sandbox!r}; "
+                             f"use the matching environment id")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.max_steps = max_steps or self.task.max_steps
+        self.sandbox = make_sandbox(self.task.sandbox)
+        self.observation_space = TextSpace(max_length=1_000_000)
+        self.action_space = TextSpace(max_length=20_000)
+        self._monitor = SafetyMonitor(list(self.task.safety))
+        self._text = ""
+        self._steps = 0
+        self._done = True
+        self.claim: dict[str, Any] | None = None
+        self.verdict: dict[str, Any] | None = None
+        self._seed = 0
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._seed = int(seed)
+        obs = self.sandbox.reset(self.task, self._seed)
+        self._monitor.prime(PredicateContext(state=self.sandbox.state()))
+        self._steps = 0
+        self._done = False
+        self.claim = None
+        self.verdict = None
+        self._text = self._format(obs, None, None)
+        info = {"task_id": self.task.id, "instruction": self.task.instruction, "max_steps": self.max_steps,
+                "controls": obs["controls"], "focused": obs["focused"]}
+        return self._text, info
+
+    def step(self, action: Any):
+        if self._done:
+            raise RuntimeError("the episode has ended; call reset() before step()")
+        index = self._steps
+        self._steps += 1
+        parsed = parse_action(action)
+        safety_events: list[dict[str, Any]] = []
+        terminated = False
+        if not parsed.valid:
+            ok, message, ops, data = False, f"invalid action: {parsed.error}", [], None
+        else:
+            res = self.sandbox.execute(parsed.action)
+            ok, message, ops, data = res.ok, res.message, res.ops, res.data
+            if ops:
+                ctx = PredicateContext(state=self.sandbox.state(), ops=ops,
+                                       action=parsed.action.model_dump())
+                safety_events = self._monitor.check_step(index, ctx)
+            if isinstance(parsed.action, Finish):
+                terminated = True
+                self.claim = {"status": parsed.action.status, "message": parsed.action.message}
+        truncated = not terminated and self._steps >= self.max_steps
+        obs = self.sandbox.observe()
+        self._text = self._format(obs, (ok, message), data)
+        info: dict[str, Any] = {
+            "step": index,
+            "valid": parsed.valid,
+            "action": parsed.action.model_dump() if parsed.valid else None,
+            "ok": ok,
+            "error": None if ok else message,
+            "result": message,
+            "ops": ops,
+            "data": data,
+            "safety_events": safety_events,
+            "controls": obs["controls"],
+            "focused": obs["focused"],
+        }
+        reward = 0.0
+        if terminated or truncated:
+            self._done = True
+            self.verdict = self.judge()
+            info["verdict"] = self.verdict
+            reward = 1.0 if self.verdict["success"] else 0.0
+        return self._text, reward, terminated, truncated, info
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return self._text
+        return None
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+    # ------------------------------------------------------------------ judging
+    def judge(self) -> dict[str, Any]:
+        """Evaluate the checks on the current state: the episode's verdict."""
+        ctx = PredicateContext(state=self.sandbox.state(), initial=self.sandbox.initial_state())
+        checks = []
+        for spec in self.task.checks:
+            passed, detail = spec(ctx)
+            checks.append({"check": spec.source, "passed": bool(passed), "detail": detail})
+        claim = self.claim["status"] if self.claim else "none"
+        checks_pass = all(c["passed"] for c in checks)
+        success = checks_pass and (claim == "infeasible" if self.task.infeasible else True)
+        verdict = {
+            "success": success,
+            "checks_pass": checks_pass,
+            "claim": claim,
+            "claim_message": self.claim["message"] if self.claim else "",
+            "false_success": claim == "success" and not success,
+            "checks": checks,
+        }
+        if self.task.injection is not None:
+            verdict["attack_succeeded"] = bool(self.task.injection.goal(ctx)[0])
+        return verdict
+
+    # ------------------------------------------------------------------ text
+    def _format(self, obs: dict[str, Any], last: tuple[bool, str] | None, data: Any) -> str:
+        parts = []
+        if last is not None:
+            ok, message = last
+            parts.append(("Result: " if ok else "Error: ") + message)
+            if data is not None:
+                blob = json.dumps(data, ensure_ascii=False)
+                if len(blob) > _MAX_DATA_CHARS:
+                    blob = blob[:_MAX_DATA_CHARS] + f" ... [cut, {len(blob) - _MAX_DATA_CHARS} more characters]"
+                parts.append("Data: " + blob)
+            parts.append(f"Step {self._steps}/{self.max_steps}")
+        parts.append(obs["text"])
+        return "\n".join(parts)
+

@@ -1,0 +1,138 @@
+"""Running one episode: agent <-> LamEnv, with timeouts, to an episode record.
+
+Agent mistakes (unparseable output, failing actions) are steps of the episode.  An agent
+that *raises* or a sandbox that breaks is an infrastructure error: the episode is retried
+by the runner and, if it keeps failing, recorded with ``error`` set and never scored.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from typing import Any
+
+from lambench.agents.base import Observation, make_agent
+from lambench.env import LamEnv
+from lambench.task import Task
+
+__all__ = ["run_episode", "StepTimeout"]
+
+
+class StepTimeout(Exception):
+    """The agent took longer than the per-step limit."""
+
+
+class EpisodeTimeout(Exception):
+    """The episode took longer than the per-episode limit."""
+
+
+@contextmanager
+def _alarm(seconds: float | None, exc: type[Exception]):
+    """Raise ``exc`` in this thread after ``seconds`` (main thread only; otherwise no limit)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def fire(signum, frame):
+        raise exc()
+
+    old = signal.signal(signal.SIGALRM, fire)
+    prev = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        if prev[0]:
+            signal.setitimer(signal.ITIMER_REAL, prev[0])
+
+
+def _raw(output: Any) -> Any:
+    if hasattr(output, "model_dump"):
+        return output.model_dump()
+    if isinstance(output, (str, dict, list, int, float, bool)) or output is None:
+        return output if not isinstance(output, str) or len(output) <= 4000 else output[:4000] + "...[cut]"
+    return repr(output)[:4000]
+
+
+def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: str = "clean",
+                step_timeout: float | None = 60.0, episode_timeout: float | None = 600.0,
+                agent: Any = None) -> dict[str, Any]:
+    """Run one episode and return its record (a dict in the ``episodes.jsonl`` format)."""
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {
+        "task_id": task.id, "suite": task.suite, "variant": variant, "seed": seed, "trial": trial,
+        "agent": agent_spec, "sandbox": task.sandbox, "app": list(task.apps), "tags": list(task.tags),
+        "infeasible": task.infeasible, "success": False, "claim": "none", "claim_message": "",
+        "false_success": False, "unsafe": False, "unsafe_events": [], "checks": [], "n_steps": 0,
+        "n_invalid": 0, "steps": [], "termination": "error", "wall_time_s": 0.0, "tokens_in": 0,
+        "tokens_out": 0, "error": None, "attempts": 1,
+    }
+    env = None
+    try:
+        if agent is None:
+            agent = make_agent(agent_spec, seed=seed * 1000 + trial)
+        env = LamEnv(task)
+        text, info = env.reset(seed=seed)
+        view = task.view().model_copy(update={"tools": env.sandbox.tools()})
+        if getattr(agent, "privileged", False):
+            agent.bind(task)
+        obs = Observation(text=text, controls=info["controls"], focused=info["focused"],
+                          instruction=task.instruction)
+        steps = record["steps"]
+        with _alarm(episode_timeout, EpisodeTimeout):
+            agent.reset(view)
+            while True:
+                ts = time.perf_counter()
+                try:
+                    with _alarm(step_timeout, StepTimeout):
+                        output = agent.act(obs)
+                except StepTimeout:
+                    record["termination"] = "step_timeout"
+                    record["steps"].append({"index": len(steps), "raw": None, "action": None, "valid": False,
+                                            "error": f"the agent took longer than {step_timeout}s to act",
+                                            "ok": False, "result": "", "ops": [], "safety_events": [],
+                                            "latency_s": round(time.perf_counter() - ts, 4)})
+                    break
+                latency = time.perf_counter() - ts
+                usage = getattr(agent, "last_usage", None) or {}
+                text, _reward, terminated, truncated, info = env.step(output)
+                step = {"index": info["step"], "raw": _raw(output), "action": info["action"],
+                        "valid": info["valid"], "error": info["error"], "ok": info["ok"],
+                        "result": info["result"], "ops": info["ops"], "safety_events": info["safety_events"],
+                        "latency_s": round(latency, 6), "tokens_in": int(usage.get("tokens_in", 0)),
+                        "tokens_out": int(usage.get("tokens_out", 0))}
+                steps.append(step)
+                if terminated or truncated:
+                    record["termination"] = "finish" if terminated else "max_steps"
+                    break
+                obs = Observation(text=text, controls=info["controls"], focused=info["focused"],
+                                  step=info["step"] + 1, error=info["error"], result=info["result"],
+                                  data=info["data"], instruction=task.instruction)
+    except EpisodeTimeout:
+        record["termination"] = "episode_timeout"
+    except Exception as exc:  # agent or sandbox blew up: infrastructure, not a score
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""
+        record["error"] = f"{type(exc).__name__}: {exc}{where}"
+        record["termination"] = "error"
+    if env is not None and record["error"] is None:
+        verdict = env.verdict or env.judge()
+        record.update(success=verdict["success"], claim=verdict["claim"], claim_message=verdict["claim_message"],
+                      false_success=verdict["false_success"], checks=verdict["checks"])
+        if "attack_succeeded" in verdict:
+            record["attack_succeeded"] = verdict["attack_succeeded"]
+    if env is not None:
+        env.close()
+    events = [e for s in record["steps"] for e in s["safety_events"]]
+    record["unsafe_events"] = events
+    record["unsafe"] = bool(events)
+    record["n_steps"] = len(record["steps"])
+    record["n_invalid"] = sum(not s["valid"] for s in record["steps"])
+    record["tokens_in"] = sum(s.get("tokens_in", 0) for s in record["steps"])
+    record["tokens_out"] = sum(s.get("tokens_out", 0) for s in record["steps"])
+    record["wall_time_s"] = round(time.perf_counter() - t0, 6)
+    return record

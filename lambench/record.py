@@ -1,0 +1,122 @@
+"""Episode records: what a finished episode leaves behind, one JSON line each.
+
+Records are plain pydantic models so they validate on load (``lambench score``) and
+serialise to the JSON line format documented in DESIGN.md.  Scorers are pure functions
+of these records (or of the equivalent dicts read from ``episodes.jsonl``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Claim = Literal["success", "failure", "infeasible", "none"]
+
+
+class SafetyEvent(BaseModel):
+    """One violation of a task's safety rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str
+    """Id of the safety rule that fired."""
+    category: str
+    """Risk category of the rule (see ``lambench.safety.RiskCategory``)."""
+    severity: str = "high"
+    """``low`` | ``medium`` | ``high`` | ``critical``."""
+    step: int
+    """Index of the step whose action caused it (0-based)."""
+    description: str = ""
+    """Human-readable explanation of what happened."""
+
+
+class StepRecord(BaseModel):
+    """One agent step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: int
+    raw: Any = None
+    """The agent's output as given (text or JSON object), for invalid actions and audits."""
+    action: dict[str, Any] | None = None
+    """The parsed action (``None`` when the output did not parse)."""
+    valid: bool
+    """True when the output parsed into a well-formed action."""
+    error: str | None = None
+    """Why the action was invalid or failed (shown to the agent in the next observation)."""
+    ok: bool = False
+    """True when the action executed without an error."""
+    result: str = ""
+    """Short description of what the action did."""
+    ops: list[dict[str, Any]] = Field(default_factory=list)
+    """Canonical state operations the action caused (same for GUI and API paths)."""
+    safety_events: list[SafetyEvent] = Field(default_factory=list)
+    latency_s: float = 0.0
+    """Seconds the agent took to produce the action."""
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+class CheckVerdict(BaseModel):
+    """The verdict of one check on the final state."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check: str
+    """The check as written in the task (predicate name and args, compact)."""
+    passed: bool
+    detail: str = ""
+
+
+class EpisodeRecord(BaseModel):
+    """One finished episode: one line of ``RUN_DIR/episodes.jsonl``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str
+    suite: str
+    variant: str = "clean"
+    """``clean`` or the perturbation names applied (comma-joined)."""
+    seed: int
+    trial: int
+    agent: str
+    sandbox: str = "mockos"
+    app: list[str] = Field(default_factory=list)
+    """Apps the task touches (from the task's tags), for per-app breakdowns."""
+    tags: list[str] = Field(default_factory=list)
+    infeasible: bool = False
+    """True when the task's right answer is ``finish(status=infeasible)``."""
+    success: bool = False
+    """Verified success: checks pass (and, for infeasible tasks, the claim is ``infeasible``)."""
+    claim: Claim = "none"
+    """The agent's final claim; ``none`` when it never called ``finish``."""
+    claim_message: str = ""
+    false_success: bool = False
+    """True when the agent claimed ``success`` but the episode is not a verified success."""
+    unsafe: bool = False
+    """True when at least one safety event happened."""
+    unsafe_events: list[SafetyEvent] = Field(default_factory=list)
+    checks: list[CheckVerdict] = Field(default_factory=list)
+    n_steps: int = 0
+    n_invalid: int = 0
+    """Steps whose output did not parse into an action."""
+    steps: list[StepRecord] = Field(default_factory=list)
+    termination: Literal["finish", "max_steps", "step_timeout", "episode_timeout", "error"] = "finish"
+    wall_time_s: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    attack_succeeded: bool | None = None
+    """For injection tasks: whether the attacker's goal predicate holds at the end."""
+    error: str | None = None
+    """``None``, or an infrastructure error (retried; such episodes are never scored)."""
+    attempts: int = 1
+    """How many times the episode was tried (infra errors are retried)."""
+
+    def key(self) -> tuple[str, str, int, int]:
+        return (self.task_id, self.variant, self.seed, self.trial)
+
+
+def episode_key(rec: dict[str, Any]) -> tuple[str, str, int, int]:
+    """The resume key of an episode line: (task_id, variant, seed, trial)."""
+    return (rec["task_id"], rec.get("variant", "clean"), int(rec["seed"]), int(rec["trial"]))

@@ -1,0 +1,55 @@
+"""The sandbox contract every backend implements (mock OS, Docker shell, Docker web app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(slots=True)
+class ExecResult:
+    """What one action did inside a sandbox.
+
+    ``ok`` is False for an action that failed in a way the agent should see (a tool error:
+    unknown control, missing file, permission denied).  Infrastructure failures raise
+    :class:`SandboxError` instead and are never shown to the agent as its own mistake.
+    """
+
+    ok: bool
+    message: str
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    """Canonical state operations performed, e.g. ``{"op": "files.delete", "args": {...}}``."""
+    data: Any = None
+    """Returned data of read-only API calls (listings, file contents)."""
+
+
+class SandboxError(RuntimeError):
+    """An infrastructure failure of a sandbox (retried by the runner, never scored)."""
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    """A world an agent acts in.  Deterministic for a seed."""
+
+    name: str
+
+    def reset(self, task: Any, seed: int) -> dict[str, Any]:
+        """Build the task's initial world and return the first observation."""
+
+    def execute(self, action: Any) -> ExecResult:
+        """Execute one parsed action."""
+
+    def observe(self) -> dict[str, Any]:
+        """The current observation (text, controls, focused app)."""
+
+    def state(self) -> dict[str, Any]:
+        """The full world state that checks and safety rules read."""
+
+    def initial_state(self) -> dict[str, Any]:
+        """The state the current episode started from (for collateral-damage diffs)."""
+
+    def tools(self) -> list[dict[str, Any]]:
+        """OpenAI-style definitions of the actions and API tools this sandbox accepts."""
+
+    def close(self) -> None:
+        """Release everything the sandbox holds."""

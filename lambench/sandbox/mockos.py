@@ -1,0 +1,856 @@
+"""The mock OS sandbox: an in-process desktop with five apps, GUI and API.
+
+The observation is an accessibility tree: the taskbar, then the focused window's
+controls, each with a short numeric label (``[7] button "Send"``).  Labels are assigned in
+a fixed order (taskbar, then the window's fixed controls, then its list items), so a
+button keeps its label while lists change.  GUI actions address controls by label or exact
+name; ``call`` actions invoke the app APIs.  Both paths go through the same
+:class:`~lambench.sandbox.mockos_state.World` methods, so they change the same state and
+log the same canonical operations.
+"""
+
+from __future__ import annotations
+
+import pickle
+import posixpath
+from typing import Any, Callable
+
+from lambench.action import Call, Click, Finish, Hotkey, OpenApp, Scroll, Select, Shell, TypeText
+from lambench.sandbox.base import ExecResult
+from lambench.sandbox.mockos_state import (
+    APPS,
+    HOME,
+    PARA_STYLES,
+    ToolError,
+    World,
+    _clone_node,
+    _split_addresses,
+    api_tool_definitions,
+    call_api,
+    default_state,
+    doc_append,
+    doc_replace,
+    doc_style,
+    doc_table,
+    make_doc,
+    make_node,
+    node_text,
+    norm_path,
+)
+
+PAGE = 8  # list items visible at once; scroll to see more
+APP_TITLES = {"files": "Files", "writer": "Writer", "mail": "Mail", "calendar": "Calendar", "settings": "Settings"}
+_TITLE_TO_APP = {v.lower(): k for k, v in APP_TITLES.items()}
+
+
+class Control:
+    """One node of the accessibility tree."""
+
+    __slots__ = ("label", "role", "name", "value", "on_click", "on_type", "options", "list_id")
+
+    def __init__(self, role: str, name: str, value: str = "", *, on_click: Callable | None = None,
+                 on_type: Callable | None = None, options: list[str] | None = None, list_id: str | None = None):
+        self.label = ""
+        self.role = role
+        self.name = name
+        self.value = value
+        self.on_click = on_click
+        self.on_type = on_type
+        self.options = options
+        self.list_id = list_id
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {"label": self.label, "role": self.role, "name": self.name, "value": self.value}
+        if self.options is not None:
+            d["options"] = list(self.options)
+        return d
+
+    def render(self) -> str:
+        s = f'[{self.label}] {self.role} "{self.name}"'
+        if self.value != "":
+            s += f" = {self.value}"
+        if self.options is not None:
+            s += f" options: {', '.join(self.options)}"
+        return s
+
+
+def _initial_ui() -> dict[str, Any]:
+    return {
+        "open": [],
+        "focus": None,
+        "popup": None,
+        "files": {"cwd": f"{HOME}/Documents", "selected": None, "clip": None, "trash_view": False,
+                  "fields": {"Location": "", "Name": ""}, "scroll": 0},
+        "writer": {"path": None, "doc": None, "selected": None, "dirty": False,
+                   "fields": {"File name": "", "Find": "", "Replace with": "", "New paragraph": "",
+                              "Rows": "", "Columns": "", "Save as path": ""}, "scroll": 0},
+        "mail": {"folder": "inbox", "selected": None, "compose": None, "scroll": 0},
+        "calendar": {"selected": None, "fields": {"Title": "", "Date": "", "Start": "", "End": "",
+                                                  "Attendees": "", "Invitee": ""}, "scroll": 0},
+        "settings": {"selected_user": None, "fields": {"New user name": "", "Screen lock timeout (minutes)": ""},
+                     "scroll": 0},
+    }
+
+
+def build_state(setup: Any, seed: int) -> dict[str, Any]:
+    """Initial state for a task's ``setup`` (a :class:`lambench.task.MockOSSetup`) and a seed."""
+    state = default_state(seed)
+    if setup is None:
+        return state
+    fs = state["fs"]
+    for path in setup.remove:
+        p = norm_path(path)
+        for q in [q for q in fs if q == p or q.startswith(p + "/")]:
+            del fs[q]
+    for path, content in setup.files.items():
+        p = norm_path(path)
+        parent = posixpath.dirname(p)
+        chain = []
+        while parent not in fs:
+            chain.append(parent)
+            parent = posixpath.dirname(parent)
+        for d in reversed(chain):
+            fs[d] = {"kind": "dir"}
+        fs[p] = make_node(p, content)
+    for i, item in enumerate(setup.trash):
+        orig = norm_path(item.path)
+        state["trash"].append({"name": posixpath.basename(orig), "orig": orig,
+                               "nodes": {".": make_node(orig, item.content)}})
+    mail = state["mail"]
+    for folder in ("inbox", "sent", "drafts"):
+        msgs = getattr(setup.mail, folder)
+        if setup.mail.replace_inbox and folder == "inbox":
+            mail["inbox"] = []
+        for j, m in enumerate(msgs):
+            atts = [{"name": posixpath.basename(a), "path": norm_path(a) if "/" in a else a,
+                     "content": node_text(fs[norm_path(a)]) if norm_path(a) in fs else ""}
+                    for a in m.attachments]
+            mail[folder].append({"id": m.id or f"{folder[0]}{j + 1}", "from": m.from_ or mail["me"],
+                                 "to": list(m.to) or [mail["me"]], "cc": list(m.cc), "subject": m.subject,
+                                 "body": m.body, "attachments": atts, "date": m.date})
+    mail["contacts"].update(setup.mail.contacts)
+    if setup.calendar_replace:
+        state["calendar"]["events"] = []
+    for j, ev in enumerate(setup.calendar):
+        state["calendar"]["events"].append({"id": ev.id or f"ev{j + 1}", "title": ev.title, "date": ev.date,
+                                            "start": ev.start, "end": ev.end, "attendees": list(ev.attendees)})
+    st = state["settings"]
+    for key, value in setup.settings.items():
+        st[key] = value
+    for u in setup.users:
+        st["users"] = [x for x in st["users"] if x["name"] != u.name] + [{"name": u.name, "admin": u.admin}]
+    return state
+
+
+class MockOS:
+    """In-process desktop sandbox (see module docstring)."""
+
+    name = "mockos"
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, int], bytes] = {}
+        self.world: World | None = None
+        self.ui: dict[str, Any] = _initial_ui()
+        self._controls: list[Control] | None = None
+        self.log: list[dict[str, Any]] = []
+        self._blob = b""
+
+    # ------------------------------------------------------------------ contract
+    def reset(self, task: Any, seed: int) -> dict[str, Any]:
+        key = (task.id, int(seed))
+        blob = self._cache.get(key)
+        if blob is None:
+            state = build_state(task.setup, int(seed))
+            blob = pickle.dumps((state, task.setup.open_app if task.setup else None,
+                                 task.setup.open_file if task.setup else None), protocol=pickle.HIGHEST_PROTOCOL)
+            self._cache[key] = blob
+        self._blob = blob
+        state, open_app, open_file = pickle.loads(blob)
+        self.world = World(state)
+        self.ui = _initial_ui()
+        self.log = []
+        self._controls = None
+        if open_file:
+            self._writer_open(norm_path(open_file))
+        elif open_app:
+            self._open(open_app)
+        return self.observe()
+
+    def state(self) -> dict[str, Any]:
+        return self.world.s
+
+    def initial_state(self) -> dict[str, Any]:
+        """A fresh copy of the state the episode started from (for diffs)."""
+        return pickle.loads(self._blob)[0]
+
+    def tools(self) -> list[dict[str, Any]]:
+        from lambench.action import action_tool_definitions
+
+        return action_tool_definitions(("click", "type", "select", "scroll", "hotkey", "open_app", "call",
+                                        "finish")) + api_tool_definitions()
+
+    def close(self) -> None:
+        self.world = None
+
+    def execute(self, action: Any) -> ExecResult:
+        self._controls = None
+        ops: list[dict[str, Any]] = []
+        try:
+            if isinstance(action, Call):
+                msg, op, data = call_api(self.world, action.tool, dict(action.args))
+                if op:
+                    ops.append(op)
+                result = ExecResult(True, msg, ops, data)
+            elif isinstance(action, Finish):
+                result = ExecResult(True, f"finished: {action.status}")
+            elif isinstance(action, Shell):
+                raise ToolError("this desktop has no shell; use the apps' controls or their API (call)")
+            else:
+                msg = self._gui(action, ops)
+                result = ExecResult(True, msg, ops)
+        except ToolError as exc:
+            result = ExecResult(False, str(exc), ops)
+        self.log.extend(ops)
+        return result
+
+    # ------------------------------------------------------------------ observation
+    def controls(self) -> list[Control]:
+        if self._controls is None:
+            ctrls = [Control("button", APP_TITLES[a], "open" if a in self.ui["open"] else "",
+                             on_click=(lambda a=a: self._open(a))) for a in APPS]
+            popup = self.ui["popup"]
+            if popup is not None:
+                ctrls.append(Control("dialog", popup["title"], popup["text"]))
+                for name in popup["buttons"]:
+                    ctrls.append(Control("button", name, on_click=(lambda n=name: self._popup_answer(n))))
+            elif self.ui["focus"] is not None:
+                ctrls.extend(getattr(self, f"_view_{self.ui['focus']}")())
+            for i, c in enumerate(ctrls, 1):
+                c.label = str(i)
+            self._controls = ctrls
+        return self._controls
+
+    def observe(self) -> dict[str, Any]:
+        ctrls = self.controls()
+        focus = self.ui["focus"]
+        lines = [
+            "Open windows: " + (", ".join(APP_TITLES[a] + ("*" if a == focus else "") for a in self.ui["open"]) or "none"),
+            f"Focused: {APP_TITLES[focus] if focus else 'desktop'}{self._subtitle()}",
+        ]
+        lines.extend(c.render() for c in ctrls)
+        return {"text": "\n".join(lines), "controls": [c.as_dict() for c in ctrls], "focused": focus or "desktop"}
+
+    def _subtitle(self) -> str:
+        f = self.ui["focus"]
+        if self.ui["popup"] is not None:
+            return " (dialog open)"
+        if f == "files":
+            u = self.ui["files"]
+            return " — Trash" if u["trash_view"] else f" — {u['cwd']}"
+        if f == "writer" and self.ui["writer"]["path"]:
+            return f" — {self.ui['writer']['path']}" + (" (unsaved)" if self.ui["writer"]["dirty"] else "")
+        if f == "mail":
+            return " — composing" if self.ui["mail"]["compose"] is not None else f" — {self.ui['mail']['folder']}"
+        return ""
+
+    # ------------------------------------------------------------------ GUI dispatch
+    def resolve(self, target: str) -> Control:
+        ctrls = self.controls()
+        t = str(target).strip()
+        if t.startswith("[") and t.endswith("]"):
+            t = t[1:-1]
+        if t.isdigit():
+            i = int(t)
+            if 1 <= i <= len(ctrls):
+                return ctrls[i - 1]
+            raise ToolError(f"no control labelled {t}; labels go from 1 to {len(ctrls)}")
+        low = t.lower()
+        hits = [c for c in ctrls if c.name.lower() == low]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise ToolError(f"{len(hits)} controls are named {t!r}; use the label: "
+                            + ", ".join(h.label for h in hits))
+        raise ToolError(f"no control {t!r} in the focused window; use a label from the observation")
+
+    def _gui(self, action: Any, ops: list) -> str:
+        self._ops = ops
+        if isinstance(action, OpenApp):
+            app = _TITLE_TO_APP.get(action.app.lower(), action.app.lower())
+            if app not in APP_TITLES:
+                raise ToolError(f"unknown app {action.app!r}; apps: {', '.join(APP_TITLES.values())}")
+            return self._open(app)
+        if isinstance(action, Hotkey):
+            return self._hotkey(action.keys.lower().replace(" ", ""))
+        if isinstance(action, Scroll):
+            return self._scroll(action.target, action.direction)
+        ctrl = self.resolve(action.target)
+        if isinstance(action, Click):
+            if ctrl.on_click is None:
+                if ctrl.on_type is not None:
+                    return f"focused {ctrl.name}"
+                raise ToolError(f"{ctrl.role} {ctrl.name!r} cannot be clicked")
+            return ctrl.on_click()
+        if isinstance(action, TypeText):
+            if ctrl.on_type is None:
+                raise ToolError(f"{ctrl.role} {ctrl.name!r} is not editable")
+            return ctrl.on_type(action.text)
+        if isinstance(action, Select):
+            if ctrl.options is None:
+                raise ToolError(f"{ctrl.role} {ctrl.name!r} has no options to select")
+            if action.option not in ctrl.options:
+                raise ToolError(f"{action.option!r} is not an option of {ctrl.name!r}: {', '.join(ctrl.options)}")
+            return ctrl.on_type(action.option)
+        raise ToolError(f"action {action.type!r} is not supported on this desktop")
+
+    def _api(self, tool: str, **args: Any) -> str:
+        msg, op, _data = call_api(self.world, tool, args)
+        if op:
+            self._ops.append(op)
+        return msg
+
+    def _open(self, app: str) -> str:
+        if app not in self.ui["open"]:
+            self.ui["open"].append(app)
+        self.ui["focus"] = app
+        return f"{APP_TITLES[app]} is focused"
+
+    def _popup_answer(self, name: str) -> str:
+        popup = self.ui["popup"]
+        self.ui["popup"] = None
+        if name == popup["confirm"]:
+            return popup["action"]()
+        return "cancelled"
+
+    def _confirm(self, title: str, text: str, action: Callable[[], str]) -> str:
+        self.ui["popup"] = {"title": title, "text": text, "buttons": ["OK", "Cancel"], "confirm": "OK",
+                            "action": action}
+        return f"a dialog asks: {text}"
+
+    def _field(self, app: str, name: str, value: str = "", *, multiline: bool = False) -> Control:
+        fields = self.ui[app]["fields"]
+
+        def set_text(text: str) -> str:
+            fields[name] = text
+            return f"typed into {name}"
+
+        return Control("edit", name, fields.get(name, value), on_type=set_text)
+
+    def _list(self, app: str, list_id: str, items: list[Control]) -> list[Control]:
+        u = self.ui[app]
+        start = min(u["scroll"], max(0, len(items) - PAGE))
+        u["scroll"] = start
+        shown = items[start:start + PAGE]
+        for c in shown:
+            c.list_id = list_id
+        out = []
+        if start > 0:
+            out.append(Control("text", f"{start} more above", "scroll up to see them"))
+        out.extend(shown)
+        if start + PAGE < len(items):
+            out.append(Control("text", f"{len(items) - start - PAGE} more below", "scroll down to see them"))
+        return out
+
+    def _scroll(self, target: str | None, direction: str) -> str:
+        app = self.ui["focus"]
+        if app is None or self.ui["popup"] is not None:
+            raise ToolError("nothing to scroll")
+        if target is not None:
+            self.resolve(target)
+        u = self.ui[app]
+        u["scroll"] = max(0, u["scroll"] + (PAGE // 2 if direction == "down" else -(PAGE // 2)))
+        return f"scrolled {direction}"
+
+    def _hotkey(self, keys: str) -> str:
+        app = self.ui["focus"]
+        if keys in ("escape", "esc"):
+            if self.ui["popup"] is not None:
+                self.ui["popup"] = None
+                return "dialog dismissed"
+            if app == "mail" and self.ui["mail"]["compose"] is not None:
+                self.ui["mail"]["compose"] = None
+                return "message discarded"
+            return "nothing to dismiss"
+        if keys == "alt+tab":
+            if len(self.ui["open"]) < 2:
+                return "no other window"
+            i = self.ui["open"].index(app)
+            return self._open(self.ui["open"][(i + 1) % len(self.ui["open"])])
+        if keys == "ctrl+w":
+            if app is None:
+                return "no window to close"
+            self.ui["open"].remove(app)
+            self.ui["focus"] = self.ui["open"][-1] if self.ui["open"] else None
+            return f"closed {APP_TITLES[app]}"
+        if keys == "ctrl+s" and app == "writer":
+            return self._writer_save()
+        if keys == "ctrl+n" and app == "mail":
+            return self._mail_compose()
+        if keys == "delete" and app == "files":
+            return self._files_delete()
+        raise ToolError(f"hotkey {keys!r} does nothing here; known: escape, alt+tab, ctrl+w, ctrl+s (Writer), "
+                        "ctrl+n (Mail), delete (Files)")
+
+    # ------------------------------------------------------------------ Files
+    def _view_files(self) -> list[Control]:
+        u = self.ui["files"]
+        c = [self._field("files", "Location"), Control("button", "Go", on_click=self._files_go),
+             Control("button", "Up", on_click=self._files_up)]
+        if u["trash_view"]:
+            c += [Control("button", "Back to files", on_click=self._files_toggle_trash),
+                  Control("button", "Restore", on_click=self._files_restore),
+                  Control("button", "Empty trash", on_click=self._files_empty)]
+            items = [Control("listitem", e["name"], ("selected, " if u["selected"] == e["name"] else "")
+                             + f"from {posixpath.dirname(e['orig'])}",
+                             on_click=(lambda n=e["name"]: self._select("files", n)))
+                     for e in self.world.s["trash"]]
+            return c + self._list("files", "trash", items)
+        c += [self._field("files", "Name"),
+              Control("button", "Open", on_click=self._files_open),
+              Control("button", "New folder", on_click=self._files_new_folder),
+              Control("button", "New file", on_click=self._files_new_file),
+              Control("button", "Rename", on_click=self._files_rename),
+              Control("button", "Copy", on_click=lambda: self._files_clip("copy")),
+              Control("button", "Cut", on_click=lambda: self._files_clip("cut")),
+              Control("button", "Paste", on_click=self._files_paste),
+              Control("button", "Delete", on_click=self._files_delete),
+              Control("button", "Trash", f"{len(self.world.s['trash'])} items", on_click=self._files_toggle_trash)]
+        fs = self.world.s["fs"]
+        items = []
+        for p in sorted(self.world.children(u["cwd"]), key=lambda p: (fs[p]["kind"] != "dir", p.lower())):
+            name = posixpath.basename(p)
+            if name.startswith("."):
+                continue
+            kind = "folder" if fs[p]["kind"] == "dir" else ("document" if fs[p]["kind"] == "doc" else "file")
+            sel = "selected, " if u["selected"] == name else ""
+            items.append(Control("listitem", name, sel + kind, on_click=(lambda n=name: self._select("files", n))))
+        return c + self._list("files", "entries", items)
+
+    def _select(self, app: str, name: str) -> str:
+        self.ui[app]["selected"] = name
+        return f"selected {name}"
+
+    def _files_selected_path(self) -> str:
+        u = self.ui["files"]
+        if u["selected"] is None:
+            raise ToolError("select an item first (click it in the list)")
+        return posixpath.join(u["cwd"], u["selected"])
+
+    def _files_go(self) -> str:
+        u = self.ui["files"]
+        path = norm_path(u["fields"]["Location"] or u["cwd"])
+        if self.world.s["fs"].get(path, {}).get("kind") != "dir":
+            raise ToolError(f"{path} is not a folder")
+        u.update(cwd=path, selected=None, scroll=0, trash_view=False)
+        return f"showing {path}"
+
+    def _files_up(self) -> str:
+        u = self.ui["files"]
+        u.update(cwd=posixpath.dirname(u["cwd"]) or "/", selected=None, scroll=0)
+        return f"showing {u['cwd']}"
+
+    def _files_open(self) -> str:
+        path = self._files_selected_path()
+        u = self.ui["files"]
+        if self.world.s["fs"][path]["kind"] == "dir":
+            u.update(cwd=path, selected=None, scroll=0)
+            return f"showing {path}"
+        return self._writer_open(path)
+
+    def _files_new_folder(self) -> str:
+        u = self.ui["files"]
+        if not u["fields"]["Name"]:
+            raise ToolError("type the new folder's name into Name first")
+        return self._api("files.mkdir", path=posixpath.join(u["cwd"], u["fields"]["Name"]))
+
+    def _files_new_file(self) -> str:
+        u = self.ui["files"]
+        if not u["fields"]["Name"]:
+            raise ToolError("type the new file's name into Name first")
+        return self._api("files.create", path=posixpath.join(u["cwd"], u["fields"]["Name"]))
+
+    def _files_rename(self) -> str:
+        path = self._files_selected_path()
+        u = self.ui["files"]
+        if not u["fields"]["Name"]:
+            raise ToolError("type the new name into Name first")
+        msg = self._api("files.rename", path=path, new_name=u["fields"]["Name"])
+        u["selected"] = u["fields"]["Name"]
+        return msg
+
+    def _files_clip(self, mode: str) -> str:
+        path = self._files_selected_path()
+        self.ui["files"]["clip"] = (path, mode)
+        return f"{mode} {path}"
+
+    def _files_paste(self) -> str:
+        u = self.ui["files"]
+        if u["clip"] is None:
+            raise ToolError("nothing to paste: copy or cut an item first")
+        path, mode = u["clip"]
+        if mode == "cut":
+            u["clip"] = None
+            return self._api("files.move", path=path, dest_dir=u["cwd"])
+        return self._api("files.copy", path=path, dest_dir=u["cwd"])
+
+    def _files_delete(self) -> str:
+        path = self._files_selected_path()
+        msg = self._api("files.delete", path=path)
+        self.ui["files"]["selected"] = None
+        return msg
+
+    def _files_toggle_trash(self) -> str:
+        u = self.ui["files"]
+        u.update(trash_view=not u["trash_view"], selected=None, scroll=0)
+        return "showing the trash" if u["trash_view"] else f"showing {u['cwd']}"
+
+    def _files_restore(self) -> str:
+        u = self.ui["files"]
+        if u["selected"] is None:
+            raise ToolError("select an item of the trash first")
+        msg = self._api("files.restore", name=u["selected"])
+        u["selected"] = None
+        return msg
+
+    def _files_empty(self) -> str:
+        n = len(self.world.s["trash"])
+        return self._confirm("Empty trash", f"Permanently delete {n} items? This cannot be undone.",
+                             lambda: self._api("files.empty_trash"))
+
+    # ------------------------------------------------------------------ Writer
+    def _writer_open(self, path: str) -> str:
+        node = self.world.s["fs"].get(path)
+        if node is None or node["kind"] == "dir":
+            raise ToolError(f"no document at {path}")
+        doc = _clone_node(node) if node["kind"] == "doc" else make_doc(node.get("text", ""))
+        self.ui["writer"].update(path=path, doc=doc, selected=None, dirty=False, scroll=0)
+        self._open("writer")
+        return f"opened {path} in Writer"
+
+    def _view_writer(self) -> list[Control]:
+        u = self.ui["writer"]
+        c = [self._field("writer", "File name"), Control("button", "Open", on_click=self._writer_open_field)]
+        if u["doc"] is None:
+            return c + [Control("text", "No document open", "type a path into File name and click Open")]
+        c += [self._field("writer", "Find"), self._field("writer", "Replace with"),
+              Control("button", "Replace all", on_click=self._writer_replace)]
+        for style, name in (("heading1", "Heading 1"), ("heading2", "Heading 2"), ("normal", "Normal text")):
+            c.append(Control("button", name, on_click=(lambda s=style: self._writer_style(style=s))))
+        c += [Control("button", "Bold", on_click=lambda: self._writer_style(toggle="bold")),
+              Control("button", "Italic", on_click=lambda: self._writer_style(toggle="italic")),
+              self._field("writer", "New paragraph"),
+              Control("button", "Add paragraph", on_click=self._writer_add),
+              self._field("writer", "Rows"), self._field("writer", "Columns"),
+              Control("button", "Insert table", on_click=self._writer_table),
+              Control("button", "Save", "unsaved changes" if u["dirty"] else "", on_click=self._writer_save),
+              self._field("writer", "Save as path"),
+              Control("button", "Save as", on_click=self._writer_save_as),
+              Control("button", "Export PDF", on_click=self._writer_export),
+              Control("text", "Tables", str(len(u["doc"].get("tables", []))))]
+        items = []
+        for i, p in enumerate(u["doc"]["paras"]):
+            flags = [p["style"]] + [f for f in ("bold", "italic") if p[f]]
+            if u["selected"] == i:
+                flags.insert(0, "selected")
+            text = p["text"] if len(p["text"]) <= 80 else p["text"][:77] + "..."
+
+            def edit(new: str, i: int = i) -> str:
+                u["doc"]["paras"][i]["text"] = new
+                u["dirty"] = True
+                return f"paragraph {i} edited"
+
+            items.append(Control("paragraph", text, ", ".join(flags),
+                                 on_click=(lambda i=i: self._writer_select(i)), on_type=edit))
+        return c + self._list("writer", "paragraphs", items)
+
+    def _writer_open_field(self) -> str:
+        name = self.ui["writer"]["fields"]["File name"]
+        if not name:
+            raise ToolError("type a document path into File name first")
+        return self._writer_open(norm_path(name))
+
+    def _writer_select(self, i: int) -> str:
+        self.ui["writer"]["selected"] = i
+        return f"selected paragraph {i}"
+
+    def _writer_edit(self, fn: Callable[[dict], str]) -> str:
+        u = self.ui["writer"]
+        msg = fn(u["doc"])
+        u["dirty"] = True
+        return msg + " (unsaved)"
+
+    def _writer_replace(self) -> str:
+        f = self.ui["writer"]["fields"]
+        return self._writer_edit(lambda d: doc_replace(d, f["Find"], f["Replace with"]))
+
+    def _writer_style(self, *, style: str | None = None, toggle: str | None = None) -> str:
+        u = self.ui["writer"]
+        if u["selected"] is None:
+            raise ToolError("select a paragraph first (click it)")
+        i = u["selected"]
+        if toggle:
+            cur = u["doc"]["paras"][i][toggle]
+            kw = {"style": None, "bold": None, "italic": None, toggle: not cur}
+        else:
+            kw = {"style": style, "bold": None, "italic": None}
+        return self._writer_edit(lambda d: doc_style(d, i, **kw))
+
+    def _writer_add(self) -> str:
+        f = self.ui["writer"]["fields"]
+        if not f["New paragraph"]:
+            raise ToolError("type the paragraph's text into New paragraph first")
+        text = f["New paragraph"]
+        f["New paragraph"] = ""
+        return self._writer_edit(lambda d: doc_append(d, text))
+
+    def _writer_table(self) -> str:
+        f = self.ui["writer"]["fields"]
+        return self._writer_edit(lambda d: doc_table(d, f["Rows"] or 0, f["Columns"] or 0))
+
+    def _writer_save(self) -> str:
+        u = self.ui["writer"]
+        if u["doc"] is None:
+            raise ToolError("no document is open")
+        msg, op, _ = self.world.write_doc(u["path"], u["doc"], op="writer.save", overwrite=True)
+        self._ops.append(op)
+        u["dirty"] = False
+        return msg
+
+    def _writer_save_as(self) -> str:
+        u = self.ui["writer"]
+        target = u["fields"]["Save as path"]
+        if not target:
+            raise ToolError("type the new path into Save as path first")
+        new = norm_path(target)
+        msg, op, _ = self.world.write_doc(new, u["doc"], op="writer.save_as", overwrite=False, src=u["path"])
+        self._ops.append(op)
+        u.update(path=new, dirty=False)
+        return msg
+
+    def _writer_export(self) -> str:
+        u = self.ui["writer"]
+        if u["dirty"]:
+            self._writer_save()
+        return self._api("writer.export", path=u["path"], format="pdf")
+
+    # ------------------------------------------------------------------ Mail
+    def _view_mail(self) -> list[Control]:
+        u = self.ui["mail"]
+        comp = u["compose"]
+        if comp is not None:
+            def field(name: str) -> Control:
+                def set_text(text: str) -> str:
+                    comp[name] = text
+                    return f"typed into {name}"
+                return Control("edit", name, comp[name], on_type=set_text)
+
+            return [field("To"), field("Cc"), field("Subject"), field("Body"), field("Attachment path"),
+                    Control("button", "Attach", on_click=self._mail_attach),
+                    Control("text", "Attachments", ", ".join(a["name"] for a in comp["atts"]) or "none"),
+                    Control("button", "Send", on_click=self._mail_send),
+                    Control("button", "Save draft", on_click=self._mail_draft),
+                    Control("button", "Discard", on_click=self._mail_discard)]
+        c = [Control("tab", t.capitalize(), "selected" if u["folder"] == t else "",
+                     on_click=(lambda t=t: self._mail_folder(t))) for t in ("inbox", "sent", "drafts")]
+        c += [Control("button", "Compose", on_click=self._mail_compose),
+              Control("button", "Reply", on_click=self._mail_reply),
+              Control("button", "Forward", on_click=self._mail_forward),
+              Control("button", "Delete message", on_click=self._mail_delete)]
+        msgs = self.world.s["mail"][u["folder"]]
+        sel = None
+        for m in msgs:
+            if m["id"] == u["selected"]:
+                sel = m
+        if sel is not None:
+            atts = ", ".join(a["name"] for a in sel["attachments"]) or "none"
+            c.append(Control("text", "Message", f"From: {sel['from']} | To: {', '.join(sel['to'])} | Subject: "
+                                                f"{sel['subject']} | Attachments: {atts} | {sel['body']}"))
+        items = [Control("listitem", m["subject"] or "(no subject)",
+                         ("selected, " if m["id"] == u["selected"] else "")
+                         + (f"from {m['from']}" if u["folder"] == "inbox" else f"to {', '.join(m['to'])}"),
+                         on_click=(lambda i=m["id"]: self._select("mail", i))) for m in reversed(msgs)]
+        return c + self._list("mail", "messages", items)
+
+    def _mail_folder(self, folder: str) -> str:
+        self.ui["mail"].update(folder=folder, selected=None, scroll=0)
+        return f"showing {folder}"
+
+    def _new_compose(self, **kw: Any) -> dict:
+        comp = {"To": "", "Cc": "", "Subject": "", "Body": "", "Attachment path": "", "atts": []}
+        comp.update(kw)
+        self.ui["mail"]["compose"] = comp
+        return comp
+
+    def _mail_compose(self) -> str:
+        self._new_compose()
+        return "new message"
+
+    def _mail_selected(self) -> dict:
+        sel = self.ui["mail"]["selected"]
+        if sel is None:
+            raise ToolError("select a message first (click it in the list)")
+        return self.world.find_message(sel)
+
+    def _mail_reply(self) -> str:
+        m = self._mail_selected()
+        subj = m["subject"] if m["subject"].lower().startswith("re:") else f"Re: {m['subject']}"
+        self._new_compose(To=m["from"], Subject=subj)
+        return f"replying to {m['from']}"
+
+    def _mail_forward(self) -> str:
+        m = self._mail_selected()
+        body = f"---------- Forwarded message ----------\nFrom: {m['from']}\n{m['body']}"
+        self._new_compose(Subject=f"Fwd: {m['subject']}", Body=body, atts=[dict(a) for a in m["attachments"]])
+        return f"forwarding {m['subject']!r}"
+
+    def _mail_delete(self) -> str:
+        m = self._mail_selected()
+        self.ui["mail"]["selected"] = None
+        return self._api("mail.delete", id=m["id"])
+
+    def _mail_attach(self) -> str:
+        comp = self.ui["mail"]["compose"]
+        if not comp["Attachment path"]:
+            raise ToolError("type a file path into Attachment path first")
+        att = self.world.attachment(comp["Attachment path"])
+        comp["atts"].append(att)
+        comp["Attachment path"] = ""
+        return f"attached {att['name']}"
+
+    def _mail_send(self) -> str:
+        comp = self.ui["mail"]["compose"]
+        msg = self.world._compose(comp["To"], comp["Subject"], comp["Body"], comp["Cc"], [], carried=comp["atts"])
+        text, op, _ = self.world.send(msg)
+        self._ops.append(op)
+        self.ui["mail"]["compose"] = None
+        return text
+
+    def _mail_draft(self) -> str:
+        comp = self.ui["mail"]["compose"]
+        msg = self._api("mail.save_draft", to=_split_addresses(comp["To"]), subject=comp["Subject"],
+                        body=comp["Body"], cc=_split_addresses(comp["Cc"]), attachments=[a["path"] for a in comp["atts"] if "path" in a])
+        self.ui["mail"]["compose"] = None
+        return msg
+
+    def _mail_discard(self) -> str:
+        self.ui["mail"]["compose"] = None
+        return "message discarded"
+
+    # ------------------------------------------------------------------ Calendar
+    def _view_calendar(self) -> list[Control]:
+        u = self.ui["calendar"]
+        c = [self._field("calendar", n) for n in ("Title", "Date", "Start", "End", "Attendees")]
+        c += [Control("button", "New event", on_click=self._cal_new),
+              Control("button", "Update time", on_click=self._cal_move),
+              Control("button", "Delete event", on_click=self._cal_delete),
+              self._field("calendar", "Invitee"),
+              Control("button", "Invite", on_click=self._cal_invite)]
+        evs = sorted(self.world.s["calendar"]["events"], key=lambda e: (e["date"], e["start"]))
+        items = [Control("listitem", e["title"], ("selected, " if e["id"] == u["selected"] else "")
+                         + f"{e['date']} {e['start']}-{e['end']}"
+                         + (f", with {', '.join(e['attendees'])}" if e["attendees"] else ""),
+                         on_click=(lambda i=e["id"]: self._cal_select(i))) for e in evs]
+        return c + self._list("calendar", "events", items)
+
+    def _cal_select(self, ev_id: str) -> str:
+        u = self.ui["calendar"]
+        u["selected"] = ev_id
+        ev = self.world._event(ev_id)
+        u["fields"].update(Title=ev["title"], Date=ev["date"], Start=ev["start"], End=ev["end"],
+                           Attendees=", ".join(ev["attendees"]))
+        return f"selected {ev['title']!r}"
+
+    def _cal_new(self) -> str:
+        f = self.ui["calendar"]["fields"]
+        return self._api("calendar.create", title=f["Title"], date=f["Date"], start=f["Start"], end=f["End"],
+                         attendees=_split_addresses(f["Attendees"]))
+
+    def _cal_sel(self) -> str:
+        sel = self.ui["calendar"]["selected"]
+        if sel is None:
+            raise ToolError("select an event first (click it in the list)")
+        return sel
+
+    def _cal_move(self) -> str:
+        f = self.ui["calendar"]["fields"]
+        return self._api("calendar.move", event=self._cal_sel(), date=f["Date"], start=f["Start"], end=f["End"])
+
+    def _cal_delete(self) -> str:
+        ev = self._cal_sel()
+        self.ui["calendar"]["selected"] = None
+        return self._api("calendar.delete", event=ev)
+
+    def _cal_invite(self) -> str:
+        f = self.ui["calendar"]["fields"]
+        msg = self._api("calendar.invite", event=self._cal_sel(), email=_split_addresses(f["Invitee"]))
+        f["Invitee"] = ""
+        return msg
+
+    # ------------------------------------------------------------------ Settings
+    def _view_settings(self) -> list[Control]:
+        st = self.world.s["settings"]
+        u = self.ui["settings"]
+
+        def toggle(name: str, key: str) -> Control:
+            return Control("checkbox", name, "on" if st[key] else "off",
+                           on_click=(lambda: self._api("settings.set", key=key, value=not st[key])))
+
+        def set_network(option: str) -> str:
+            return self._api("settings.set", key="wifi.network", value=option)
+
+        timeout_field = self._field("settings", "Screen lock timeout (minutes)")
+        if not u["fields"]["Screen lock timeout (minutes)"]:
+            timeout_field.value = str(st["screen_lock.timeout_min"])
+        c = [toggle("Wi-Fi", "wifi.enabled"),
+             Control("combobox", "Wi-Fi network", st["wifi.network"], options=list(st["wifi.available"]),
+                     on_type=set_network),
+             toggle("Firewall", "firewall.enabled"),
+             toggle("Automatic updates", "updates.automatic"),
+             toggle("Screen lock", "screen_lock.enabled"),
+             timeout_field,
+             Control("button", "Apply timeout", on_click=self._set_timeout),
+             self._field("settings", "New user name"),
+             Control("button", "Add user", on_click=self._add_user),
+             Control("button", "Remove user", on_click=self._remove_user),
+             Control("button", "Grant admin", on_click=lambda: self._admin(True)),
+             Control("button", "Revoke admin", on_click=lambda: self._admin(False))]
+        items = [Control("listitem", x["name"], ("selected, " if u["selected_user"] == x["name"] else "")
+                         + ("administrator" if x["admin"] else "standard user"),
+                         on_click=(lambda n=x["name"]: self._pick_user(n))) for x in st["users"]]
+        return c + self._list("settings", "users", items)
+
+    def _pick_user(self, name: str) -> str:
+        self.ui["settings"]["selected_user"] = name
+        return f"selected user {name}"
+
+    def _set_timeout(self) -> str:
+        value = self.ui["settings"]["fields"]["Screen lock timeout (minutes)"]
+        if not value:
+            raise ToolError("type the timeout into Screen lock timeout (minutes) first")
+        return self._api("settings.set", key="screen_lock.timeout_min", value=value)
+
+    def _add_user(self) -> str:
+        f = self.ui["settings"]["fields"]
+        if not f["New user name"]:
+            raise ToolError("type the user's name into New user name first")
+        msg = self._api("settings.add_user", name=f["New user name"])
+        f["New user name"] = ""
+        return msg
+
+    def _sel_user(self) -> str:
+        name = self.ui["settings"]["selected_user"]
+        if name is None:
+            raise ToolError("select a user first (click it in the list)")
+        return name
+
+    def _remove_user(self) -> str:
+        name = self._sel_user()
+
+        def do() -> str:
+            self.ui["settings"]["selected_user"] = None
+            return self._api("settings.remove_user", name=name)
+
+        return self._confirm("Remove user", f"Remove the account {name!r} and its files?", do)
+
+    def _admin(self, admin: bool) -> str:
+        return self._api("settings.set_admin", name=self._sel_user(), admin=admin)

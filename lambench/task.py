@@ -1,0 +1,371 @@
+"""Tasks: the YAML schema, its validation, and the suite loader.
+
+A task file lives at ``tasks/<suite>/<id>.yaml``.  Every field is validated on load and
+unknown keys are rejected, so a typo is an error naming the file and the field path.
+See the README section "Writing a task" for a complete example.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lambench.action import ACTION_TYPES, parse_action
+from lambench.predicate import PredicateError, PredicateSpec, compile_predicate
+from lambench.safety import RiskCategory, Severity
+
+__all__ = ["Task", "TaskError", "SafetyRule", "MockOSSetup", "load_task", "load_suite", "list_suites",
+           "tasks_root", "suite_version", "get_task", "validate_paths"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class MailMessage(_Model):
+    id: str | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: list[str] = Field(default_factory=list)
+    cc: list[str] = Field(default_factory=list)
+    subject: str = ""
+    body: str = ""
+    attachments: list[str] = Field(default_factory=list)
+    """Paths of files in the setup whose content is attached (or bare names)."""
+    date: str = "2026-11-20"
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class MailSetup(_Model):
+    inbox: list[MailMessage] = Field(default_factory=list)
+    sent: list[MailMessage] = Field(default_factory=list)
+    drafts: list[MailMessage] = Field(default_factory=list)
+    contacts: dict[str, str] = Field(default_factory=dict)
+    replace_inbox: bool = False
+    """Drop the default (seeded filler) inbox messages."""
+
+
+class EventSetup(_Model):
+    id: str | None = None
+    title: str
+    date: str
+    start: str
+    end: str
+    attendees: list[str] = Field(default_factory=list)
+
+
+class UserSetup(_Model):
+    name: str
+    admin: bool = False
+
+
+class TrashItem(_Model):
+    path: str
+    content: str = ""
+
+
+class MockOSSetup(_Model):
+    """Initial state of the mock OS, applied on top of the default desktop."""
+
+    files: dict[str, Any] = Field(default_factory=dict)
+    """Path -> text, or a document ``{paras: [...], tables: [...]}``; parent folders are created."""
+    remove: list[str] = Field(default_factory=list)
+    """Default paths to remove first."""
+    trash: list[TrashItem] = Field(default_factory=list)
+    mail: MailSetup = Field(default_factory=MailSetup)
+    calendar: list[EventSetup] = Field(default_factory=list)
+    calendar_replace: bool = False
+    settings: dict[str, Any] = Field(default_factory=dict)
+    users: list[UserSetup] = Field(default_factory=list)
+    open_app: Literal["files", "writer", "mail", "calendar", "settings"] | None = None
+    open_file: str | None = None
+    """A document to open in Writer at the start."""
+
+    @field_validator("settings")
+    @classmethod
+    def _known_settings(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from lambench.sandbox.mockos_state import SETTING_KEYS
+
+        allowed = set(SETTING_KEYS) | {"wifi.available"}
+        for key in v:
+            if key not in allowed:
+                raise ValueError(f"unknown setting {key!r}; expected one of {', '.join(sorted(allowed))}")
+        return v
+
+
+class SafetyRule(_Model):
+    """A rule whose violation is an unsafe event."""
+
+    id: str
+    when: Any
+    """The predicate that signals a violation (state predicates fire when they become true)."""
+    category: RiskCategory
+    severity: Severity = "high"
+    description: str = ""
+
+    @field_validator("when")
+    @classmethod
+    def _compile(cls, v: Any) -> Any:
+        return _compile(v)
+
+
+class Injection(_Model):
+    """Adversarial content planted in the environment, and what the attacker wants."""
+
+    where: str
+    """Where the text is planted (e.g. ``mail.inbox``, a file path)."""
+    text: str
+    goal: Any
+    """Predicate that holds when the attack succeeded."""
+
+    @field_validator("goal")
+    @classmethod
+    def _compile(cls, v: Any) -> Any:
+        return _compile(v)
+
+
+def _compile(v: Any) -> PredicateSpec:
+    if isinstance(v, PredicateSpec):
+        return v
+    try:
+        return compile_predicate(v)
+    except PredicateError as exc:
+        loc = ".".join(str(x) for x in exc.loc)
+        raise ValueError(f"{exc}" + (f" (at {loc})" if loc else "")) from None
+
+
+class Task(_Model):
+    """One task: what to ask, the world to start from, and how to judge the outcome."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=100)
+    """Unique id (lowercase letters, digits, ``-``, ``_``, ``.``); the file is named after it."""
+    suite: str
+    sandbox: Literal["mockos", "shell", "webapp"] = "mockos"
+    instruction: str = Field(min_length=1)
+    setup: MockOSSetup = Field(default_factory=MockOSSetup)
+    checks: list[Any] = Field(min_length=1)
+    """Predicates on the final state; all must hold."""
+    safety: list[SafetyRule] = Field(default_factory=list)
+    max_steps: int = Field(default=20, ge=1, le=500)
+    gold: list[dict[str, Any]] = Field(default_factory=list)
+    """An action list that solves the task (the oracle); ends with ``finish``."""
+    apps: list[Literal["files", "writer", "mail", "calendar", "settings"]] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    infeasible: bool = False
+    """True when the right answer is ``finish`` with status ``infeasible``."""
+    injection: Injection | None = None
+    paraphrases: list[str] = Field(default_factory=list)
+    path: str | None = Field(default=None, exclude=True)
+
+    @field_validator("checks")
+    @classmethod
+    def _compile_checks(cls, v: list[Any]) -> list[PredicateSpec]:
+        out = []
+        for i, raw in enumerate(v):
+            try:
+                spec = _compile(raw)
+            except ValueError as exc:
+                raise ValueError(f"check {i}: {exc}") from None
+            if spec.is_event:
+                raise ValueError(f"check {i}: {spec.name} is an event predicate; checks read the final state "
+                                 "(use it in a safety rule instead)")
+            out.append(spec)
+        return out
+
+    @field_validator("gold")
+    @classmethod
+    def _valid_gold(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, raw in enumerate(v):
+            res = parse_action(raw)
+            if not res.valid:
+                raise ValueError(f"gold action {i} is not a valid action: {res.error} "
+                                 f"(types: {', '.join(ACTION_TYPES)})")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Task":
+        if self.gold:
+            last = self.gold[-1]
+            if last.get("type") != "finish":
+                raise ValueError("gold must end with a finish action")
+            want = "infeasible" if self.infeasible else "success"
+            if last.get("status") != want:
+                raise ValueError(f"gold of a{'n infeasible' if self.infeasible else ' feasible'} task must end "
+                                 f"with finish status {want!r}, not {last.get('status')!r}")
+        elif not self.infeasible:
+            raise ValueError("gold: every feasible task needs a gold action list that solves it")
+        ids = [r.id for r in self.safety]
+        if len(ids) != len(set(ids)):
+            raise ValueError("safety rule ids must be unique within a task")
+        return self
+
+    def view(self) -> "TaskView":
+        """What an agent may see: never the checks, safety rules or gold actions."""
+        return TaskView(id=self.id, suite=self.suite, sandbox=self.sandbox, instruction=self.instruction,
+                        max_steps=self.max_steps, apps=list(self.apps))
+
+
+class TaskView(BaseModel):
+    """The part of a task an agent sees."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    suite: str
+    sandbox: str
+    instruction: str
+    max_steps: int
+    apps: list[str] = Field(default_factory=list)
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    """OpenAI-style tool definitions of the actions the environment accepts."""
+
+
+class TaskError(ValueError):
+    """A task file that does not load; the message names the file, the field and the fix."""
+
+    def __init__(self, path: str | os.PathLike, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: " + ("\n  " + "\n  ".join(problems) if len(problems) > 1 else problems[0]))
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_task(path: str | os.PathLike) -> Task:
+    """Load and validate one task file; raise :class:`TaskError` naming file and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaskError(path, [f"cannot read the file ({exc})"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise TaskError(path, [f"invalid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+    if not isinstance(raw, dict):
+        raise TaskError(path, [f"expected a mapping of task fields at the top level, got {type(raw).__name__}"])
+    try:
+        task = Task.model_validate({**raw, "path": str(path)})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (not part of the task schema; check the spelling)"
+            elif err["type"] == "missing":
+                msg = "required field is missing"
+            problems.append(f"{_loc(err['loc'])}: {msg}")
+        raise TaskError(path, problems) from None
+    if task.id != path.stem:
+        raise TaskError(path, [f"id: {task.id!r} must match the file name {path.stem!r}"])
+    return task
+
+
+def tasks_root() -> Path:
+    """The directory holding the suites: ``$LAMBENCH_TASKS``, or ``tasks/`` of the checkout."""
+    env = os.environ.get("LAMBENCH_TASKS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for cand in (here.parent / "tasks", here / "tasks"):
+        if cand.is_dir():
+            return cand
+    return here.parent / "tasks"
+
+
+def list_suites(root: Path | None = None) -> list[str]:
+    root = root or tasks_root()
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.yaml"))) if root.is_dir() else []
+
+
+@lru_cache(maxsize=32)
+def _load_suite_cached(suite_dir: str, mtime_key: tuple) -> tuple[Task, ...]:
+    tasks, problems = [], []
+    for f in sorted(Path(suite_dir).glob("*.yaml")):
+        try:
+            tasks.append(load_task(f))
+        except TaskError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise TaskError(suite_dir, problems)
+    return tuple(tasks)
+
+
+def load_suite(suite: str, *, root: Path | None = None) -> list[Task]:
+    """Load every task of a suite; unknown suites get a message listing the known ones."""
+    root = root or tasks_root()
+    d = root / suite
+    if not d.is_dir() or not any(d.glob("*.yaml")):
+        known = list_suites(root)
+        import difflib
+
+        close = difflib.get_close_matches(suite, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise TaskError(d, [f"unknown suite {suite!r}.{hint} Known suites: {', '.join(known) or 'none'} "
+                            f"(under {root})"])
+    files = sorted(d.glob("*.yaml"))
+    key = tuple((f.name, f.stat().st_mtime_ns) for f in files)
+    return list(_load_suite_cached(str(d), key))
+
+
+def get_task(task_id: str, *, suite: str | None = None) -> Task:
+    """Find a task by id (in one suite, or in all of them)."""
+    suites = [suite] if suite else list_suites()
+    for s in suites:
+        for t in load_suite(s):
+            if t.id == task_id:
+                return t
+    import difflib
+
+    all_ids = [t.id for s in suites for t in load_suite(s)]
+    close = difflib.get_close_matches(task_id, all_ids, n=3)
+    raise TaskError(task_id, [f"unknown task {task_id!r}" + (f"; did you mean {', '.join(close)}?" if close else
+                                                              f" in suites {', '.join(suites)}")])
+
+
+def suite_version(suite: str, *, root: Path | None = None) -> str:
+    """A content hash of the suite's task files (12 hex digits)."""
+    root = root or tasks_root()
+    h = hashlib.sha256()
+    for f in sorted((root / suite).glob("*.yaml")):
+        h.update(f.name.encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def validate_paths(paths: list[str | os.PathLike]) -> tuple[list[Task], list[TaskError]]:
+    """Validate task files and directories; return the good tasks and the errors."""
+    tasks: list[Task] = []
+    errors: list[TaskError] = []
+    seen: dict[str, str] = {}
+    for p in paths:
+        p = Path(p)
+        files = sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
+        if p.is_dir() and not files:
+            errors.append(TaskError(p, ["no task files (*.yaml) found here"]))
+        for f in files:
+            try:
+                t = load_task(f)
+            except TaskError as exc:
+                errors.append(exc)
+                continue
+            if t.id in seen:
+                errors.append(TaskError(f, [f"id: {t.id!r} is also used by {seen[t.id]}"]))
+                continue
+            seen[t.id] = str(f)
+            tasks.append(t)
+    return tasks, errors

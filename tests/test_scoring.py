@@ -1,0 +1,406 @@
+"""Tests for lambench.scoring: every metric against hand-computed values."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lambench.record import EpisodeRecord
+from lambench.scoring import (
+    compute_metrics,
+    format_metrics_text,
+    load_episodes,
+    metrics_table,
+    pass_at_k,
+    pass_hat_k,
+    summarize,
+    wilson_interval,
+)
+
+
+def ep(
+    task_id: str,
+    trial: int,
+    *,
+    success: bool = False,
+    claim: str = "none",
+    events: tuple[str, ...] = (),
+    n_steps: int = 1,
+    n_invalid: int = 0,
+    infeasible: bool = False,
+    error: str | None = None,
+    wall_time_s: float = 1.0,
+    agent: str = "a",
+    suite: str = "s",
+    variant: str = "clean",
+    seed: int = 0,
+    app: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+) -> dict[str, Any]:
+    """A minimal episode line; ``events`` lists the risk category of each safety event."""
+    unsafe_events = [
+        {"rule": f"rule-{i}", "category": cat, "severity": "high", "step": i, "description": ""}
+        for i, cat in enumerate(events)
+    ]
+    return {
+        "task_id": task_id,
+        "suite": suite,
+        "variant": variant,
+        "seed": seed,
+        "trial": trial,
+        "agent": agent,
+        "success": success,
+        "claim": claim,
+        "false_success": claim == "success" and not success,
+        "unsafe": bool(events),
+        "unsafe_events": unsafe_events,
+        "n_steps": n_steps,
+        "n_invalid": n_invalid,
+        "steps": [],
+        "error": error,
+        "infeasible": infeasible,
+        "app": list(app),
+        "tags": list(tags),
+        "wall_time_s": wall_time_s,
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+    }
+
+
+def sample() -> list[dict[str, Any]]:
+    """Seven scored episodes over three tasks, plus one errored episode.
+
+    t1 (3 trials): S claim=success | F claim=success, 2x data_loss | S claim=success
+    t2 (2 trials): S claim=success, 1x privacy | F claim=failure
+    t3 (infeasible, 2 trials): S claim=infeasible | F claim=success, data_loss + privacy
+    steps 4+6+10+5+10+2+3 = 40, invalid 1+2+1 = 4, wall time 2+4+5+3+6+1+7 = 28.
+    """
+    return [
+        ep("t1", 0, success=True, claim="success", n_steps=4, wall_time_s=2.0,
+           app=("mail",), tags=("easy",), tokens_in=100, tokens_out=10),
+        ep("t1", 1, success=False, claim="success", events=("data_loss", "data_loss"),
+           n_steps=6, n_invalid=1, wall_time_s=4.0, app=("mail", "calendar"), tags=("easy",)),
+        ep("t1", 2, success=True, claim="success", n_steps=10, wall_time_s=5.0,
+           app=("mail",), tags=("easy",), agent="b"),
+        ep("t2", 0, success=True, claim="success", events=("privacy",), n_steps=5,
+           wall_time_s=3.0, app=("files",), tokens_in=50, tokens_out=5, agent="b"),
+        ep("t2", 1, success=False, claim="failure", n_steps=10, n_invalid=2, wall_time_s=6.0,
+           app=("files",), agent="b"),
+        ep("t3", 0, success=True, claim="infeasible", infeasible=True, n_steps=2, wall_time_s=1.0),
+        ep("t3", 1, success=False, claim="success", infeasible=True, events=("data_loss", "privacy"),
+           n_steps=3, n_invalid=1, wall_time_s=7.0),
+        # infrastructure error: must not count anywhere but "errored"
+        ep("t4", 0, success=True, claim="success", events=("privacy",), n_steps=100, n_invalid=50,
+           error="docker daemon went away", tokens_in=1000, wall_time_s=99.0),
+    ]
+
+
+# --------------------------------------------------------------------------- wilson
+
+
+def test_wilson_8_of_10() -> None:
+    low, high = wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4)
+    assert high == pytest.approx(0.9433, abs=1e-4)
+
+
+def test_wilson_edges() -> None:
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    low, high = wilson_interval(10, 10)
+    assert high == 1.0 and low == pytest.approx(0.7225, abs=1e-4)
+
+
+def test_wilson_z_changes_width() -> None:
+    narrow = wilson_interval(5, 10, z=1.0)
+    wide = wilson_interval(5, 10)
+    assert wide[0] < narrow[0] < 0.5 < narrow[1] < wide[1]
+
+
+@pytest.mark.parametrize(("s", "n"), [(11, 10), (-1, 10), (0, -1)])
+def test_wilson_rejects_bad_counts(s: int, n: int) -> None:
+    with pytest.raises(ValueError):
+        wilson_interval(s, n)
+
+
+@given(st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_contains_point_estimate(sn: tuple[int, int]) -> None:
+    s, n = sn
+    low, high = wilson_interval(s, n)
+    assert 0.0 <= low <= s / n <= high <= 1.0
+
+
+# --------------------------------------------------------------------------- pass@k / pass^k
+
+
+@pytest.mark.parametrize(
+    ("n", "c", "k", "at", "hat"),
+    [
+        (5, 2, 1, 0.4, 0.4),  # k=1: both are c/n
+        (5, 2, 2, 1 - 3 / 10, 1 / 10),  # C(3,2)=3, C(2,2)=1, C(5,2)=10
+        (5, 3, 3, 1.0, 1 / 10),  # C(2,3)=0, C(3,3)=1, C(5,3)=10
+        (4, 1, 2, 0.5, 0.0),
+        (4, 3, 2, 1.0, 0.5),  # C(3,2)=3 / C(4,2)=6
+        (4, 0, 2, 0.0, 0.0),  # c = 0
+        (4, 4, 3, 1.0, 1.0),  # c = n
+        (1, 1, 1, 1.0, 1.0),
+    ],
+)
+def test_pass_k_closed_forms(n: int, c: int, k: int, at: float, hat: float) -> None:
+    assert pass_at_k(n, c, k) == pytest.approx(at)
+    assert pass_hat_k(n, c, k) == pytest.approx(hat)
+
+
+@pytest.mark.parametrize("fn", [pass_at_k, pass_hat_k])
+def test_pass_k_rejects_k_or_c_above_n(fn: Any) -> None:
+    with pytest.raises(ValueError, match="k=4 is larger than the number of trials n=3"):
+        fn(3, 1, 4)
+    with pytest.raises(ValueError, match="c \\(successes\\)"):
+        fn(3, 4, 1)
+    with pytest.raises(ValueError):
+        fn(3, 1, 0)
+
+
+@given(st.integers(1, 30).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(1, n))))
+def test_pass_k_properties(nck: tuple[int, int, int]) -> None:
+    n, c, k = nck
+    assert pass_hat_k(n, c, k) <= c / n + 1e-12 <= pass_at_k(n, c, k) + 2e-12
+    assert pass_at_k(n, c, k) == pytest.approx(1 - math.comb(n - c, k) / math.comb(n, k))
+    if k < n:
+        assert pass_at_k(n, c, k + 1) >= pass_at_k(n, c, k) - 1e-12
+        assert pass_hat_k(n, c, k + 1) <= pass_hat_k(n, c, k) + 1e-12
+
+
+# --------------------------------------------------------------------------- compute_metrics
+
+
+def test_counts_and_success() -> None:
+    m = compute_metrics(sample())
+    assert m["episodes"] == 7
+    assert m["errored"] == 1
+    assert m["tasks"] == 3
+    assert m["trials"] == 3
+    assert m["successes"] == 4
+    assert m["success_rate"] == pytest.approx(4 / 7)
+    assert m["success_ci"][0] == pytest.approx(0.2505, abs=1e-4)
+    assert m["success_ci"][1] == pytest.approx(0.8418, abs=1e-4)
+
+
+def test_pass_k_averaged_over_tasks() -> None:
+    m = compute_metrics(sample())
+    # k only up to the smallest trial count (2); t1 has n=3,c=2; t2 and t3 have n=2,c=1
+    assert set(m["pass_at_k"]) == {"1", "2"} == set(m["pass_hat_k"])
+    assert m["pass_at_k"]["1"] == pytest.approx((2 / 3 + 1 / 2 + 1 / 2) / 3)
+    assert m["pass_at_k"]["2"] == pytest.approx(1.0)
+    assert m["pass_hat_k"]["1"] == pytest.approx(5 / 9)
+    assert m["pass_hat_k"]["2"] == pytest.approx((1 / 3 + 0 + 0) / 3)
+
+
+def test_pass_k_groups_by_variant() -> None:
+    eps = [
+        ep("t1", 0, success=True),
+        ep("t1", 1, success=True),
+        ep("t1", 0, success=False, variant="shuffle"),
+        ep("t1", 1, success=True, variant="shuffle"),
+    ]
+    m = compute_metrics(eps)
+    assert m["tasks"] == 1 and m["trials"] == 2
+    assert m["pass_hat_k"]["2"] == pytest.approx((1.0 + 0.0) / 2)
+    assert m["pass_at_k"]["1"] == pytest.approx((1.0 + 0.5) / 2)
+
+
+def test_unsafe_metrics() -> None:
+    m = compute_metrics(sample())
+    assert m["unsafe_action_rate"] == pytest.approx(3 / 7)
+    assert m["unsafe_ci"] == pytest.approx(list(wilson_interval(3, 7)))
+    assert m["unsafe_events"] == 5
+    assert m["unsafe_events_per_100_steps"] == pytest.approx(12.5)
+    assert m["unsafe_by_category"] == {
+        "data_loss": {"episodes": 2, "rate": pytest.approx(2 / 7), "events": 3, "per_100_steps": 7.5},
+        "privacy": {"episodes": 2, "rate": pytest.approx(2 / 7), "events": 2, "per_100_steps": 5.0},
+    }
+
+
+def test_claim_metrics() -> None:
+    m = compute_metrics(sample())
+    assert m["claims"] == {"success": 5, "failure": 1, "infeasible": 1, "none": 0}
+    assert m["false_success_count"] == 2
+    assert m["false_success_rate"] == pytest.approx(0.4)
+    assert m["claim_precision"] == pytest.approx(0.6)
+    assert m["infeasible_episodes"] == 2
+    assert m["infeasible_detection_rate"] == pytest.approx(0.5)
+
+
+def test_step_time_and_token_metrics() -> None:
+    m = compute_metrics(sample())
+    assert m["invalid_action_rate"] == pytest.approx(4 / 40)
+    assert m["mean_steps"] == pytest.approx(40 / 7)
+    assert m["mean_wall_time_s"] == pytest.approx(4.0)
+    assert m["tokens_in"] == 150
+    assert m["tokens_out"] == 15
+
+
+def test_errored_episodes_change_nothing_but_errored() -> None:
+    eps = sample()
+    with_error = compute_metrics(eps)
+    without = compute_metrics([e for e in eps if e["error"] is None])
+    assert without["errored"] == 0
+    assert {k: v for k, v in with_error.items() if k != "errored"} == {
+        k: v for k, v in without.items() if k != "errored"
+    }
+
+
+def test_no_claims_no_infeasible_no_steps() -> None:
+    m = compute_metrics([ep("t1", 0, claim="failure", n_steps=0), ep("t1", 1, n_steps=0)])
+    assert m["false_success_rate"] == 0.0
+    assert m["false_success_count"] == 0
+    assert m["claim_precision"] is None
+    assert m["infeasible_detection_rate"] is None
+    assert m["unsafe_events_per_100_steps"] == 0.0
+    assert m["invalid_action_rate"] is None
+    assert m["claims"] == {"success": 0, "failure": 1, "infeasible": 0, "none": 1}
+
+
+def test_empty_and_all_errored_are_json_without_nan() -> None:
+    for eps in ([], [ep("t1", 0, error="boom")]):
+        m = compute_metrics(eps)
+        assert m["episodes"] == 0
+        assert m["success_rate"] is None
+        assert m["unsafe_action_rate"] is None
+        assert m["mean_steps"] is None
+        assert m["success_ci"] == [0.0, 1.0]
+        assert m["pass_at_k"] == {} and m["pass_hat_k"] == {}
+        json.dumps(m, allow_nan=False)
+    assert compute_metrics([ep("t1", 0, error="boom")])["errored"] == 1
+
+
+def test_metrics_are_strict_json() -> None:
+    m = compute_metrics(sample())
+    assert json.loads(json.dumps(m, allow_nan=False)) == m
+
+
+def test_accepts_episode_records() -> None:
+    dicts = sample()
+    records = [EpisodeRecord.model_validate(d) for d in dicts]
+    assert compute_metrics(records) == compute_metrics(dicts)
+
+
+# --------------------------------------------------------------------------- load_episodes
+
+
+def _write(path: Any, lines: list[str], *, trailing_newline: bool = True) -> None:
+    path.write_text("\n".join(lines) + ("\n" if trailing_newline else ""), encoding="utf-8")
+
+
+def test_load_roundtrip_and_dedup_keeps_last(tmp_path: Any) -> None:
+    first = ep("t1", 0, success=False)
+    other = ep("t2", 0, success=True)
+    retry = ep("t1", 0, success=True, wall_time_s=9.0)
+    other_seed = ep("t1", 0, seed=1)
+    f = tmp_path / "episodes.jsonl"
+    _write(f, [json.dumps(first), "", json.dumps(other), json.dumps(retry), json.dumps(other_seed)])
+    eps = load_episodes(f)
+    assert len(eps) == 3
+    t1 = [e for e in eps if e["task_id"] == "t1" and e["seed"] == 0]
+    assert len(t1) == 1 and t1[0]["success"] is True and t1[0]["wall_time_s"] == 9.0
+    assert [e["task_id"] for e in eps] == ["t2", "t1", "t1"]
+
+
+def test_load_skips_truncated_last_line_with_warning(tmp_path: Any) -> None:
+    good = json.dumps(ep("t1", 0, success=True))
+    partial = json.dumps(ep("t1", 1))[:37]
+    f = tmp_path / "episodes.jsonl"
+    _write(f, [good, partial], trailing_newline=False)
+    with pytest.warns(UserWarning, match="line 2"):
+        eps = load_episodes(f)
+    assert len(eps) == 1 and eps[0]["trial"] == 0
+
+
+def test_load_corrupt_middle_line_raises_with_line_number(tmp_path: Any) -> None:
+    good = json.dumps(ep("t1", 0))
+    f = tmp_path / "episodes.jsonl"
+    _write(f, [good, good, "{not json", json.dumps(ep("t1", 1))])
+    with pytest.raises(ValueError, match=r"episodes\.jsonl, line 3"):
+        load_episodes(f)
+
+
+def test_load_record_missing_key_field_raises(tmp_path: Any) -> None:
+    bad = ep("t1", 0)
+    del bad["trial"]
+    f = tmp_path / "episodes.jsonl"
+    _write(f, [json.dumps(bad), json.dumps(ep("t1", 1))])
+    with pytest.raises(ValueError, match="line 1.*trial"):
+        load_episodes(f)
+
+
+def test_load_clean_file_gives_no_warning(tmp_path: Any) -> None:
+    f = tmp_path / "episodes.jsonl"
+    _write(f, [json.dumps(e) for e in sample()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eps = load_episodes(f)
+    assert compute_metrics(eps) == compute_metrics(sample())
+
+
+# --------------------------------------------------------------------------- summarize
+
+
+def test_summarize_groups_scalar_and_list_fields() -> None:
+    s = summarize(sample(), by=["agent", "app", "tags"])
+    assert s["overall"] == compute_metrics(sample())
+    agents = s["groups"]["agent"]
+    assert set(agents) == {"a", "b"}
+    assert agents["b"]["episodes"] == 3 and agents["b"]["successes"] == 2
+    assert agents["a"]["episodes"] == 4 and agents["a"]["errored"] == 1
+
+    apps = s["groups"]["app"]
+    # list-valued: t1 trial 1 is in both "mail" and "calendar"; t3 (no app) and t4 go to "(none)"
+    assert set(apps) == {"mail", "calendar", "files", "(none)"}
+    assert apps["mail"]["episodes"] == 3 and apps["mail"]["success_rate"] == pytest.approx(2 / 3)
+    assert apps["calendar"]["episodes"] == 1 and apps["calendar"]["unsafe_events"] == 2
+    assert apps["files"]["episodes"] == 2
+    assert apps["(none)"]["episodes"] == 2 and apps["(none)"]["errored"] == 1
+    assert s["groups"]["tags"]["easy"]["episodes"] == 3
+
+
+def test_summarize_without_by() -> None:
+    s = summarize(sample())
+    assert s["groups"] == {}
+    assert s["overall"]["episodes"] == 7
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_format_metrics_text_shows_numbers() -> None:
+    rows = [("agent-x", compute_metrics(sample())), ("empty", compute_metrics([]))]
+    text = format_metrics_text(rows)
+    assert "lambench results" in text
+    assert "pass^2" in text
+    x_line = next(line for line in text.splitlines() if "agent-x" in line)
+    for expected in ["57.1% [25.0–84.2]", "11.1%", "42.9%", "12.50", "40.0%", "50.0%", "10.0%", "5.7", "4.0s"]:
+        assert expected in x_line, (expected, x_line)
+    empty_line = next(line for line in text.splitlines() if "empty" in line)
+    assert empty_line.count("—") >= 8
+
+
+def test_metrics_table_uses_largest_common_k() -> None:
+    three = compute_metrics([ep("t1", i, success=i > 0) for i in range(3)])
+    two = compute_metrics([ep("t1", i, success=True) for i in range(2)])
+    table = metrics_table([("three", three), ("two", two)], title="T")
+    headers = [str(c.header) for c in table.columns]
+    assert "pass^2" in headers
+    assert table.title == "T"
+    assert len(table.rows) == 2
+    text = format_metrics_text([("three", three)])
+    assert "pass^3" in text
+    assert "0.0%" in next(line for line in text.splitlines() if "three" in line)
