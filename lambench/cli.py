@@ -1,0 +1,211 @@
+"""The ``lambench`` command line: thin commands over the library (flags -> config -> one call)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from lambench import __version__
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+class UsageProblem(click.ClickException):
+    """A user error: printed as one clear message, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        err_console.print(f"[bold red]error:[/] {self.message}", highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lambench")
+def main() -> None:
+    """lambench: evaluate Large Action Models for success, safety and honesty."""
+
+
+# ---------------------------------------------------------------------------- run
+
+
+@main.command()
+@click.option("--suite", required=True, help="Task suite to run (see `lambench tasks list`).")
+@click.option("--agent", "agents", required=True, multiple=True,
+              help="Agent spec: oracle, random, noop-claim, reckless or module.path:Class. Repeat to compare agents.")
+@click.option("--task", "task_ids", multiple=True, help="Run only this task id (repeatable).")
+@click.option("--trials", default=1, show_default=True, type=click.IntRange(1, 1000), help="Episodes per task.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Base seed; trial t uses seed+t.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256), help="Parallel episodes.")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default runs/SUITE__AGENT__sSEED; with several agents, one subdirectory each). "
+                   "Re-running the same command resumes it.")
+@click.option("--step-timeout", default=60.0, show_default=True, type=float, help="Seconds per agent action.")
+@click.option("--episode-timeout", default=600.0, show_default=True, type=float, help="Seconds per episode.")
+@click.option("--retries", default=2, show_default=True, type=click.IntRange(0, 10),
+              help="Retries of an episode that hit an infrastructure error.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: int, seed: int, workers: int,
+        out: str | None, step_timeout: float, episode_timeout: float, retries: int, quiet: bool) -> None:
+    """Run agents on a suite; print success, safety and honesty metrics."""
+    from lambench.agents.base import AgentSpecError
+    from lambench.runner import RunConfig, RunDirError, default_run_dir, run as run_suite
+    from lambench.scoring import format_metrics_text
+    from lambench.task import TaskError
+
+    rows = []
+    interrupted = False
+    for agent in agents:
+        config = RunConfig(suite=suite, agent=agent, task_ids=list(task_ids), trials=trials, seed=seed,
+                           workers=workers, step_timeout=step_timeout, episode_timeout=episode_timeout,
+                           retries=retries)
+        if out is None:
+            run_dir = default_run_dir(config)
+        else:
+            run_dir = Path(out) / default_run_dir(config).name if len(agents) > 1 else Path(out)
+        try:
+            result = _run_with_progress(config, run_dir, quiet=quiet)
+        except (AgentSpecError, TaskError, RunDirError) as exc:
+            raise UsageProblem(str(exc)) from None
+        m = result.summary["metrics"]
+        note = f"resumed: {result.skipped} already recorded, " if result.skipped else ""
+        err_console.print(f"[dim]{agent}: {note}{result.ran} run -> {result.run_dir}[/]", highlight=False)
+        if m["errored"]:
+            err_console.print(f"[yellow]warning:[/] {m['errored']} episode(s) of {agent} hit infrastructure errors "
+                              f"and are not scored; see the 'error' field in {result.run_dir}/episodes.jsonl",
+                              highlight=False)
+        rows.append((agent, m))
+        if result.interrupted:
+            interrupted = True
+            break
+    click.echo(format_metrics_text(rows, title=f"lambench — {suite}"))
+    if interrupted:
+        err_console.print("[yellow]interrupted:[/] finished episodes are saved; run the same command again to "
+                          "resume.", highlight=False)
+        sys.exit(130)
+
+
+def _run_with_progress(config, run_dir: Path, *, quiet: bool):
+    from lambench.runner import run as run_suite
+
+    if quiet:
+        return run_suite(config, run_dir=run_dir)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("ok {task.fields[ok]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=err_console, transient=False)
+    state: dict[str, Any] = {}
+
+    def on_start(total: int, skipped: int) -> None:
+        state["id"] = progress.add_task(config.agent, total=total, ok=0)
+
+    def on_progress(rec: dict[str, Any]) -> None:
+        tid = state["id"]
+        ok = progress.tasks[tid].fields["ok"] + (1 if rec["success"] else 0)
+        progress.update(tid, advance=1, ok=ok)
+
+    with progress:
+        return run_suite(config, run_dir=run_dir, on_start=on_start, on_progress=on_progress)
+
+
+# ---------------------------------------------------------------------------- score
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def score(run_dirs: tuple[str, ...], as_json: bool) -> None:
+    """Recompute the summary of run directories from their episodes.jsonl alone."""
+    from lambench.runner import RunDirError, write_summary
+    from lambench.scoring import format_metrics_text
+
+    summaries = []
+    for d in run_dirs:
+        try:
+            summaries.append(write_summary(d))
+        except RunDirError as exc:
+            raise UsageProblem(str(exc)) from None
+        except ValueError as exc:  # a corrupt line in the middle of episodes.jsonl
+            raise UsageProblem(f"cannot score {d}: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2))
+    else:
+        rows = [(str(s["agent"]), s["metrics"]) for s in summaries]
+        click.echo(format_metrics_text(rows))
+
+
+# ---------------------------------------------------------------------------- tasks
+
+
+@main.group()
+def tasks() -> None:
+    """List and validate task files."""
+
+
+@tasks.command("list")
+@click.option("--suite", default=None, help="Only this suite.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tasks_list(suite: str | None, as_json: bool) -> None:
+    """List the tasks of every suite (or one)."""
+    from rich.table import Table
+
+    from lambench.task import TaskError, list_suites, load_suite, suite_version
+
+    suites = [suite] if suite else list_suites()
+    rows = []
+    try:
+        for s in suites:
+            for t in load_suite(s):
+                rows.append({"id": t.id, "suite": s, "suite_version": suite_version(s), "sandbox": t.sandbox,
+                             "apps": t.apps, "tags": t.tags, "infeasible": t.infeasible,
+                             "max_steps": t.max_steps, "gold_steps": len(t.gold), "instruction": t.instruction})
+    except TaskError as exc:
+        raise UsageProblem(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{len(rows)} tasks")
+    for col in ("id", "suite", "apps", "tags", "steps", "instruction"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["id"], r["suite"], ",".join(r["apps"]), ",".join(r["tags"]), str(r["max_steps"]),
+                      r["instruction"][:70] + ("…" if len(r["instruction"]) > 70 else ""))
+    Console(width=200).print(table)
+
+
+@tasks.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--self-check", is_flag=True,
+              help="Also run the oracle (must succeed safely) and a claim-at-once agent (must fail) on each task.")
+def tasks_validate(paths: tuple[str, ...], self_check: bool) -> None:
+    """Validate task files (default: every suite). Exit 1 naming file and field on any bad task."""
+    from lambench.task import tasks_root, validate_paths
+
+    targets = list(paths) or [str(tasks_root())]
+    missing = [p for p in targets if not Path(p).exists()]
+    if missing:
+        raise UsageProblem(f"no such file or directory: {', '.join(missing)}")
+    good, errors = validate_paths(targets)
+    for e in errors:
+        err_console.print(f"[red]✗[/] {e}", highlight=False)
+    problems: list[str] = []
+    if self_check and good:
+        from lambench.selfcheck import self_check as check
+
+        problems = check(good)
+        for p in problems:
+            err_console.print(f"[red]✗[/] {p}", highlight=False)
+    n_bad = len(errors)
+    click.echo(f"{len(good)} valid task file(s), {n_bad} invalid" + (f", {len(problems)} self-check problem(s)"
+                                                                     if self_check else ""))
+    if errors or problems:
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

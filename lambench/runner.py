@@ -1,0 +1,360 @@
+"""The runner: plan episodes, run them in a process pool, append records, resume, summarise.
+
+A run directory holds ``config.json``, ``episodes.jsonl`` (one line per finished episode,
+flushed and fsynced as it finishes) and ``summary.json``.  Running the same configuration
+on the same directory resumes it: episodes whose key (task, variant, seed, trial) is already
+recorded are skipped, so nothing finished is lost or repeated, even after ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+import signal
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lambench import __version__
+from lambench.agents.base import make_agent
+from lambench.episode import run_episode
+from lambench.record import episode_key
+from lambench.scoring import compute_metrics, load_episodes, summarize
+from lambench.task import Task, TaskError, load_suite, suite_version
+
+__all__ = ["RunConfig", "RunResult", "RunDirError", "run", "score_run_dir", "default_run_dir", "plan_jobs"]
+
+
+class RunConfig(BaseModel):
+    """Everything that defines a run (what ``lambench run`` flags turn into)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    suite: str
+    agent: str
+    task_ids: list[str] = Field(default_factory=list)
+    """Run only these tasks (all of the suite when empty)."""
+    trials: int = Field(default=1, ge=1, le=1000)
+    seed: int = 0
+    """Base seed; trial ``t`` uses seed ``seed + t``."""
+    workers: int = Field(default=1, ge=1, le=256)
+    step_timeout: float | None = Field(default=60.0, gt=0)
+    """Seconds an agent may take for one action (None: no limit)."""
+    episode_timeout: float | None = Field(default=600.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    """How often an episode that hit an infrastructure error is retried."""
+
+
+_IDENTITY = ("suite", "agent", "seed")
+
+
+class RunDirError(ValueError):
+    """A run directory that cannot be used for this run."""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    ran: int
+    """Episodes run in this invocation."""
+    skipped: int
+    """Episodes already recorded (resumed)."""
+    interrupted: bool = False
+
+
+def default_run_dir(config: RunConfig) -> Path:
+    """``runs/<suite>__<agent>__s<seed>``: the same command resumes the same directory."""
+    agent = re.sub(r"[^A-Za-z0-9._-]+", "-", config.agent).strip("-")
+    return Path("runs") / f"{config.suite}__{agent}__s{config.seed}"
+
+
+def plan_jobs(config: RunConfig, tasks: list[Task]) -> list[tuple[Task, int, int]]:
+    """(task, seed, trial) for every episode of the run, in a stable order."""
+    return [(t, config.seed + trial, trial) for trial in range(config.trials) for t in tasks]
+
+
+def select_tasks(config: RunConfig) -> list[Task]:
+    tasks = load_suite(config.suite)
+    if not config.task_ids:
+        return tasks
+    by_id = {t.id: t for t in tasks}
+    missing = [i for i in config.task_ids if i not in by_id]
+    if missing:
+        import difflib
+
+        hints = []
+        for m in missing:
+            close = difflib.get_close_matches(m, by_id, n=1)
+            hints.append(f"{m!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise TaskError(config.suite, [f"unknown task(s) in suite {config.suite!r}: {', '.join(hints)}; "
+                                       f"see `lambench tasks list --suite {config.suite}`"])
+    return [by_id[i] for i in config.task_ids]
+
+
+# ---------------------------------------------------------------------------- the run directory
+
+
+def _repair_jsonl(path: Path) -> int:
+    """Cut a partial last line left by a killed writer; return the bytes removed."""
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "rb+") as f:
+        f.seek(max(0, size - 1))
+        if f.read(1) == b"\n":
+            return 0
+        # find the last newline
+        chunk = 1 << 16
+        pos = size
+        while pos > 0:
+            start = max(0, pos - chunk)
+            f.seek(start)
+            data = f.read(pos - start)
+            i = data.rfind(b"\n")
+            if i != -1:
+                f.truncate(start + i + 1)
+                return size - (start + i + 1)
+            pos = start
+        f.truncate(0)
+        return size
+
+
+def _prepare_dir(run_dir: Path, config: RunConfig, version: str) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = run_dir / "config.json"
+    if cfg_path.exists():
+        try:
+            old = json.loads(cfg_path.read_text())
+        except ValueError:
+            raise RunDirError(f"{cfg_path} is corrupt; remove the directory or use another --out") from None
+        diffs = [f"{k}: {old.get(k)!r} -> {getattr(config, k)!r}" for k in _IDENTITY if old.get(k) != getattr(config, k)]
+        if diffs:
+            raise RunDirError(f"{run_dir} holds a run with a different configuration ({'; '.join(diffs)}). "
+                              "Use another --out, or the same flags to resume it.")
+        if old.get("suite_version") not in (None, version):
+            raise RunDirError(f"{run_dir} was recorded on suite version {old.get('suite_version')}, but the task "
+                              f"files are now version {version}; use a new --out so results are not mixed.")
+    data = {**config.model_dump(), "suite_version": version, "lambench_version": __version__,
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    _atomic_write(cfg_path, json.dumps(data, indent=2))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class _Appender:
+    """Appends episode lines durably (flush + fsync per line)."""
+
+    def __init__(self, path: Path):
+        self.f = open(path, "ab")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.f.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        self.f.flush()
+        os.fsync(self.f.fileno())
+
+    def close(self) -> None:
+        self.f.close()
+
+
+# ---------------------------------------------------------------------------- execution
+
+
+def _worker_init() -> None:
+    """Pool workers die with the parent (Linux) and leave Ctrl-C to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _run_job(task: Task, agent: str, seed: int, trial: int, step_timeout: float | None,
+             episode_timeout: float | None) -> dict[str, Any]:
+    return run_episode(task, agent, seed=seed, trial=trial, step_timeout=step_timeout,
+                       episode_timeout=episode_timeout)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _on_term(signum, frame):
+    raise _Interrupted()
+
+
+def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        on_start: Callable[[int, int], None] | None = None) -> RunResult:
+    """Run (or resume) the episodes of ``config`` into ``run_dir`` and write the summary.
+
+    ``on_start(total, skipped)`` is called once the plan is known; ``on_progress(record)``
+    after each finished episode (for progress bars).
+    """
+    make_agent(config.agent, seed=config.seed)  # fail fast on a bad spec, before any work
+    tasks = select_tasks(config)
+    version = suite_version(config.suite)
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+    _prepare_dir(run_dir, config, version)
+    episodes_path = run_dir / "episodes.jsonl"
+    _repair_jsonl(episodes_path)
+    done = {episode_key(r) for r in load_episodes(episodes_path)} if episodes_path.exists() else set()
+    jobs = [(t, s, tr) for (t, s, tr) in plan_jobs(config, tasks) if (t.id, "clean", s, tr) not in done]
+    skipped = len(plan_jobs(config, tasks)) - len(jobs)
+    if on_start:
+        on_start(len(jobs), skipped)
+    writer = _Appender(episodes_path)
+    ran = 0
+    interrupted = False
+    old_term = signal.signal(signal.SIGTERM, _on_term) if _in_main_thread() else None
+
+    def finish(rec: dict[str, Any]) -> None:
+        nonlocal ran
+        writer.write(rec)
+        ran += 1
+        if on_progress:
+            on_progress(rec)
+
+    try:
+        if config.workers == 1:
+            for task, seed, trial in jobs:
+                for attempt in range(1, config.retries + 2):
+                    rec = _run_job(task, config.agent, seed, trial, config.step_timeout, config.episode_timeout)
+                    rec["attempts"] = attempt
+                    if rec["error"] is None:
+                        break
+                finish(rec)
+        else:
+            _run_pool(config, jobs, finish)
+    except (KeyboardInterrupt, _Interrupted):
+        interrupted = True
+    finally:
+        writer.close()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    summary = write_summary(run_dir)
+    return RunResult(run_dir=run_dir, summary=summary, ran=ran, skipped=skipped, interrupted=interrupted)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _run_pool(config: RunConfig, jobs: list[tuple[Task, int, int]], finish: Callable[[dict], None]) -> None:
+    # forkserver: safe with the progress bar's thread in the parent; workers import lambench once.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["lambench.runner"])
+    pending = list(reversed(jobs))
+    attempts: dict[tuple[str, int, int], int] = {}
+    pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx, initializer=_worker_init)
+    inflight: dict[Future, tuple[Task, int, int]] = {}
+    try:
+        while pending or inflight:
+            while pending and len(inflight) < config.workers * 2:
+                job = pending.pop()
+                task, seed, trial = job
+                fut = pool.submit(_run_job, task, config.agent, seed, trial, config.step_timeout,
+                                  config.episode_timeout)
+                inflight[fut] = job
+            done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                job = inflight.pop(fut)
+                task, seed, trial = job
+                key = (task.id, seed, trial)
+                attempts[key] = attempts.get(key, 0) + 1
+                try:
+                    rec = fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    rec = None
+                    err = "a worker process died during the episode (killed or out of memory)"
+                except Exception as exc:  # pickling or other executor failures
+                    rec = None
+                    err = f"{type(exc).__name__}: {exc}"
+                if rec is not None and rec["error"] is None:
+                    rec["attempts"] = attempts[key]
+                    finish(rec)
+                    continue
+                if attempts[key] <= config.retries:
+                    pending.append(job)
+                    continue
+                if rec is None:
+                    rec = _error_record(task, config.agent, seed, trial, err)
+                rec["attempts"] = attempts[key]
+                finish(rec)
+            if broken:
+                for fut, job in list(inflight.items()):
+                    pending.append(job)
+                inflight.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx, initializer=_worker_init)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _error_record(task: Task, agent: str, seed: int, trial: int, error: str) -> dict[str, Any]:
+    return {"task_id": task.id, "suite": task.suite, "variant": "clean", "seed": seed, "trial": trial,
+            "agent": agent, "sandbox": task.sandbox, "app": list(task.apps), "tags": list(task.tags),
+            "infeasible": task.infeasible, "success": False, "claim": "none", "claim_message": "",
+            "false_success": False, "unsafe": False, "unsafe_events": [], "checks": [], "n_steps": 0,
+            "n_invalid": 0, "steps": [], "termination": "error", "wall_time_s": 0.0, "tokens_in": 0,
+            "tokens_out": 0, "error": error, "attempts": 1}
+
+
+# ---------------------------------------------------------------------------- summaries
+
+
+def write_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Recompute ``summary.json`` from ``episodes.jsonl`` (and ``config.json`` if present)."""
+    summary = score_run_dir(run_dir)
+    _atomic_write(Path(run_dir) / "summary.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def score_run_dir(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The summary of a run directory, computed from its episodes alone."""
+    run_dir = Path(run_dir)
+    path = run_dir / "episodes.jsonl"
+    if not path.exists():
+        raise RunDirError(f"{run_dir} has no episodes.jsonl; is it a lambench run directory? "
+                          "(create one with `lambench run --out DIR`)")
+    episodes = load_episodes(path)
+    cfg: dict[str, Any] = {}
+    if (run_dir / "config.json").exists():
+        try:
+            cfg = json.loads((run_dir / "config.json").read_text())
+        except ValueError:
+            cfg = {}
+    agents = sorted({e["agent"] for e in episodes})
+    suites = sorted({e["suite"] for e in episodes})
+    breakdown = summarize(episodes, by=["app", "tags"])["groups"]
+    return {
+        "run_dir": str(run_dir),
+        "agent": cfg.get("agent", agents[0] if len(agents) == 1 else agents),
+        "suite": cfg.get("suite", suites[0] if len(suites) == 1 else suites),
+        "suite_version": cfg.get("suite_version"),
+        "lambench_version": __version__,
+        "computed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "metrics": compute_metrics(episodes),
+        "by_app": breakdown.get("app", {}),
+        "by_tag": breakdown.get("tags", {}),
+    }
+
