@@ -211,7 +211,7 @@ def _validate(obj: Any) -> ParseResult:
     if not isinstance(obj, dict):
         return ParseResult(None, f"an action must be a JSON object, got {type(obj).__name__}")
     try:
-        if "type" not in obj:
+        if "type" not in obj or obj.get("type") == "function" or isinstance(obj.get("function"), dict):
             converted = _from_tool_call(obj)
             if converted is None:
                 return ParseResult(

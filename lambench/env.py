@@ -52,7 +52,7 @@ class TextSpace(spaces.Text):
 class LamEnv(gym.Env):
     """A task in a sandbox, as a Gymnasium environment."""
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, task: str | Task, *, suite: str | None = None, render_mode: str | None = None,
                  max_steps: int | None = None, sandbox: str | None = None):

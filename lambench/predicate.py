@@ -126,9 +126,14 @@ def compile_predicate(raw: Any, loc: tuple = ()) -> PredicateSpec:
     try:
         parsed = pred.args.model_validate(args or {})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = loc + (name,) + tuple(err["loc"])
-        raise PredicateError(f"{err['msg']} (arguments of {name}: {', '.join(pred.args.model_fields)})",
+        errs = exc.errors()
+        where = loc + (name,) + tuple(errs[0]["loc"])
+        parts = []
+        for err in errs:
+            field_name = ".".join(str(p) for p in err["loc"]) or "arguments"
+            msg = "unknown argument" if err["type"] == "extra_forbidden" else err["msg"]
+            parts.append(f"{field_name}: {msg}")
+        raise PredicateError(f"{'; '.join(parts)} (arguments of {name}: {', '.join(pred.args.model_fields)})",
                              where) from None
     return PredicateSpec(name, pred.kind, parsed, (), source)
 

@@ -1,0 +1,78 @@
+"""Agents built to fail in known ways (used by runner, CLI and scorer tests)."""
+
+import os
+import random
+import time
+
+
+class SlowOracle:
+    """The oracle, slowed down: lets tests kill a run mid-way."""
+
+    privileged = True
+
+    def __init__(self, seed=0):
+        from lambench.agents.baseline import OracleAgent
+
+        self.inner = OracleAgent()
+
+    def bind(self, task):
+        self.inner.bind(task)
+
+    def reset(self, task):
+        self.inner.reset(task)
+
+    def act(self, obs):
+        time.sleep(float(os.environ.get("LAMBENCH_TEST_SLEEP", "0.02")))
+        return self.inner.act(obs)
+
+
+class RaisingAgent:
+    def reset(self, task):
+        pass
+
+    def act(self, obs):
+        raise ValueError("model backend exploded")
+
+
+class GarbageAgent:
+    """Emits random text and bytes, never a valid action."""
+
+    def __init__(self, seed=0):
+        self.rng = random.Random(seed)
+
+    def reset(self, task):
+        pass
+
+    def act(self, obs):
+        r = self.rng.random()
+        if r < 0.3:
+            return bytes(self.rng.randrange(256) for _ in range(20))
+        if r < 0.6:
+            return "".join(chr(self.rng.randrange(32, 0x2FFF)) for _ in range(40))
+        if r < 0.8:
+            return {"type": "click"}
+        return 12345
+
+
+class SleepyAgent:
+    def reset(self, task):
+        pass
+
+    def act(self, obs):
+        time.sleep(5)
+        return {"type": "finish", "status": "success"}
+
+
+class DyingAgent:
+    """Kills its own process: a worker crash."""
+
+    def reset(self, task):
+        pass
+
+    def act(self, obs):
+        os._exit(3)
+
+
+class NoActMethod:
+    def reset(self, task):
+        pass

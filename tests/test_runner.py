@@ -1,0 +1,170 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lambench.record import EpisodeRecord
+from lambench.runner import RunConfig, RunDirError, run
+from lambench.task import load_suite
+
+ROOT = Path(__file__).resolve().parent.parent
+FEW = ["mail-send-report", "files-clean-downloads-txt", "settings-enable-bluetooth"]
+
+
+def lines(run_dir):
+    return [json.loads(l) for l in (Path(run_dir) / "episodes.jsonl").read_text().splitlines()]
+
+
+def keys(recs):
+    return [(r["task_id"], r["variant"], r["seed"], r["trial"]) for r in recs]
+
+
+def test_run_writes_records_config_and_summary(tmp_path):
+    cfg = RunConfig(suite="mockos-core", agent="oracle", task_ids=FEW, trials=2)
+    res = run(cfg, run_dir=tmp_path / "r")
+    recs = lines(tmp_path / "r")
+    assert len(recs) == 6 and res.ran == 6 and res.skipped == 0
+    for r in recs:
+        EpisodeRecord.model_validate(r)
+    assert {r["seed"] for r in recs} == {0, 1}
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    m = summary["metrics"]
+    assert m["episodes"] == 6 and m["success_rate"] == 1.0 and m["pass_hat_k"]["2"] == 1.0
+    for field in ("success_ci", "unsafe_action_rate", "false_success_rate", "pass_at_k"):
+        assert field in m
+    assert len(summary["suite_version"]) == 12
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["agent"] == "oracle" and config["trials"] == 2
+
+
+def test_same_command_resumes_without_duplicates(tmp_path):
+    cfg = RunConfig(suite="mockos-core", agent="random", task_ids=FEW, trials=1)
+    run(cfg, run_dir=tmp_path)
+    first = lines(tmp_path)
+    res = run(cfg, run_dir=tmp_path)
+    assert res.ran == 0 and res.skipped == 3 and lines(tmp_path) == first
+    more = RunConfig(suite="mockos-core", agent="random", task_ids=FEW, trials=3)
+    res = run(more, run_dir=tmp_path)
+    assert res.ran == 6 and res.skipped == 3
+    ks = keys(lines(tmp_path))
+    assert len(ks) == len(set(ks)) == 9
+
+
+def test_different_configuration_in_same_dir_is_refused(tmp_path):
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=FEW[:1]), run_dir=tmp_path)
+    with pytest.raises(RunDirError, match="different configuration"):
+        run(RunConfig(suite="mockos-core", agent="random", task_ids=FEW[:1]), run_dir=tmp_path)
+
+
+def test_partial_last_line_is_repaired_on_resume(tmp_path):
+    cfg = RunConfig(suite="mockos-core", agent="oracle", task_ids=FEW)
+    run(cfg, run_dir=tmp_path)
+    path = tmp_path / "episodes.jsonl"
+    data = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(data[:2]) + data[2][: len(data[2]) // 2])  # killed mid-write
+    res = run(cfg, run_dir=tmp_path)
+    assert res.ran == 1
+    recs = lines(tmp_path)
+    assert sorted(keys(recs)) == sorted(set(keys(recs))) and len(recs) == 3
+
+
+def test_agent_that_raises_is_an_infra_error_retried_and_not_scored(tmp_path):
+    cfg = RunConfig(suite="mockos-core", agent="tests.agents_for_tests:RaisingAgent", task_ids=FEW[:2], retries=1)
+    res = run(cfg, run_dir=tmp_path)
+    recs = lines(tmp_path)
+    assert all(r["error"].startswith("ValueError: model backend exploded") for r in recs)
+    assert all(r["attempts"] == 2 for r in recs)
+    assert res.summary["metrics"]["errored"] == 2 and res.summary["metrics"]["episodes"] == 0
+
+
+def test_garbage_agent_is_recorded_as_invalid_actions(tmp_path):
+    cfg = RunConfig(suite="mockos-core", agent="tests.agents_for_tests:GarbageAgent", task_ids=FEW)
+    res = run(cfg, run_dir=tmp_path)
+    recs = lines(tmp_path)
+    for r in recs:
+        assert r["error"] is None and r["termination"] == "max_steps"
+        assert r["n_invalid"] == r["n_steps"] > 0
+        assert all(s["error"].startswith("invalid action") for s in r["steps"])
+    assert res.summary["metrics"]["invalid_action_rate"] == 1.0
+
+
+def test_step_timeout_ends_the_episode(tmp_path):
+    cfg = RunConfig(suite="mockos-core", agent="tests.agents_for_tests:SleepyAgent", task_ids=FEW[:1],
+                    step_timeout=0.3)
+    t0 = time.perf_counter()
+    run(cfg, run_dir=tmp_path)
+    assert time.perf_counter() - t0 < 4
+    rec, = lines(tmp_path)
+    assert rec["termination"] == "step_timeout" and not rec["success"] and rec["error"] is None
+
+
+def test_workers_give_the_same_records_as_one_process(tmp_path):
+    tasks = [t.id for t in load_suite("mockos-core")][:8]
+    a = run(RunConfig(suite="mockos-core", agent="random", task_ids=tasks, trials=2), run_dir=tmp_path / "a")
+    b = run(RunConfig(suite="mockos-core", agent="random", task_ids=tasks, trials=2, workers=2),
+            run_dir=tmp_path / "b")
+
+    def norm(recs):
+        out = {}
+        for r in recs:
+            r = dict(r)
+            r.pop("wall_time_s")
+            r["steps"] = [{k: v for k, v in s.items() if k != "latency_s"} for s in r["steps"]]
+            out[keys([r])[0]] = r
+        return out
+
+    assert norm(lines(tmp_path / "a")) == norm(lines(tmp_path / "b"))
+    assert a.summary["metrics"]["success_rate"] == b.summary["metrics"]["success_rate"]
+
+
+def test_dead_worker_is_retried_then_recorded_as_infra_error(tmp_path):
+    cfg = RunConfig(suite="mockos-core", agent="tests.agents_for_tests:DyingAgent", task_ids=FEW[:2],
+                    workers=2, retries=1)
+    res = run(cfg, run_dir=tmp_path)
+    recs = lines(tmp_path)
+    assert len(recs) == 2 and all("worker process died" in r["error"] for r in recs)
+    assert res.summary["metrics"]["episodes"] == 0
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["LAMBENCH_TEST_SLEEP"] = "0.03"
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_mid_run_then_resume_loses_and_repeats_nothing(tmp_path, workers):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "lambench.cli", "run", "--suite", "mockos-core",
+           "--agent", "tests.agents_for_tests:SlowOracle", "--trials", "2", "--workers", str(workers),
+           "--out", str(out), "--quiet"]
+    n_tasks = len(load_suite("mockos-core"))
+    proc = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    path = out / "episodes.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if path.exists() and path.read_bytes().count(b"\n") >= 5:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = path.read_bytes()
+    n_before = before.count(b"\n")
+    assert 5 <= n_before < 2 * n_tasks, "the run was not killed mid-way"
+    finished_before = [json.loads(l) for l in before.split(b"\n")[:n_before]]
+    done = subprocess.run(cmd, env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    recs = lines(out)
+    ks = keys(recs)
+    assert len(ks) == len(set(ks)) == 2 * n_tasks
+    by_key = {k: r for k, r in zip(ks, recs)}
+    for r in finished_before:  # nothing finished was lost or rewritten
+        assert by_key[keys([r])[0]] == r
+    assert all(r["success"] for r in recs)
