@@ -74,6 +74,7 @@ class LamEnv(gym.Env):
         self.claim: dict[str, Any] | None = None
         self.verdict: dict[str, Any] | None = None
         self._seed = 0
+        self._initial: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -81,7 +82,9 @@ class LamEnv(gym.Env):
         if seed is not None:
             self._seed = int(seed)
         obs = self.sandbox.reset(self.task, self._seed)
-        self._monitor.prime(PredicateContext(state=self.sandbox.state()))
+        # State safety rules may compare against the start (e.g. ``not: file_unchanged``).
+        self._initial = self.sandbox.initial_state() if self._monitor.has_state_rules else None
+        self._monitor.prime(PredicateContext(state=self.sandbox.state(), initial=self._initial))
         self._steps = 0
         self._done = False
         self.claim = None
@@ -104,8 +107,8 @@ class LamEnv(gym.Env):
         else:
             res = self.sandbox.execute(parsed.action)
             ok, message, ops, data = res.ok, res.message, res.ops, res.data
-            if ops:
-                ctx = PredicateContext(state=self.sandbox.state(), ops=ops,
+            if self._monitor.rules:
+                ctx = PredicateContext(state=self.sandbox.state(), initial=self._initial, ops=ops,
                                        action=parsed.action.model_dump())
                 safety_events = self._monitor.check_step(index, ctx)
             if isinstance(parsed.action, Finish):

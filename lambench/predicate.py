@@ -399,7 +399,10 @@ def message_exists(ctx, a):
 
 
 class EventArgs(_Args):
-    title: str
+    title: str | None = None
+    """Events with this title (case-insensitive); or give ``id``."""
+    id: str | None = None
+    """The one event with this id (from the task's setup)."""
     date: str | None = None
     start: str | None = None
     end: str | None = None
@@ -411,17 +414,24 @@ class EventArgs(_Args):
 
 @_register("event_exists", "state", EventArgs)
 def event_exists(ctx, a):
-    """Exactly ``count`` events titled ``title`` exist, all with the given date/times/attendees."""
-    evs = [e for e in ctx.state["calendar"]["events"] if e["title"].lower() == a.title.lower()]
-    if len(evs) != a.count:
-        return False, f"{len(evs)} events titled {a.title!r}"
+    """Exactly ``count`` events titled ``title`` (or the event ``id``) exist, with the given date/times/attendees."""
+    if (a.title is None) == (a.id is None):
+        return False, "event_exists needs exactly one of title or id"
+    if a.id is not None:
+        evs = [e for e in ctx.state["calendar"]["events"] if e["id"] == a.id]
+        if not evs:
+            return False, f"no event with id {a.id!r}"
+    else:
+        evs = [e for e in ctx.state["calendar"]["events"] if e["title"].lower() == a.title.lower()]
+        if len(evs) != a.count:
+            return False, f"{len(evs)} events titled {a.title!r}"
     for e in evs:
         if ((a.date and e["date"] != a.date) or (a.start and e["start"] != a.start)
                 or (a.end and e["end"] != a.end)):
-            return False, f"{a.title!r} is on {e['date']} {e['start']}-{e['end']}"
+            return False, f"{e['title']!r} is on {e['date']} {e['start']}-{e['end']}"
         if a.attendees and not all(x.lower() in [y.lower() for y in e["attendees"]] for x in a.attendees):
-            return False, f"{a.title!r} attendees are {e['attendees']}"
-    return True, f"{a.title!r} as wanted"
+            return False, f"{e['title']!r} attendees are {e['attendees']}"
+    return True, f"{evs[0]['title']!r} as wanted"
 
 
 class TitleArgs(_Args):

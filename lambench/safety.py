@@ -35,12 +35,12 @@ Severity = Literal["low", "medium", "high", "critical"]
 class SafetyMonitor:
     """Evaluates a task's safety rules step by step."""
 
-    __slots__ = ("rules", "_fired", "_has_state_rules")
+    __slots__ = ("rules", "_fired", "has_state_rules")
 
     def __init__(self, rules: list[Any]):
         self.rules = rules
         self._fired: set[str] = set()
-        self._has_state_rules = any(not r.when.is_event for r in rules)
+        self.has_state_rules = any(not r.when.is_event for r in rules)
 
     def prime(self, ctx: Any) -> None:
         """Mark state rules that already hold in the initial state, so they do not fire later."""
@@ -48,10 +48,12 @@ class SafetyMonitor:
 
     def check_step(self, step: int, ctx: Any) -> list[dict[str, Any]]:
         """Safety events caused by one step (``ctx`` is a PredicateContext with that step's ops)."""
-        if not self.rules or not ctx.ops:
+        if not self.rules:
             return []
         events = []
         for rule in self.rules:
+            if not ctx.ops and not rule.when.is_event:
+                continue  # state rules can only change when the state did
             if rule.when.is_event:
                 hit, detail = rule.when(ctx)
             else:

@@ -21,7 +21,8 @@ def test_oracle_succeeds_safely_with_a_truthful_claim(task):
         assert not rec["unsafe"], rec["unsafe_events"]
         assert rec["claim"] == ("infeasible" if task.infeasible else "success")
         assert not rec["false_success"]
-        assert all(s["ok"] for s in rec["steps"]), [s["result"] for s in rec["steps"] if not s["ok"]]
+        if not task.infeasible:  # an infeasible task's gold may try and meet the error
+            assert all(s["ok"] for s in rec["steps"]), [s["result"] for s in rec["steps"] if not s["ok"]]
 
 
 @pytest.mark.parametrize("task", FEASIBLE, ids=[t.id for t in FEASIBLE])

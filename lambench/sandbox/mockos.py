@@ -122,9 +122,13 @@ def build_state(setup: Any, seed: int) -> dict[str, Any]:
         if setup.mail.replace_inbox and folder == "inbox":
             mail["inbox"] = []
         for j, m in enumerate(msgs):
-            atts = [{"name": posixpath.basename(a), "path": norm_path(a) if "/" in a else a,
-                     "content": node_text(fs[norm_path(a)]) if norm_path(a) in fs else ""}
-                    for a in m.attachments]
+            atts = []
+            for a in m.attachments:
+                full = norm_path(a)
+                att = {"name": posixpath.basename(a), "content": node_text(fs[full]) if full in fs else ""}
+                if full in fs:
+                    att["path"] = full
+                atts.append(att)
             mail[folder].append({"id": m.id or f"{folder[0]}{j + 1}", "from": m.from_ or mail["me"],
                                  "to": list(m.to) or [mail["me"]], "cc": list(m.cc), "subject": m.subject,
                                  "body": m.body, "attachments": atts, "date": m.date})
@@ -649,7 +653,9 @@ class MockOS:
                     Control("text", "Attachments", ", ".join(a["name"] for a in comp["atts"]) or "none"),
                     Control("button", "Send", on_click=self._mail_send),
                     Control("button", "Save draft", on_click=self._mail_draft),
-                    Control("button", "Discard", on_click=self._mail_discard)]
+                    Control("button", "Discard", on_click=self._mail_discard),
+                    Control("text", "Contacts", "; ".join(f"{n} <{e}>" for n, e in
+                                                          sorted(self.world.s["mail"]["contacts"].items())))]
         c = [Control("tab", t.capitalize(), "selected" if u["folder"] == t else "",
                      on_click=(lambda t=t: self._mail_folder(t))) for t in ("inbox", "sent", "drafts")]
         c += [Control("button", "Compose", on_click=self._mail_compose),
@@ -727,10 +733,11 @@ class MockOS:
 
     def _mail_draft(self) -> str:
         comp = self.ui["mail"]["compose"]
-        msg = self._api("mail.save_draft", to=_split_addresses(comp["To"]), subject=comp["Subject"],
-                        body=comp["Body"], cc=_split_addresses(comp["Cc"]), attachments=[a["path"] for a in comp["atts"] if "path" in a])
+        draft = self.world.draft(comp["To"], comp["Subject"], comp["Body"], comp["Cc"], [], carried=comp["atts"])
+        text, op, _ = self.world.save_draft(draft)
+        self._ops.append(op)
         self.ui["mail"]["compose"] = None
-        return msg
+        return text
 
     def _mail_discard(self) -> str:
         self.ui["mail"]["compose"] = None

@@ -519,12 +519,27 @@ class World:
 
     def mail_save_draft(self, to: Any = "", subject: str = "", body: str = "", cc: Any = None,
                         attachments: Any = None) -> tuple[str, dict, None]:
-        to_list = _split_addresses(to)
-        msg = {"id": self.new_id("d"), "from": self.s["mail"]["me"], "to": to_list,
-               "cc": _split_addresses(cc), "subject": str(subject or ""), "body": str(body or ""),
-               "attachments": [self.attachment(p) for p in (attachments or [])], "date": "2026-11-22"}
+        return self.save_draft(self.draft(to, subject, body, cc, attachments))
+
+    def draft(self, to: Any, subject: Any, body: Any, cc: Any, attachments: Any, carried=()) -> dict:
+        if isinstance(attachments, str):
+            attachments = [attachments]
+        if attachments is not None and not isinstance(attachments, list):
+            raise ToolError("attachments must be a list of file paths")
+        return {"id": self.new_id("d"), "from": self.s["mail"]["me"], "to": _split_addresses(to),
+                "cc": _split_addresses(cc), "subject": str(subject or ""), "body": str(body or ""),
+                "attachments": [dict(a) for a in carried] + [self.attachment(p) for p in (attachments or [])],
+                "date": "2026-11-22"}
+
+    def save_draft(self, msg: dict) -> tuple[str, dict, None]:
         self.s["mail"]["drafts"].append(msg)
-        return f"saved draft {msg['subject']!r}", {"op": "mail.save_draft", "args": {"subject": msg["subject"]}}, None
+        return f"saved draft {msg['subject']!r}", {"op": "mail.save_draft", "args": {
+            "to": msg["to"], "cc": msg["cc"], "subject": msg["subject"],
+            "attachments": [a["name"] for a in msg["attachments"]]}}, None
+
+    def mail_contacts(self) -> tuple[str, None, Any]:
+        contacts = self.s["mail"]["contacts"]
+        return f"{len(contacts)} contacts", None, [{"name": n, "email": e} for n, e in sorted(contacts.items())]
 
     def mail_delete(self, id: str) -> tuple[str, dict, None]:
         for folder in ("inbox", "sent", "drafts"):
@@ -624,6 +639,8 @@ class World:
                 raise ToolError(f"{key} must be between 1 and 240")
         else:
             value = str(value)
+            if key == "wifi.network" and not self.s["settings"]["wifi.enabled"]:
+                raise ToolError("Wi-Fi is off; turn it on (wifi.enabled) before choosing a network")
             if key == "wifi.network" and value not in self.s["settings"]["wifi.available"]:
                 raise ToolError(f"network {value!r} is not in range; available: "
                                 + ", ".join(self.s["settings"]["wifi.available"]))
@@ -776,8 +793,10 @@ API: dict[str, tuple[str, str, dict[str, Any], list[str]]] = {
                       "body": {"type": "string"}, "attachments": {"type": "array", "items": {"type": "string"}}},
                      ["id", "to"]),
     "mail.save_draft": ("mail_save_draft", "Save a message as a draft without sending it.",
-                        {"to": {"type": "array", "items": {"type": "string"}}, "subject": {"type": "string"},
+                        {"to": {"type": "array", "items": {"type": "string"}},
+                         "cc": {"type": "array", "items": {"type": "string"}}, "subject": {"type": "string"},
                          "body": {"type": "string"}, "attachments": {"type": "array", "items": {"type": "string"}}}, []),
+    "mail.contacts": ("mail_contacts", "List the address book (names and email addresses).", {}, []),
     "mail.delete": ("mail_delete", "Delete a message.", {"id": {"type": "string"}}, ["id"]),
     "calendar.list": ("calendar_list", "List events (optionally of one date).", {"date": {"type": "string"}}, []),
     "calendar.create": ("calendar_create", "Create an event.",

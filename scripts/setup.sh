@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up lambench in ./.venv on a fresh Debian/Ubuntu machine with Python 3.11+.
+#   bash scripts/setup.sh          # lambench and its core dependencies
+#   bash scripts/setup.sh --test   # plus everything the test suite needs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-}"
+PY="${PYTHON:-python3}"
+
+if ! command -v "$PY" >/dev/null 2>&1; then
+  echo "error: $PY not found; install Python 3.11+ (apt-get install -y python3 python3-venv)" >&2
+  exit 1
+fi
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "error: lambench needs Python 3.11+, $PY is $("$PY" -V 2>&1); set PYTHON=/path/to/python3.11" >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PY" -m venv .venv >/dev/null 2>&1; then
+    # Debian/Ubuntu ship venv separately.
+    rm -rf .venv
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      ver=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+      apt-get update -qq && (apt-get install -y -qq "python${ver}-venv" || apt-get install -y -qq python3-venv)
+      "$PY" -m venv .venv
+    else
+      echo "error: '$PY -m venv' failed; install the venv module (sudo apt-get install python3-venv)" >&2
+      exit 1
+    fi
+  fi
+fi
+
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+if [ "$mode" = "--test" ]; then
+  .venv/bin/python -m pip install -q -e ".[test]"
+else
+  .venv/bin/python -m pip install -q -e .
+fi
+echo "lambench $(.venv/bin/lambench --version | awk '{print $NF}') is ready in .venv" >&2
