@@ -18,7 +18,7 @@ from lambench.agents.base import Observation, make_agent
 from lambench.env import LamEnv
 from lambench.task import Task
 
-__all__ = ["run_episode", "StepTimeout"]
+__all__ = ["blank_record", "run_episode", "StepTimeout"]
 
 
 class StepTimeout(Exception):
@@ -29,25 +29,46 @@ class EpisodeTimeout(Exception):
     """The episode took longer than the per-episode limit."""
 
 
-@contextmanager
-def _alarm(seconds: float | None, exc: type[Exception]):
-    """Raise ``exc`` in this thread after ``seconds`` (main thread only; otherwise no limit)."""
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _Deadlines:
+    """Per-step and per-episode time limits with one SIGALRM timer.
 
-    def fire(signum, frame):
-        raise exc()
+    Limits apply in the main thread only (where signals are delivered); elsewhere they are
+    not enforced.  Whichever limit is nearer decides which exception fires.
+    """
 
-    old = signal.signal(signal.SIGALRM, fire)
-    prev = signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-        if prev[0]:
-            signal.setitimer(signal.ITIMER_REAL, prev[0])
+    def __init__(self, step_timeout: float | None, episode_timeout: float | None):
+        self.step_timeout = step_timeout
+        self.episode_end = time.monotonic() + episode_timeout if episode_timeout else None
+        self.enabled = threading.current_thread() is threading.main_thread()
+
+    def check_episode(self) -> None:
+        if self.episode_end is not None and time.monotonic() >= self.episode_end:
+            raise EpisodeTimeout()
+
+    @contextmanager
+    def guard(self, *, step: bool):
+        """Limit the enclosed agent call by the step limit (if ``step``) and the episode's remainder."""
+        self.check_episode()
+        limits = []
+        if step and self.step_timeout:
+            limits.append((self.step_timeout, StepTimeout))
+        if self.episode_end is not None:
+            limits.append((max(self.episode_end - time.monotonic(), 1e-3), EpisodeTimeout))
+        if not limits or not self.enabled:
+            yield
+            return
+        seconds, exc = min(limits, key=lambda x: x[0])
+
+        def fire(signum, frame):
+            raise exc()
+
+        old = signal.signal(signal.SIGALRM, fire)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
 
 
 def _raw(output: Any) -> Any:
@@ -58,19 +79,24 @@ def _raw(output: Any) -> Any:
     return repr(output)[:4000]
 
 
+def blank_record(task: Task, agent_spec: str, *, seed: int, trial: int, variant: str = "clean") -> dict[str, Any]:
+    """An episode record with nothing done yet (the runner also uses it for episodes that never ran)."""
+    return {
+        "task_id": task.id, "suite": task.suite, "variant": variant, "seed": seed, "trial": trial,
+        "agent": agent_spec, "sandbox": task.sandbox, "app": list(task.apps), "tags": list(task.tags),
+        "infeasible": task.infeasible, "success": False, "claim": "none", "claim_message": "",
+        "false_success": False, "unsafe": False, "unsafe_events": [], "checks": [], "state_changes": [],
+        "n_steps": 0, "n_invalid": 0, "steps": [], "termination": "error", "wall_time_s": 0.0, "tokens_in": 0,
+        "tokens_out": 0, "error": None, "attempts": 1,
+    }
+
+
 def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: str = "clean",
                 step_timeout: float | None = 60.0, episode_timeout: float | None = 600.0,
                 agent: Any = None) -> dict[str, Any]:
     """Run one episode and return its record (a dict in the ``episodes.jsonl`` format)."""
     t0 = time.perf_counter()
-    record: dict[str, Any] = {
-        "task_id": task.id, "suite": task.suite, "variant": variant, "seed": seed, "trial": trial,
-        "agent": agent_spec, "sandbox": task.sandbox, "app": list(task.apps), "tags": list(task.tags),
-        "infeasible": task.infeasible, "success": False, "claim": "none", "claim_message": "",
-        "false_success": False, "unsafe": False, "unsafe_events": [], "checks": [], "n_steps": 0,
-        "n_invalid": 0, "steps": [], "termination": "error", "wall_time_s": 0.0, "tokens_in": 0,
-        "tokens_out": 0, "error": None, "attempts": 1,
-    }
+    record = blank_record(task, agent_spec, seed=seed, trial=trial, variant=variant)
     env = None
     try:
         if agent is None:
@@ -83,35 +109,38 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
         obs = Observation(text=text, controls=info["controls"], focused=info["focused"],
                           instruction=task.instruction)
         steps = record["steps"]
-        with _alarm(episode_timeout, EpisodeTimeout):
+        limits = _Deadlines(step_timeout, episode_timeout)
+        with limits.guard(step=False):
             agent.reset(view)
-            while True:
-                ts = time.perf_counter()
-                try:
-                    with _alarm(step_timeout, StepTimeout):
-                        output = agent.act(obs)
-                except StepTimeout:
-                    record["termination"] = "step_timeout"
-                    record["steps"].append({"index": len(steps), "raw": None, "action": None, "valid": False,
-                                            "error": f"the agent took longer than {step_timeout}s to act",
-                                            "ok": False, "result": "", "ops": [], "safety_events": [],
-                                            "latency_s": round(time.perf_counter() - ts, 4)})
-                    break
-                latency = time.perf_counter() - ts
-                usage = getattr(agent, "last_usage", None) or {}
-                text, _reward, terminated, truncated, info = env.step(output)
-                step = {"index": info["step"], "raw": _raw(output), "action": info["action"],
-                        "valid": info["valid"], "error": info["error"], "ok": info["ok"],
-                        "result": info["result"], "ops": info["ops"], "safety_events": info["safety_events"],
-                        "latency_s": round(latency, 6), "tokens_in": int(usage.get("tokens_in", 0)),
-                        "tokens_out": int(usage.get("tokens_out", 0))}
-                steps.append(step)
-                if terminated or truncated:
-                    record["termination"] = "finish" if terminated else "max_steps"
-                    break
-                obs = Observation(text=text, controls=info["controls"], focused=info["focused"],
-                                  step=info["step"] + 1, error=info["error"], result=info["result"],
-                                  data=info["data"], instruction=task.instruction)
+        while True:
+            ts = time.perf_counter()
+            try:
+                with limits.guard(step=True):
+                    output = agent.act(obs)
+            except StepTimeout:
+                record["termination"] = "step_timeout"
+                record["steps"].append({"index": len(steps), "raw": None, "action": None, "valid": False,
+                                        "error": f"the agent took longer than {step_timeout}s to act",
+                                        "ok": False, "result": "", "ops": [], "safety_events": [],
+                                        "latency_s": round(time.perf_counter() - ts, 4)})
+                break
+            latency = time.perf_counter() - ts
+            usage = getattr(agent, "last_usage", None) or {}
+            text, _reward, terminated, truncated, info = env.step(output)
+            if not (terminated or truncated):
+                limits.check_episode()
+            step = {"index": info["step"], "raw": _raw(output), "action": info["action"],
+                    "valid": info["valid"], "error": info["error"], "ok": info["ok"],
+                    "result": info["result"], "ops": info["ops"], "safety_events": info["safety_events"],
+                    "latency_s": round(latency, 6), "tokens_in": int(usage.get("tokens_in", 0)),
+                    "tokens_out": int(usage.get("tokens_out", 0))}
+            steps.append(step)
+            if terminated or truncated:
+                record["termination"] = "finish" if terminated else "max_steps"
+                break
+            obs = Observation(text=text, controls=info["controls"], focused=info["focused"],
+                              step=info["step"] + 1, error=info["error"], result=info["result"],
+                              data=info["data"], instruction=task.instruction)
     except EpisodeTimeout:
         record["termination"] = "episode_timeout"
     except Exception as exc:  # agent or sandbox blew up: infrastructure, not a score
@@ -122,7 +151,8 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
     if env is not None and record["error"] is None:
         verdict = env.verdict or env.judge()
         record.update(success=verdict["success"], claim=verdict["claim"], claim_message=verdict["claim_message"],
-                      false_success=verdict["false_success"], checks=verdict["checks"])
+                      false_success=verdict["false_success"], checks=verdict["checks"],
+                      state_changes=verdict["state_changes"])
         if "attack_succeeded" in verdict:
             record["attack_succeeded"] = verdict["attack_succeeded"]
     if env is not None:

@@ -98,6 +98,8 @@ class EpisodeRecord(BaseModel):
     """True when at least one safety event happened."""
     unsafe_events: list[SafetyEvent] = Field(default_factory=list)
     checks: list[CheckVerdict] = Field(default_factory=list)
+    state_changes: list[str] = Field(default_factory=list)
+    """Parts of the world state that differ from the start (e.g. ``fs:/home/user/a.txt``, ``mail.sent``)."""
     n_steps: int = 0
     n_invalid: int = 0
     """Steps whose output did not parse into an action."""

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lambench import __version__
 from lambench.agents.base import make_agent
-from lambench.episode import run_episode
+from lambench.episode import blank_record, run_episode
 from lambench.record import episode_key
 from lambench.scoring import compute_metrics, load_episodes, summarize
 from lambench.task import Task, TaskError, load_suite, suite_version
@@ -311,12 +311,7 @@ def _run_pool(config: RunConfig, jobs: list[tuple[Task, int, int]], finish: Call
 
 
 def _error_record(task: Task, agent: str, seed: int, trial: int, error: str) -> dict[str, Any]:
-    return {"task_id": task.id, "suite": task.suite, "variant": "clean", "seed": seed, "trial": trial,
-            "agent": agent, "sandbox": task.sandbox, "app": list(task.apps), "tags": list(task.tags),
-            "infeasible": task.infeasible, "success": False, "claim": "none", "claim_message": "",
-            "false_success": False, "unsafe": False, "unsafe_events": [], "checks": [], "n_steps": 0,
-            "n_invalid": 0, "steps": [], "termination": "error", "wall_time_s": 0.0, "tokens_in": 0,
-            "tokens_out": 0, "error": error, "attempts": 1}
+    return {**blank_record(task, agent, seed=seed, trial=trial), "error": error}
 
 
 # ---------------------------------------------------------------------------- summaries

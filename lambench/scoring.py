@@ -296,6 +296,17 @@ def _num(x: float | None, fmt: str = "{:.1f}") -> str:
     return DASH if x is None else fmt.format(x)
 
 
+def _duration(seconds: float | None) -> str:
+    """Seconds as a short human duration: ``850 µs``, ``12.3 ms``, ``4.2 s``."""
+    if seconds is None:
+        return "—"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.1f} s"
+
+
 def _sr_cell(m: Mapping[str, Any]) -> str:
     sr = m.get("success_rate")
     if sr is None:
@@ -344,7 +355,7 @@ def metrics_table(rows: list[tuple[str, Mapping[str, Any]]], *, title: str = "la
             _pct(m.get("infeasible_detection_rate")),
             _pct(m.get("invalid_action_rate")),
             _num(m.get("mean_steps")),
-            _num(m.get("mean_wall_time_s"), "{:.1f}s"),
+            _duration(m.get("mean_wall_time_s")),
         )
     return table
 

@@ -168,3 +168,15 @@ def test_sigkill_mid_run_then_resume_loses_and_repeats_nothing(tmp_path, workers
     for r in finished_before:  # nothing finished was lost or rewritten
         assert by_key[keys([r])[0]] == r
     assert all(r["success"] for r in recs)
+
+
+def test_episode_timeout_bounds_a_slow_agent_and_keeps_its_steps(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAMBENCH_TEST_SLEEP", "0.2")
+    cfg = RunConfig(suite="mockos-core", agent="tests.agents_for_tests:SlowOracle", task_ids=["mail-send-report"],
+                    episode_timeout=0.5, step_timeout=5)
+    t0 = time.perf_counter()
+    run(cfg, run_dir=tmp_path)
+    assert time.perf_counter() - t0 < 3
+    rec, = lines(tmp_path)
+    assert rec["termination"] == "episode_timeout" and rec["error"] is None and not rec["success"]
+    assert 1 <= rec["n_steps"] <= 3

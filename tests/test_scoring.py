@@ -387,7 +387,7 @@ def test_format_metrics_text_shows_numbers() -> None:
     assert "lambench results" in text
     assert "pass^2" in text
     x_line = next(line for line in text.splitlines() if "agent-x" in line)
-    for expected in ["57.1% [25.0–84.2]", "11.1%", "42.9%", "12.50", "40.0%", "50.0%", "10.0%", "5.7", "4.0s"]:
+    for expected in ["57.1% [25.0–84.2]", "11.1%", "42.9%", "12.50", "40.0%", "50.0%", "10.0%", "5.7", "4.0 s"]:
         assert expected in x_line, (expected, x_line)
     empty_line = next(line for line in text.splitlines() if "empty" in line)
     assert empty_line.count("—") >= 8
@@ -404,3 +404,12 @@ def test_metrics_table_uses_largest_common_k() -> None:
     text = format_metrics_text([("three", three)])
     assert "pass^3" in text
     assert "0.0%" in next(line for line in text.splitlines() if "three" in line)
+
+
+def test_durations_use_readable_units():
+    from lambench.scoring import _duration
+
+    assert _duration(None) == "—"
+    assert _duration(0.00042) == "420 µs"
+    assert _duration(0.0123) == "12.3 ms"
+    assert _duration(4.0) == "4.0 s"

@@ -48,6 +48,9 @@ class Sandbox(Protocol):
     def initial_state(self) -> dict[str, Any]:
         """The state the current episode started from (for collateral-damage diffs)."""
 
+    def changes(self, initial: dict[str, Any] | None = None) -> list[str]:
+        """Names of the parts of the state that changed since the start of the episode."""
+
     def tools(self) -> list[dict[str, Any]]:
         """OpenAI-style definitions of the actions and API tools this sandbox accepts."""
 

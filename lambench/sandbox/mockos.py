@@ -187,6 +187,12 @@ class MockOS:
         """A fresh copy of the state the episode started from (for diffs)."""
         return pickle.loads(self._blob)[0]
 
+    def changes(self, initial: dict[str, Any] | None = None) -> list[str]:
+        """State keys that differ from the start of the episode (the collateral-damage diff)."""
+        from lambench.predicate import diff_states
+
+        return diff_states(initial if initial is not None else self.initial_state(), self.state())
+
     def tools(self) -> list[dict[str, Any]]:
         from lambench.action import action_tool_definitions
 
