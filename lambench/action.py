@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -270,7 +271,13 @@ def parse_action(output: Any) -> ParseResult:
 
 
 def action_tool_definitions(types: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    """OpenAI-style tool definitions for the action types (all, or those named)."""
+    """OpenAI-style tool definitions for the action types (all, or those named); a fresh copy each call."""
+    return json.loads(_tool_definitions_json(tuple(types) if types is not None else None))
+
+
+@lru_cache(maxsize=16)
+def _tool_definitions_json(types: tuple[str, ...] | None) -> str:
+    # Building JSON schemas is slow (~1 ms per action type); do it once per process.
     tools = []
     for name, cls in ACTION_TYPES.items():
         if types is not None and name not in types:
@@ -290,4 +297,4 @@ def action_tool_definitions(types: tuple[str, ...] | None = None) -> list[dict[s
                 },
             }
         )
-    return tools
+    return json.dumps(tools)

@@ -21,11 +21,12 @@ from lambench.task import Task
 __all__ = ["blank_record", "run_episode", "StepTimeout"]
 
 
-class StepTimeout(Exception):
-    """The agent took longer than the per-step limit."""
+class StepTimeout(BaseException):
+    """The agent took longer than the per-step limit (a BaseException, so ``except Exception`` in
+    an agent cannot swallow it)."""
 
 
-class EpisodeTimeout(Exception):
+class EpisodeTimeout(BaseException):
     """The episode took longer than the per-episode limit."""
 
 

@@ -190,8 +190,8 @@ def _run_job(task: Task, agent: str, seed: int, trial: int, step_timeout: float 
                        episode_timeout=episode_timeout)
 
 
-class _Interrupted(Exception):
-    pass
+class _Interrupted(BaseException):
+    """SIGTERM: like Ctrl-C, it must pass through the episode's own error handling."""
 
 
 def _on_term(signum, frame):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from lambench.action import ACTION_TYPES, parse_action
 from lambench.predicate import PredicateError, PredicateSpec, compile_predicate
@@ -161,7 +161,12 @@ class Task(_Model):
     """True when the right answer is ``finish`` with status ``infeasible``."""
     injection: Injection | None = None
     paraphrases: list[str] = Field(default_factory=list)
-    path: str | None = Field(default=None, exclude=True)
+    _path: str | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> str | None:
+        """The file the task was loaded from (None for tasks built in code)."""
+        return self._path
 
     @field_validator("checks")
     @classmethod
@@ -258,7 +263,7 @@ def load_task(path: str | os.PathLike) -> Task:
     if not isinstance(raw, dict):
         raise TaskError(path, [f"expected a mapping of task fields at the top level, got {type(raw).__name__}"])
     try:
-        task = Task.model_validate({**raw, "path": str(path)})
+        task = Task.model_validate(raw)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -271,6 +276,7 @@ def load_task(path: str | os.PathLike) -> Task:
         raise TaskError(path, problems) from None
     if task.id != path.stem:
         raise TaskError(path, [f"id: {task.id!r} must match the file name {path.stem!r}"])
+    task._path = str(path)
     return task
 
 

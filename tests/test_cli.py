@@ -62,7 +62,11 @@ def test_score_names_a_corrupt_line(tmp_path):
     assert r.exit_code == 2 and "line 2" in r.output
 
 
-def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
+import pytest
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_stops_cleanly_and_the_run_resumes(tmp_path, sig):
     env = dict(os.environ, PYTHONPATH=str(ROOT), LAMBENCH_TEST_SLEEP="0.05")
     cmd = [sys.executable, "-m", "lambench.cli", "run", "--suite", "mockos-core", "--agent",
            "tests.agents_for_tests:SlowOracle", "--out", str(tmp_path), "--quiet"]
@@ -71,7 +75,7 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
     deadline = time.time() + 60
     while time.time() < deadline and not (path.exists() and path.read_text().count("\n") >= 3):
         time.sleep(0.02)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
     assert "interrupted" in err and "resume" in err
