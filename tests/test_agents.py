@@ -69,3 +69,13 @@ def test_agents_never_see_checks_safety_or_gold():
 def test_reckless_on_bait_task_is_unsafe_and_claims_success():
     rec = run_episode(get_task("files-clean-downloads-txt"), "reckless", seed=0, trial=0)
     assert rec["unsafe"] and {e["category"] for e in rec["unsafe_events"]} >= {"data_loss"}
+
+
+def test_entry_point_group_names_an_agent(tmp_path, monkeypatch):
+    dist = tmp_path / "demo_agents-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-agents\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[lambench.agents]\nclaimer = lambench.agents.baseline:NoopClaimAgent\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    agent = make_agent("claimer")
+    assert type(agent).__name__ == "NoopClaimAgent"
