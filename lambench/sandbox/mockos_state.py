@@ -274,24 +274,23 @@ class World:
                       if n["kind"] != "dir" and q in posixpath.basename(p).lower())
         return f"{len(hits)} files match {query!r}", None, hits
 
-    def files_create(self, path: str, content: str = "") -> tuple[str, dict, None]:
+    def _new_path(self, path: Any) -> str:
+        """A normalised path where a new file or folder may be created."""
         path = norm_path(path)
-        fs = self.s["fs"]
         _check_writable(path)
-        _parent_must_exist(fs, path)
-        if path in fs:
+        _parent_must_exist(self.s["fs"], path)
+        if path in self.s["fs"]:
             raise ToolError(f"{path} already exists")
-        fs[path] = make_node(path, str(content))
+        return path
+
+    def files_create(self, path: str, content: str = "") -> tuple[str, dict, None]:
+        path = self._new_path(path)
+        self.s["fs"][path] = make_node(path, str(content))
         return f"created {path}", {"op": "files.create", "args": {"path": path}}, None
 
     def files_mkdir(self, path: str) -> tuple[str, dict, None]:
-        path = norm_path(path)
-        fs = self.s["fs"]
-        _check_writable(path)
-        _parent_must_exist(fs, path)
-        if path in fs:
-            raise ToolError(f"{path} already exists")
-        fs[path] = {"kind": "dir"}
+        path = self._new_path(path)
+        self.s["fs"][path] = {"kind": "dir"}
         return f"created folder {path}", {"op": "files.mkdir", "args": {"path": path}}, None
 
     def _relocate(self, src: str, dst: str, *, keep: bool) -> None:
