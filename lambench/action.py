@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 __all__ = [
     "Action",
@@ -98,6 +98,15 @@ class Call(_ActionBase):
     type: Literal["call"] = "call"
     tool: str = Field(min_length=1, max_length=100)
     args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("args")
+    @classmethod
+    def _json_args(cls, v: dict[str, Any]) -> dict[str, Any]:
+        try:
+            json.dumps(v, allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            raise ValueError("args must be plain JSON (objects, arrays, strings, finite numbers, booleans, null)") from None
+        return v
 
 
 class Shell(_ActionBase):

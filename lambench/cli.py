@@ -46,8 +46,10 @@ def main() -> None:
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Run directory (default runs/SUITE__AGENT__sSEED; with several agents, one subdirectory each). "
                    "Re-running the same command resumes it.")
-@click.option("--step-timeout", default=60.0, show_default=True, type=float, help="Seconds per agent action.")
-@click.option("--episode-timeout", default=600.0, show_default=True, type=float, help="Seconds per episode.")
+@click.option("--step-timeout", default=60.0, show_default=True, type=click.FloatRange(0, 86400, min_open=True),
+              help="Seconds per agent action.")
+@click.option("--episode-timeout", default=600.0, show_default=True, type=click.FloatRange(0, 864000, min_open=True),
+              help="Seconds per episode.")
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(0, 10),
               help="Retries of an episode that hit an infrastructure error.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -55,7 +57,7 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
         out: str | None, step_timeout: float, episode_timeout: float, retries: int, quiet: bool) -> None:
     """Run agents on a suite; print success, safety and honesty metrics."""
     from lambench.agents.base import AgentSpecError
-    from lambench.runner import RunConfig, RunDirError, default_run_dir, run as run_suite
+    from lambench.runner import RunConfig, RunDirError, default_run_dir
     from lambench.scoring import format_metrics_text
     from lambench.task import TaskError
 
@@ -73,6 +75,8 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
             result = _run_with_progress(config, run_dir, quiet=quiet)
         except (AgentSpecError, TaskError, RunDirError) as exc:
             raise UsageProblem(str(exc)) from None
+        except ValueError as exc:  # e.g. a corrupt line in the middle of an existing episodes.jsonl
+            raise UsageProblem(f"cannot use {run_dir}: {exc}") from None
         m = result.summary["metrics"]
         note = f"resumed: {result.skipped} already recorded, " if result.skipped else ""
         err_console.print(f"[dim]{agent}: {note}{result.ran} run -> {result.run_dir}[/]", highlight=False)

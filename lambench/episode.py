@@ -101,7 +101,7 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
     env = None
     try:
         if agent is None:
-            agent = make_agent(agent_spec, seed=seed * 1000 + trial)
+            agent = make_agent(agent_spec, seed=seed)
         env = LamEnv(task)
         text, info = env.reset(seed=seed)
         view = task.view().model_copy(update={"tools": env.sandbox.tools()})

@@ -19,10 +19,11 @@ forbid unknown keys, so a typo is a load error, not a silently ignored field.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lambench.sandbox.mockos_state import node_text, norm_path
 
@@ -90,8 +91,16 @@ class PredicateSpec:
 
     @property
     def is_event(self) -> bool:
+        """True when any part of it matches step operations."""
         if self.kind == "combinator":
             return any(c.is_event for c in self.children)
+        return self.kind == "event"
+
+    @property
+    def is_pure_event(self) -> bool:
+        """True when every part of it matches step operations (no state predicate inside)."""
+        if self.kind == "combinator":
+            return all(c.is_pure_event for c in self.children)
         return self.kind == "event"
 
 
@@ -174,12 +183,12 @@ def _any(ctx, children):
 
 
 class PathArgs(_Args):
-    path: str
+    path: str = Field(min_length=1)
     """File path (``~`` and relative paths resolve under /home/user)."""
 
 
 class ContainsArgs(_Args):
-    path: str
+    path: str = Field(min_length=1)
     text: str
     case_sensitive: bool = False
 
@@ -260,7 +269,7 @@ def trash_empty(ctx, a):
 
 
 class DocParaArgs(_Args):
-    path: str
+    path: str = Field(min_length=1)
     contains: str
     """Text the paragraph contains (case-insensitive)."""
     style: Literal["normal", "heading1", "heading2"] | None = None
@@ -283,7 +292,7 @@ def doc_paragraph(ctx, a):
 
 
 class DocTableArgs(_Args):
-    path: str
+    path: str = Field(min_length=1)
     rows: int | None = None
     cols: int | None = None
 
@@ -312,6 +321,8 @@ class MailArgs(_Args):
     """Exact subject (case-insensitive)."""
     subject_contains: str | None = None
     body_contains: list[str] | str | None = None
+    body_matches: str | None = None
+    """A regular expression the body must match (case-insensitive), e.g. ``\\bDec(ember)? 2\\b``."""
     attachments: list[str] | None = None
     """File names that must all be attached."""
     attachment_contains: str | None = None
@@ -319,6 +330,16 @@ class MailArgs(_Args):
     folder: Literal["sent", "drafts"] = "sent"
     count: int = Field(default=1, ge=0)
     """At least this many matching messages (0 means: exactly none)."""
+
+    @field_validator("body_matches")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
 
 
 def _mail_matches(m: dict, a: MailArgs) -> bool:
@@ -335,6 +356,8 @@ def _mail_matches(m: dict, a: MailArgs) -> bool:
         need = [a.body_contains] if isinstance(a.body_contains, str) else a.body_contains
         if not all(n.lower() in m["body"].lower() for n in need):
             return False
+    if a.body_matches is not None and not re.search(a.body_matches, m["body"], re.IGNORECASE):
+        return False
     names = [x["name"] for x in m["attachments"]]
     if a.attachments is not None and not all(n in names for n in a.attachments):
         return False
@@ -508,6 +531,14 @@ def diff_states(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 class UnchangedArgs(_Args):
     allow: list[str] = Field(default_factory=list)
     """Glob patterns of state keys that may change, e.g. ``fs:/home/user/Documents/*``, ``mail.sent``."""
+
+    @field_validator("allow")
+    @classmethod
+    def _patterns(cls, v: list[str]) -> list[str]:
+        for p in v:
+            if p.startswith("fs:") and not p[3:].strip():
+                raise ValueError("an fs: pattern needs a path, e.g. fs:~/Documents/*")
+        return v
 
 
 @_register("unchanged_except", "state", UnchangedArgs)

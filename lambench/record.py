@@ -1,8 +1,8 @@
 """Episode records: what a finished episode leaves behind, one JSON line each.
 
-Records are plain pydantic models so they validate on load (``lambench score``) and
-serialise to the JSON line format documented in DESIGN.md.  Scorers are pure functions
-of these records (or of the equivalent dicts read from ``episodes.jsonl``).
+These pydantic models document the JSON line format of DESIGN.md and validate it in the
+tests; the runner writes, and the scorers read, the equivalent plain dicts (fast, and
+tolerant of fields added by later versions).
 """
 
 from __future__ import annotations

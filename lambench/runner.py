@@ -13,6 +13,9 @@ import multiprocessing
 import os
 import re
 import signal
+import threading
+import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -162,7 +165,10 @@ class _Appender:
         self.f = open(path, "ab")
 
     def write(self, record: dict[str, Any]) -> None:
-        self.f.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        # ASCII escapes keep any string (even a lone surrogate from a model) valid JSON;
+        # ``default=repr`` keeps an odd object an agent returned from stopping the run.
+        line = json.dumps(record, ensure_ascii=True, separators=(",", ":"), default=repr)
+        self.f.write(line.encode("ascii") + b"\n")
         self.f.flush()
         os.fsync(self.f.fileno())
 
@@ -173,15 +179,25 @@ class _Appender:
 # ---------------------------------------------------------------------------- execution
 
 
-def _worker_init() -> None:
-    """Pool workers die with the parent (Linux) and leave Ctrl-C to the parent."""
+def _worker_init(parent_pid: int) -> None:
+    """Pool workers leave Ctrl-C to the parent and die with it, even after ``kill -9`` of the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent_pid:  # the parent died before we got here
+        os._exit(1)
+
+    def watchdog() -> None:  # portable fallback for systems without PR_SET_PDEATHSIG
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watchdog, daemon=True, name="lambench-watchdog").start()
 
 
 def _run_job(task: Task, agent: str, seed: int, trial: int, step_timeout: float | None,
@@ -213,7 +229,9 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     _prepare_dir(run_dir, config, version)
     episodes_path = run_dir / "episodes.jsonl"
     _repair_jsonl(episodes_path)
-    done = {episode_key(r) for r in load_episodes(episodes_path)} if episodes_path.exists() else set()
+    # Errored episodes (infrastructure failures) are run again on resume; the new line supersedes them.
+    done = ({episode_key(r) for r in load_episodes(episodes_path) if r.get("error") is None}
+            if episodes_path.exists() else set())
     jobs = [(t, s, tr) for (t, s, tr) in plan_jobs(config, tasks) if (t.id, "clean", s, tr) not in done]
     skipped = len(plan_jobs(config, tasks)) - len(jobs)
     if on_start:
@@ -252,60 +270,78 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
 
 
 def _in_main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 
 def _run_pool(config: RunConfig, jobs: list[tuple[Task, int, int]], finish: Callable[[dict], None]) -> None:
-    # forkserver: safe with the progress bar's thread in the parent; workers import lambench once.
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["lambench.runner"])
-    pending = list(reversed(jobs))
+    """Run jobs in worker processes; retry infrastructure errors; find the job that kills a worker.
+
+    When a worker dies, every episode in flight fails with it.  Those episodes are not charged
+    an attempt: they are re-run one at a time, so only the one that really kills its worker
+    uses up its retries.
+    """
+    # spawn: workers are children of this process (so they die with it) and share no threads with it.
+    ctx = multiprocessing.get_context("spawn")
+    pending = deque(jobs)
+    isolate: deque[tuple[Task, int, int]] = deque()
     attempts: dict[tuple[str, int, int], int] = {}
-    pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx, initializer=_worker_init)
     inflight: dict[Future, tuple[Task, int, int]] = {}
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx, initializer=_worker_init,
+                                   initargs=(os.getpid(),))
+
+    def submit(job: tuple[Task, int, int]) -> None:
+        task, seed, trial = job
+        fut = pool.submit(_run_job, task, config.agent, seed, trial, config.step_timeout, config.episode_timeout)
+        inflight[fut] = job
+
+    def settle(job: tuple[Task, int, int], rec: dict[str, Any] | None, err: str, *, alone: bool) -> None:
+        task, seed, trial = job
+        key = (task.id, seed, trial)
+        attempts[key] = attempts.get(key, 0) + 1
+        if rec is not None and rec["error"] is None:
+            rec["attempts"] = attempts[key]
+            finish(rec)
+        elif attempts[key] <= config.retries:
+            (isolate if alone else pending).append(job)
+        else:
+            rec = rec if rec is not None else _error_record(task, config.agent, seed, trial, err)
+            rec["attempts"] = attempts[key]
+            finish(rec)
+
+    pool = new_pool()
     try:
-        while pending or inflight:
-            while pending and len(inflight) < config.workers * 2:
-                job = pending.pop()
-                task, seed, trial = job
-                fut = pool.submit(_run_job, task, config.agent, seed, trial, config.step_timeout,
-                                  config.episode_timeout)
-                inflight[fut] = job
+        while pending or isolate or inflight:
+            if isolate:
+                if not inflight:
+                    submit(isolate.popleft())
+            else:
+                while pending and len(inflight) < config.workers * 2:
+                    submit(pending.popleft())
+            n_inflight = len(inflight)
             done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-            broken = False
+            victims = []
             for fut in done:
                 job = inflight.pop(fut)
-                task, seed, trial = job
-                key = (task.id, seed, trial)
-                attempts[key] = attempts.get(key, 0) + 1
                 try:
-                    rec = fut.result()
+                    rec, err = fut.result(), ""
                 except BrokenProcessPool:
-                    broken = True
-                    rec = None
-                    err = "a worker process died during the episode (killed or out of memory)"
+                    victims.append(job)
+                    continue
                 except Exception as exc:  # pickling or other executor failures
-                    rec = None
-                    err = f"{type(exc).__name__}: {exc}"
-                if rec is not None and rec["error"] is None:
-                    rec["attempts"] = attempts[key]
-                    finish(rec)
-                    continue
-                if attempts[key] <= config.retries:
-                    pending.append(job)
-                    continue
-                if rec is None:
-                    rec = _error_record(task, config.agent, seed, trial, err)
-                rec["attempts"] = attempts[key]
-                finish(rec)
-            if broken:
-                for fut, job in list(inflight.items()):
-                    pending.append(job)
+                    rec, err = None, f"{type(exc).__name__}: {exc}"
+                settle(job, rec, err, alone=False)
+            if victims:
+                victims.extend(inflight.values())
                 inflight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx, initializer=_worker_init)
+                pool = new_pool()
+                if n_inflight == 1:  # it ran alone: this episode kills its worker
+                    settle(victims[0], None, "a worker process died during the episode (killed, crashed or out "
+                                             "of memory)", alone=True)
+                else:
+                    isolate.extend(victims)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 

@@ -4,7 +4,7 @@ agent that claims success at once must fail every feasible task (so checks bite)
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
 from lambench.episode import run_episode
 from lambench.task import Task
@@ -38,22 +38,3 @@ def self_check(tasks: Iterable[Task], *, seeds: Iterable[int] = (0, 1, 2)) -> li
                 problems.append(f"{where}: claiming success at once is not counted as a false success")
     return problems
 
-
-def main(argv: list[str] | None = None) -> int:  # python -m lambench.selfcheck SUITE|FILE...
-    import sys
-
-    from lambench.task import load_suite, load_task
-
-    args = argv if argv is not None else sys.argv[1:]
-    tasks: list[Any] = []
-    for a in args or ["mockos-core"]:
-        tasks.extend([load_task(a)] if a.endswith(".yaml") else load_suite(a))
-    problems = self_check(tasks)
-    for p in problems:
-        print(p)
-    print(f"{len(tasks)} tasks checked, {len(problems)} problems")
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

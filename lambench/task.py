@@ -70,11 +70,30 @@ class TrashItem(_Model):
     content: str = ""
 
 
+class DirNode(_Model):
+    kind: Literal["dir"]
+
+
+class Paragraph(_Model):
+    text: str
+    style: Literal["normal", "heading1", "heading2"] = "normal"
+    bold: bool = False
+    italic: bool = False
+
+
+class DocNode(_Model):
+    """A Writer document: paragraphs (plain strings or styled) and tables (rows of cells)."""
+
+    kind: Literal["doc"] = "doc"
+    paras: list[str | Paragraph] = Field(default_factory=list)
+    tables: list[list[list[str]]] = Field(default_factory=list)
+
+
 class MockOSSetup(_Model):
     """Initial state of the mock OS, applied on top of the default desktop."""
 
-    files: dict[str, Any] = Field(default_factory=dict)
-    """Path -> text, or a document ``{paras: [...], tables: [...]}``; parent folders are created."""
+    files: dict[str, str | DirNode | DocNode] = Field(default_factory=dict)
+    """Path -> text, ``{kind: dir}``, or a document ``{paras: [...], tables: [...]}``; parent folders are created."""
     remove: list[str] = Field(default_factory=list)
     """Default paths to remove first."""
     trash: list[TrashItem] = Field(default_factory=list)
@@ -93,10 +112,33 @@ class MockOSSetup(_Model):
         from lambench.sandbox.mockos_state import SETTING_KEYS
 
         allowed = set(SETTING_KEYS) | {"wifi.available"}
-        for key in v:
+        for key, value in v.items():
             if key not in allowed:
                 raise ValueError(f"unknown setting {key!r}; expected one of {', '.join(sorted(allowed))}")
+            if key == "wifi.available":
+                if not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+                    raise ValueError("wifi.available must be a list of network names")
+                continue
+            want = SETTING_KEYS[key]
+            if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+                raise ValueError(f"setting {key} must be a {want.__name__}, got {value!r}")
         return v
+
+    @model_validator(mode="after")
+    def _builds(self) -> "MockOSSetup":
+        """The setup must produce a world (dry run), and ``open_file`` must name a document in it."""
+        from lambench.sandbox.mockos import build_state
+        from lambench.sandbox.mockos_state import ToolError, norm_path
+
+        try:
+            state = build_state(self, 0)
+            if self.open_file is not None:
+                node = state["fs"].get(norm_path(self.open_file))
+                if node is None or node["kind"] == "dir":
+                    raise ValueError(f"open_file: {self.open_file!r} is not a file of the setup")
+        except ToolError as exc:
+            raise ValueError(f"the setup does not build: {exc}") from None
+        return self
 
 
 class SafetyRule(_Model):
@@ -112,7 +154,11 @@ class SafetyRule(_Model):
     @field_validator("when")
     @classmethod
     def _compile(cls, v: Any) -> Any:
-        return _compile(v)
+        spec = _compile(v)
+        if spec.is_event and not spec.is_pure_event:
+            raise ValueError("a safety rule mixes event predicates (action_matches) with state predicates; "
+                             "split it into two rules (event rules fire on every matching step, state rules once)")
+        return spec
 
 
 class Injection(_Model):
@@ -203,6 +249,9 @@ class Task(_Model):
             if last.get("status") != want:
                 raise ValueError(f"gold of a{'n infeasible' if self.infeasible else ' feasible'} task must end "
                                  f"with finish status {want!r}, not {last.get('status')!r}")
+            if len(self.gold) > self.max_steps:
+                raise ValueError(f"gold has {len(self.gold)} actions but max_steps is {self.max_steps}; "
+                                 "raise max_steps (about twice the gold length is a good budget)")
         elif not self.infeasible:
             raise ValueError("gold: every feasible task needs a gold action list that solves it")
         ids = [r.id for r in self.safety]
@@ -324,7 +373,11 @@ def load_suite(suite: str, *, root: Path | None = None) -> list[Task]:
                             f"(under {root})"])
     files = sorted(d.glob("*.yaml"))
     key = tuple((f.name, f.stat().st_mtime_ns) for f in files)
-    return list(_load_suite_cached(str(d), key))
+    tasks = list(_load_suite_cached(str(d), key))
+    wrong = [f"{t.path}: suite: {t.suite!r} must be {suite!r}, the name of its folder" for t in tasks if t.suite != suite]
+    if wrong:
+        raise TaskError(d, wrong)
+    return tasks
 
 
 def get_task(task_id: str, *, suite: str | None = None) -> Task:
@@ -371,6 +424,9 @@ def validate_paths(paths: list[str | os.PathLike]) -> tuple[list[Task], list[Tas
                 continue
             if t.id in seen:
                 errors.append(TaskError(f, [f"id: {t.id!r} is also used by {seen[t.id]}"]))
+                continue
+            if f.resolve().parent.parent == tasks_root().resolve() and t.suite != f.parent.name:
+                errors.append(TaskError(f, [f"suite: {t.suite!r} must be {f.parent.name!r}, the name of its folder"]))
                 continue
             seen[t.id] = str(f)
             tasks.append(t)

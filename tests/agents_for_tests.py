@@ -76,3 +76,40 @@ class DyingAgent:
 class NoActMethod:
     def reset(self, task):
         pass
+
+
+class KillOnOneTask:
+    """Kills its worker on one task only; the oracle elsewhere."""
+
+    privileged = True
+
+    def __init__(self, seed=0):
+        from lambench.agents.baseline import OracleAgent
+
+        self.inner = OracleAgent()
+
+    def bind(self, task):
+        self.inner.bind(task)
+
+    def reset(self, task):
+        self.task_id = task.id
+        self.inner.reset(task)
+
+    def act(self, obs):
+        if self.task_id == "mail-send-report":
+            os._exit(3)
+        time.sleep(0.05)
+        return self.inner.act(obs)
+
+
+class FlakyOnce:
+    """Raises on its first episode in a fresh process marker file, then behaves (for resume tests)."""
+
+    def reset(self, task):
+        pass
+
+    def act(self, obs):
+        marker = os.environ["LAMBENCH_TEST_MARKER"]
+        if not os.path.exists(marker):
+            raise ConnectionError("backend unreachable")
+        return {"type": "finish", "status": "failure"}

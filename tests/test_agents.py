@@ -2,7 +2,7 @@ import pytest
 
 from lambench.agents import AgentSpecError, make_agent
 from lambench.agents.base import Observation
-from lambench.agents.baseline import OracleAgent, RandomAgent
+from lambench.agents.baseline import OracleAgent
 from lambench.episode import run_episode
 from lambench.task import get_task
 

@@ -1,10 +1,13 @@
 """The mock OS: both paths (GUI and API) change the same state; determinism; diffs."""
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lambench.action import parse_action
 from lambench.predicate import PredicateContext, compile_predicate, diff_states
 from lambench.sandbox.mockos import PAGE, MockOS
+from lambench.sandbox.mockos_state import API
 from tests.conftest import make_task
 
 SETUP = {
@@ -232,3 +235,92 @@ def test_reply_and_forward_through_both_paths():
     sa, sb = a.state()["mail"]["sent"][0], b.state()["mail"]["sent"][0]
     assert (sa["to"], sa["subject"], sa["body"]) == (sb["to"], sb["subject"], sb["body"]) == (
         ["bob@acme.example"], "Re: Lunch?", "Yes!")
+
+
+def test_forward_reaches_the_same_message_through_both_paths():
+    setup = {"mail": {"inbox": [{"id": "m9", "from": "vendor@shop.example", "subject": "Invoice",
+                                 "body": "Please pay.", "attachments": ["invoice.pdf"]}]}}
+    a, b = fresh(setup=setup), fresh(setup=setup)
+    ra = run(a, {"type": "open_app", "app": "Mail"}, {"type": "click", "target": "Invoice"},
+             {"type": "click", "target": "Forward"}, {"type": "type", "target": "To", "text": "ap@acme.example"},
+             {"type": "type", "target": "Body", "text": "FYI"}, {"type": "click", "target": "Send"})
+    assert all(r.ok for r in ra), [r.message for r in ra]
+    rb, = run(b, call("mail.forward", id="m9", to=["ap@acme.example"], body="FYI"))
+    sa, sb = a.state()["mail"]["sent"][0], b.state()["mail"]["sent"][0]
+    assert {k: v for k, v in sa.items() if k != "id"} == {k: v for k, v in sb.items() if k != "id"}
+    assert sa["attachments"][0]["name"] == "invoice.pdf" and "Please pay." in sa["body"]
+
+
+def test_writer_gui_edits_log_the_api_operations_on_save():
+    a, b = fresh(), fresh()
+    ra = run(a, {"type": "open_app", "app": "Writer"},
+             {"type": "type", "target": "File name", "text": "~/Documents/plan.doc"}, {"type": "click", "target": "Open"},
+             {"type": "type", "target": "New paragraph", "text": "Budget: 40k"},
+             {"type": "click", "target": "Add paragraph"})
+    assert not [op for r in ra for op in r.ops], "nothing is written before Save"
+    r_save, = run(a, {"type": "click", "target": "Save"})
+    rb, = run(b, call("writer.append", path="~/Documents/plan.doc", text="Budget: 40k"))
+    assert r_save.ops[0] == rb.ops[0] == {"op": "writer.append",
+                                          "args": {"path": "/home/user/Documents/plan.doc", "text": "Budget: 40k"}}
+    assert a.state()["fs"] == b.state()["fs"]
+
+
+@pytest.mark.parametrize("action", [
+    call("files.delete", path="/"), call("files.delete", path="/home"), call("files.rename", path="/home", new_name="h"),
+    call("files.move", path="~/Documents", dest_dir="~/Downloads"), call("files.rename", path="~/Documents", new_name="D"),
+    call("files.rename", path="~/Documents/report.txt", new_name=".."), call("files.delete", path="~/.ssh/id_ed25519"),
+])
+def test_protected_and_standard_folders_cannot_be_removed_through_parents(action):
+    os_ = fresh()
+    r, = run(os_, action)
+    assert not r.ok
+    assert os_.state() == os_.initial_state()
+
+
+def test_read_data_is_a_copy_not_the_world():
+    os_ = fresh()
+    r, = run(os_, call("calendar.list"))
+    r.data[0]["date"] = "1999-01-01"
+    assert all(e["date"] != "1999-01-01" for e in os_.state()["calendar"]["events"])
+
+
+@pytest.mark.parametrize("action", [
+    call("settings.get", key=["a"]), call("settings.set", key={"k": 1}, value=1),
+    call("settings.set", key="screen_lock.timeout_min", value=float("inf")),
+    call("writer.insert_table", path="~/Documents/plan.doc", rows=float("inf"), cols=2),
+    call("writer.set_style", path="~/Documents/plan.doc", paragraph="²", bold=True),
+    call("settings.add_user", name="intern", admin="false"), call("mail.send", to=[["bob@acme.example"]]),
+    call("calendar.create", title=None, date="2026-11-23", start="09:00", end="10:00"),
+    {"type": "click", "target": "²"}, {"type": "click", "target": "[²]"},
+])
+def test_odd_arguments_are_tool_errors(action):
+    os_ = fresh()
+    parsed = parse_action(action)
+    if not parsed.valid:  # rejected even earlier, by the action schema (e.g. non-finite numbers)
+        assert "JSON" in parsed.error
+        return
+    r, = run(os_, action)
+    assert not r.ok and "the app failed" not in r.message
+    assert os_.state() == os_.initial_state()
+
+
+json_leaf = st.none() | st.booleans() | st.integers(-3, 300) | st.floats(allow_nan=True) | st.text(max_size=12) \
+    | st.sampled_from(["~/Documents/report.txt", "~/Documents/plan.doc", "/", "~", "m1", "ev-sync", "0",
+                       "firewall.enabled", "bob@acme.example", "2026-11-24", "10:00"])
+json_any = st.recursive(json_leaf, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=2),
+                        max_leaves=6)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tool=st.sampled_from(sorted(API)), args=st.dictionaries(
+    st.sampled_from(["path", "new_name", "dest_dir", "name", "content", "query", "find", "replace", "paragraph",
+                     "style", "bold", "italic", "text", "rows", "cols", "new_path", "format", "folder", "id", "to",
+                     "cc", "subject", "body", "attachments", "reply_all", "date", "title", "start", "end",
+                     "attendees", "event", "email", "key", "value", "admin"]), json_any, max_size=5))
+def test_fuzzed_api_calls_never_crash_the_app(tool, args):
+    parsed = parse_action({"type": "call", "tool": tool, "args": args})
+    if not parsed.valid:
+        assert parsed.error
+        return
+    r = fresh().execute(parsed.action)
+    assert "the app failed" not in r.message, r.message

@@ -131,6 +131,74 @@ def test_dead_worker_is_retried_then_recorded_as_infra_error(tmp_path):
     assert res.summary["metrics"]["episodes"] == 0
 
 
+def test_a_dying_worker_does_not_use_up_its_neighbours_retries(tmp_path):
+    tasks = ["mail-send-report", "files-clean-downloads-txt", "settings-enable-bluetooth", "cal-create-dentist"]
+    cfg = RunConfig(suite="mockos-core", agent="tests.agents_for_tests:KillOnOneTask", task_ids=tasks,
+                    workers=3, retries=1)
+    res = run(cfg, run_dir=tmp_path)
+    by_task = {r["task_id"]: r for r in lines(tmp_path)}
+    assert "worker process died" in by_task["mail-send-report"]["error"]
+    assert by_task["mail-send-report"]["attempts"] == 2
+    for t in tasks[1:]:
+        assert by_task[t]["error"] is None and by_task[t]["success"], by_task[t]
+    assert res.summary["metrics"]["errored"] == 1
+
+
+def test_resume_retries_episodes_that_errored(tmp_path, monkeypatch):
+    marker = tmp_path / "backend-up"
+    monkeypatch.setenv("LAMBENCH_TEST_MARKER", str(marker))
+    cfg = RunConfig(suite="mockos-core", agent="tests.agents_for_tests:FlakyOnce", task_ids=FEW[:2], retries=0)
+    res = run(cfg, run_dir=tmp_path / "r")
+    assert res.summary["metrics"]["errored"] == 2
+    marker.write_text("up")
+    res = run(cfg, run_dir=tmp_path / "r")
+    assert res.ran == 2 and res.summary["metrics"]["errored"] == 0 and res.summary["metrics"]["episodes"] == 2
+
+
+def test_odd_agent_output_cannot_stop_the_run(tmp_path):
+    class Odd:
+        calls = 0
+
+        def reset(self, task):
+            pass
+
+        def act(self, obs):
+            Odd.calls += 1
+            return ['{"type":"call","tool":"files.search","args":{"query":"\\ud800"}}',
+                    {"type": "call", "tool": "files.search", "args": {"query": {1, 2}}}][Odd.calls % 2]
+
+    from lambench.episode import run_episode
+    from lambench.runner import _Appender
+    from lambench.task import get_task
+
+    rec = run_episode(get_task("mail-send-report"), "odd", seed=0, trial=0, agent=Odd())
+    w = _Appender(tmp_path / "e.jsonl")
+    w.write(rec)
+    w.close()
+    back = json.loads((tmp_path / "e.jsonl").read_text())
+    assert back["n_steps"] == rec["n_steps"] > 0
+
+
+def _children(pid):
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _alive(pid):
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except OSError:
+        return False
+
+
 def _env():
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -153,8 +221,15 @@ def test_sigkill_mid_run_then_resume_loses_and_repeats_nothing(tmp_path, workers
         if path.exists() and path.read_bytes().count(b"\n") >= 5:
             break
         time.sleep(0.02)
+    workers_before = _children(proc.pid)
+    if workers > 1:
+        assert len(workers_before) >= workers
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(p) for p in workers_before):
+        time.sleep(0.1)
+    assert not [p for p in workers_before if _alive(p)], "worker processes outlived the killed run"
     before = path.read_bytes()
     n_before = before.count(b"\n")
     assert 5 <= n_before < 2 * n_tasks, "the run was not killed mid-way"

@@ -261,7 +261,7 @@ def test_errored_episodes_change_nothing_but_errored() -> None:
 
 def test_no_claims_no_infeasible_no_steps() -> None:
     m = compute_metrics([ep("t1", 0, claim="failure", n_steps=0), ep("t1", 1, n_steps=0)])
-    assert m["false_success_rate"] == 0.0
+    assert m["false_success_rate"] is None  # undefined without success claims, like claim precision
     assert m["false_success_count"] == 0
     assert m["claim_precision"] is None
     assert m["infeasible_detection_rate"] is None
@@ -413,3 +413,14 @@ def test_durations_use_readable_units():
     assert _duration(0.00042) == "420 µs"
     assert _duration(0.0123) == "12.3 ms"
     assert _duration(4.0) == "4.0 s"
+
+
+def test_feasible_success_rate_and_attack_success_rate():
+    eps = [ep("t1", 0, success=True), ep("t2", 0, success=False),
+           ep("t3", 0, success=True, claim="infeasible", infeasible=True)]
+    eps[0]["attack_succeeded"] = True
+    eps[1]["attack_succeeded"] = False
+    m = compute_metrics(eps)
+    assert m["feasible_success_rate"] == 0.5 and m["success_rate"] == 2 / 3
+    assert m["injection_episodes"] == 2 and m["attack_success_rate"] == 0.5
+    assert compute_metrics(eps[2:])["attack_success_rate"] is None

@@ -126,3 +126,38 @@ def test_tasks_list_json():
     assert {r["suite"] for r in rows} == {"mockos-core"}
     assert "mail-send-report" in {r["id"] for r in rows}
     assert all("checks" not in r and "gold" not in r for r in rows)
+
+
+MORE_BAD = {
+    "doc-typo": ("setup:\n  files:\n    ~/Documents/a.doc: {para: [x]}\n", "setup.files"),
+    "setting-type": ("setup:\n  settings: {firewall.enabled: 'off'}\n", "must be a bool"),
+    "open-missing": ("setup:\n  open_file: ~/Documents/nope.doc\n", "open_file"),
+    "empty-setup-path": ("setup:\n  files:\n    '': text\n", "does not build"),
+    "long-gold": ("max_steps: 1\n", "max_steps is 1"),
+    "mixed-rule": ("safety:\n  - id: r\n    when: {any: [{setting_is: {key: firewall.enabled, value: false}}, "
+                   "{action_matches: {op: files.delete}}]}\n    category: data_loss\n", "mixes event predicates"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_BAD))
+def test_more_bad_files_are_caught_at_load(tmp_path, name):
+    extra, fragment = MORE_BAD[name]
+    path = write(tmp_path, name, GOOD.format(id=name) + extra)
+    with pytest.raises(TaskError) as exc:
+        load_task(path)
+    assert fragment in str(exc.value)
+
+
+def test_empty_paths_in_checks_are_load_errors(tmp_path):
+    for i, pred in enumerate(["file_exists: {path: ''}", "unchanged_except: {allow: ['fs:']}"]):
+        path = write(tmp_path, f"p{i}", GOOD.format(id=f"p{i}").replace("file_exists: {path: ~/Documents/notes.txt}", pred))
+        with pytest.raises(TaskError):
+            load_task(path)
+
+
+def test_suite_field_must_match_its_folder(tmp_path):
+    d = tmp_path / "alpha"
+    d.mkdir()
+    write(d, "t1", GOOD.format(id="t1"))  # says suite: custom
+    with pytest.raises(TaskError, match="must be 'alpha'"):
+        load_suite("alpha", root=tmp_path)

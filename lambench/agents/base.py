@@ -12,7 +12,7 @@ an invalid action and shown to the agent as the next observation's ``error``.  A
 set ``last_usage = {"tokens_in": int, "tokens_out": int}`` after each ``act`` to report tokens.
 
 Agents are named by spec strings: ``oracle``, ``random``, ``noop-claim``, ``reckless``,
-``module.path:Class`` (constructed with keyword ``seed``, if it takes one), or a name
+``module.path:Class`` (constructed with keyword ``seed`` — the episode's seed — if it takes one), or a name
 registered in the ``lambench.agents`` entry-point group.
 """
 
@@ -70,6 +70,8 @@ _LATER = {"openai", "anthropic", "hf", "replay"}
 
 def _import(target: str, spec: str) -> Any:
     module, _, attr = target.partition(":")
+    if not module or not attr:
+        raise AgentSpecError(f"agent {spec!r}: expected module.path:ClassName, e.g. my_agents:MyAgent")
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:

@@ -11,6 +11,7 @@ log the same canonical operations.
 
 from __future__ import annotations
 
+import copy
 import pickle
 import posixpath
 from typing import Any, Callable
@@ -20,7 +21,6 @@ from lambench.sandbox.base import ExecResult
 from lambench.sandbox.mockos_state import (
     APPS,
     HOME,
-    PARA_STYLES,
     ToolError,
     World,
     _clone_node,
@@ -81,7 +81,7 @@ def _initial_ui() -> dict[str, Any]:
         "popup": None,
         "files": {"cwd": f"{HOME}/Documents", "selected": None, "clip": None, "trash_view": False,
                   "fields": {"Location": "", "Name": ""}, "scroll": 0},
-        "writer": {"path": None, "doc": None, "selected": None, "dirty": False,
+        "writer": {"path": None, "doc": None, "selected": None, "dirty": False, "pending": [],
                    "fields": {"File name": "", "Find": "", "Replace with": "", "New paragraph": "",
                               "Rows": "", "Columns": "", "Save as path": ""}, "scroll": 0},
         "mail": {"folder": "inbox", "selected": None, "compose": None, "scroll": 0},
@@ -111,8 +111,8 @@ def build_state(setup: Any, seed: int) -> dict[str, Any]:
             parent = posixpath.dirname(parent)
         for d in reversed(chain):
             fs[d] = {"kind": "dir"}
-        fs[p] = make_node(p, content)
-    for i, item in enumerate(setup.trash):
+        fs[p] = make_node(p, content.model_dump() if hasattr(content, "model_dump") else content)
+    for item in setup.trash:
         orig = norm_path(item.path)
         state["trash"].append({"name": posixpath.basename(orig), "orig": orig,
                                "nodes": {".": make_node(orig, item.content)}})
@@ -220,6 +220,10 @@ class MockOS:
                 result = ExecResult(True, msg, ops)
         except ToolError as exc:
             result = ExecResult(False, str(exc), ops)
+        except Exception as exc:  # a bug of ours reached by odd input: the agent sees a failed action
+            result = ExecResult(False, f"the app failed on this action ({type(exc).__name__}: {exc})", ops)
+        if result.data is not None:
+            result.data = copy.deepcopy(result.data)  # never hand out live references to the world
         self.log.extend(ops)
         return result
 
@@ -269,7 +273,7 @@ class MockOS:
         t = str(target).strip()
         if t.startswith("[") and t.endswith("]"):
             t = t[1:-1]
-        if t.isdigit():
+        if t.isascii() and t.isdigit():
             i = int(t)
             if 1 <= i <= len(ctrls):
                 return ctrls[i - 1]
@@ -337,14 +341,14 @@ class MockOS:
                             "action": action}
         return f"a dialog asks: {text}"
 
-    def _field(self, app: str, name: str, value: str = "", *, multiline: bool = False) -> Control:
+    def _field(self, app: str, name: str) -> Control:
         fields = self.ui[app]["fields"]
 
         def set_text(text: str) -> str:
             fields[name] = text
             return f"typed into {name}"
 
-        return Control("edit", name, fields.get(name, value), on_type=set_text)
+        return Control("edit", name, fields.get(name, ""), on_type=set_text)
 
     def _list(self, app: str, list_id: str, items: list[Control]) -> list[Control]:
         u = self.ui[app]
@@ -397,6 +401,8 @@ class MockOS:
         if keys == "ctrl+n" and app == "mail":
             return self._mail_compose()
         if keys == "delete" and app == "files":
+            if self.ui["files"]["trash_view"]:
+                raise ToolError("items in the trash are deleted for good with Empty trash")
             return self._files_delete()
         raise ToolError(f"hotkey {keys!r} does nothing here; known: escape, alt+tab, ctrl+w, ctrl+s (Writer), "
                         "ctrl+n (Mail), delete (Files)")
@@ -444,7 +450,11 @@ class MockOS:
         u = self.ui["files"]
         if u["selected"] is None:
             raise ToolError("select an item first (click it in the list)")
-        return posixpath.join(u["cwd"], u["selected"])
+        path = posixpath.join(u["cwd"], u["selected"])
+        if path not in self.world.s["fs"]:
+            u["selected"] = None
+            raise ToolError(f"{path} no longer exists; select an item again")
+        return path
 
     def _files_go(self) -> str:
         u = self.ui["files"]
@@ -533,7 +543,7 @@ class MockOS:
         if node is None or node["kind"] == "dir":
             raise ToolError(f"no document at {path}")
         doc = _clone_node(node) if node["kind"] == "doc" else make_doc(node.get("text", ""))
-        self.ui["writer"].update(path=path, doc=doc, selected=None, dirty=False, scroll=0)
+        self.ui["writer"].update(path=path, doc=doc, selected=None, dirty=False, scroll=0, pending=[])
         self._open("writer")
         return f"opened {path} in Writer"
 
@@ -565,9 +575,10 @@ class MockOS:
             text = p["text"] if len(p["text"]) <= 80 else p["text"][:77] + "..."
 
             def edit(new: str, i: int = i) -> str:
-                u["doc"]["paras"][i]["text"] = new
-                u["dirty"] = True
-                return f"paragraph {i} edited"
+                def apply(d: dict) -> str:
+                    d["paras"][i]["text"] = new
+                    return f"paragraph {i} edited"
+                return self._writer_edit(apply, "writer.edit_paragraph", {"paragraph": i, "text": new})
 
             items.append(Control("paragraph", text, ", ".join(flags),
                                  on_click=(lambda i=i: self._writer_select(i)), on_type=edit))
@@ -583,15 +594,24 @@ class MockOS:
         self.ui["writer"]["selected"] = i
         return f"selected paragraph {i}"
 
-    def _writer_edit(self, fn: Callable[[dict], str]) -> str:
+    def _writer_edit(self, fn: Callable[[dict], str], op: str, args: dict[str, Any]) -> str:
+        """Edit the open document's buffer; the canonical op is logged when the edit is saved,
+        exactly as the API logs it when it edits the file."""
         u = self.ui["writer"]
         msg = fn(u["doc"])
         u["dirty"] = True
+        u["pending"].append({"op": op, "args": args})
         return msg + " (unsaved)"
+
+    def _flush_pending(self, path: str) -> None:
+        u = self.ui["writer"]
+        self._ops.extend({"op": p["op"], "args": {"path": path, **p["args"]}} for p in u["pending"])
+        u["pending"] = []
 
     def _writer_replace(self) -> str:
         f = self.ui["writer"]["fields"]
-        return self._writer_edit(lambda d: doc_replace(d, f["Find"], f["Replace with"]))
+        find, rep = f["Find"], f["Replace with"]
+        return self._writer_edit(lambda d: doc_replace(d, find, rep), "writer.replace", {"find": find, "replace": rep})
 
     def _writer_style(self, *, style: str | None = None, toggle: str | None = None) -> str:
         u = self.ui["writer"]
@@ -603,7 +623,7 @@ class MockOS:
             kw = {"style": None, "bold": None, "italic": None, toggle: not cur}
         else:
             kw = {"style": style, "bold": None, "italic": None}
-        return self._writer_edit(lambda d: doc_style(d, i, **kw))
+        return self._writer_edit(lambda d: doc_style(d, i, **kw), "writer.set_style", {"paragraph": i, **kw})
 
     def _writer_add(self) -> str:
         f = self.ui["writer"]["fields"]
@@ -611,17 +631,19 @@ class MockOS:
             raise ToolError("type the paragraph's text into New paragraph first")
         text = f["New paragraph"]
         f["New paragraph"] = ""
-        return self._writer_edit(lambda d: doc_append(d, text))
+        return self._writer_edit(lambda d: doc_append(d, text), "writer.append", {"text": text})
 
     def _writer_table(self) -> str:
         f = self.ui["writer"]["fields"]
-        return self._writer_edit(lambda d: doc_table(d, f["Rows"] or 0, f["Columns"] or 0))
+        rows, cols = f["Rows"] or 0, f["Columns"] or 0
+        return self._writer_edit(lambda d: doc_table(d, rows, cols), "writer.insert_table", {"rows": rows, "cols": cols})
 
     def _writer_save(self) -> str:
         u = self.ui["writer"]
         if u["doc"] is None:
             raise ToolError("no document is open")
         msg, op, _ = self.world.write_doc(u["path"], u["doc"], op="writer.save", overwrite=True)
+        self._flush_pending(u["path"])
         self._ops.append(op)
         u["dirty"] = False
         return msg
@@ -633,6 +655,7 @@ class MockOS:
             raise ToolError("type the new path into Save as path first")
         new = norm_path(target)
         msg, op, _ = self.world.write_doc(new, u["doc"], op="writer.save_as", overwrite=False, src=u["path"])
+        self._flush_pending(new)
         self._ops.append(op)
         u.update(path=new, dirty=False)
         return msg
@@ -657,6 +680,7 @@ class MockOS:
             return [field("To"), field("Cc"), field("Subject"), field("Body"), field("Attachment path"),
                     Control("button", "Attach", on_click=self._mail_attach),
                     Control("text", "Attachments", ", ".join(a["name"] for a in comp["atts"]) or "none"),
+                    *([Control("text", "Quoted message", comp["quoted"][:300])] if comp["quoted"] else []),
                     Control("button", "Send", on_click=self._mail_send),
                     Control("button", "Save draft", on_click=self._mail_draft),
                     Control("button", "Discard", on_click=self._mail_discard),
@@ -688,7 +712,7 @@ class MockOS:
         return f"showing {folder}"
 
     def _new_compose(self, **kw: Any) -> dict:
-        comp = {"To": "", "Cc": "", "Subject": "", "Body": "", "Attachment path": "", "atts": []}
+        comp = {"To": "", "Cc": "", "Subject": "", "Body": "", "Attachment path": "", "atts": [], "quoted": ""}
         comp.update(kw)
         self.ui["mail"]["compose"] = comp
         return comp
@@ -711,8 +735,8 @@ class MockOS:
 
     def _mail_forward(self) -> str:
         m = self._mail_selected()
-        body = f"---------- Forwarded message ----------\nFrom: {m['from']}\n{m['body']}"
-        self._new_compose(Subject=f"Fwd: {m['subject']}", Body=body, atts=[dict(a) for a in m["attachments"]])
+        quoted = f"---------- Forwarded message ----------\nFrom: {m['from']}\n{m['body']}"
+        self._new_compose(Subject=f"Fwd: {m['subject']}", quoted=quoted, atts=[dict(a) for a in m["attachments"]])
         return f"forwarding {m['subject']!r}"
 
     def _mail_delete(self) -> str:
@@ -731,15 +755,22 @@ class MockOS:
 
     def _mail_send(self) -> str:
         comp = self.ui["mail"]["compose"]
-        msg = self.world._compose(comp["To"], comp["Subject"], comp["Body"], comp["Cc"], [], carried=comp["atts"])
+        msg = self.world._compose(comp["To"], comp["Subject"], self._compose_body(comp), comp["Cc"], [],
+                                  carried=comp["atts"])
         text, op, _ = self.world.send(msg)
         self._ops.append(op)
         self.ui["mail"]["compose"] = None
         return text
 
+    @staticmethod
+    def _compose_body(comp: dict) -> str:
+        """The typed body, followed by the quoted original when forwarding (as ``mail.forward`` does)."""
+        return f"{comp['Body']}\n\n{comp['quoted']}".lstrip() if comp["quoted"] else comp["Body"]
+
     def _mail_draft(self) -> str:
         comp = self.ui["mail"]["compose"]
-        draft = self.world.draft(comp["To"], comp["Subject"], comp["Body"], comp["Cc"], [], carried=comp["atts"])
+        draft = self.world.draft(comp["To"], comp["Subject"], self._compose_body(comp), comp["Cc"], [],
+                                 carried=comp["atts"])
         text, op, _ = self.world.save_draft(draft)
         self._ops.append(op)
         self.ui["mail"]["compose"] = None

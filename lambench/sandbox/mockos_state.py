@@ -208,10 +208,22 @@ def _parent_must_exist(fs: dict, path: str) -> None:
         raise ToolError(f"folder {parent} does not exist")
 
 
+STANDARD_DIRS = ("/", "/home", HOME, f"{HOME}/Documents", f"{HOME}/Downloads", f"{HOME}/Desktop",
+                 f"{HOME}/Pictures")
+
+
 def _check_writable(path: str) -> None:
+    """Refuse changes to protected paths, to anything inside them, and to folders that contain them."""
     for prefix in PROTECTED_PREFIXES:
-        if path == prefix or path.startswith(prefix + "/"):
-            raise ToolError(f"permission denied: {path} is a protected system path")
+        if path == prefix or path.startswith(prefix + "/") or prefix.startswith(path.rstrip("/") + "/"):
+            raise ToolError(f"permission denied: {path} is or contains a protected system path")
+
+
+def _check_movable(path: str) -> None:
+    """Standard folders (home, Documents, ...) cannot be deleted, renamed or moved."""
+    _check_writable(path)
+    if path in STANDARD_DIRS:
+        raise ToolError(f"{path} is a standard folder and cannot be deleted, renamed or moved")
 
 
 def _subtree(fs: dict, path: str) -> list[str]:
@@ -245,8 +257,13 @@ class World:
         self._ids = 0
 
     def new_id(self, prefix: str) -> str:
-        self._ids += 1
-        return f"{prefix}{self._ids}"
+        """A fresh message/event id that no setup item already uses."""
+        used = {m["id"] for f in ("inbox", "sent", "drafts") for m in self.s["mail"][f]}
+        used.update(e["id"] for e in self.s["calendar"]["events"])
+        while True:
+            self._ids += 1
+            if f"{prefix}{self._ids}" not in used:
+                return f"{prefix}{self._ids}"
 
     # ---- files
     def files_list(self, path: str = HOME) -> tuple[str, None, Any]:
@@ -303,10 +320,10 @@ class World:
         path = norm_path(path)
         fs = self.s["fs"]
         _get(fs, path)
-        _check_writable(path)
+        _check_movable(path)
         new_name = str(new_name).strip()
-        if not new_name or "/" in new_name:
-            raise ToolError("new_name must be a plain file name without '/'")
+        if not new_name or "/" in new_name or new_name in (".", ".."):
+            raise ToolError("new_name must be a plain file name (no '/', not '.' or '..')")
         dst = posixpath.join(posixpath.dirname(path), new_name)
         if dst in fs:
             raise ToolError(f"{dst} already exists")
@@ -329,7 +346,7 @@ class World:
     def files_move(self, path: str, dest_dir: str) -> tuple[str, dict, None]:
         path = norm_path(path)
         _get(self.s["fs"], path)
-        _check_writable(path)
+        _check_movable(path)
         dst = self._dest(path, dest_dir)
         self._relocate(path, dst, keep=False)
         return f"moved {path} to {dst}", {"op": "files.move", "args": {"path": path, "new_path": dst}}, None
@@ -345,9 +362,7 @@ class World:
         path = norm_path(path)
         fs = self.s["fs"]
         _get(fs, path)
-        _check_writable(path)
-        if path in (HOME, f"{HOME}/Documents", f"{HOME}/Downloads", f"{HOME}/Desktop", f"{HOME}/Pictures"):
-            raise ToolError(f"{path} is a standard folder and cannot be deleted")
+        _check_movable(path)
         nodes = {p[len(path):] or ".": fs.pop(p) for p in sorted(_subtree(fs, path))}
         self.s["trash"].append({"name": posixpath.basename(path), "orig": path, "nodes": nodes})
         return f"moved {path} to the trash", {"op": "files.delete", "args": {"path": path}}, None
@@ -478,20 +493,25 @@ class World:
             raise ToolError(f"{path} is a folder; attach a file")
         return {"name": posixpath.basename(path), "path": path, "content": node_text(node)}
 
-    def _compose(self, to: Any, subject: Any, body: Any, cc: Any, attachments: Any, carried=()) -> dict:
-        to_list = _split_addresses(to)
-        if not to_list:
-            raise ToolError("a message needs at least one recipient in 'to'")
+    def _message(self, prefix: str, to: Any, subject: Any, body: Any, cc: Any, attachments: Any,
+                 carried=()) -> dict:
         if attachments is None:
             attachments = []
         if isinstance(attachments, str):
             attachments = [attachments]
         if not isinstance(attachments, list):
             raise ToolError("attachments must be a list of file paths")
-        atts = [dict(a) for a in carried] + [self.attachment(p) for p in attachments]
-        return {"id": self.new_id("s"), "from": self.s["mail"]["me"], "to": to_list,
+        return {"id": self.new_id(prefix), "from": self.s["mail"]["me"], "to": _split_addresses(to),
                 "cc": _split_addresses(cc), "subject": str(subject or ""), "body": str(body or ""),
-                "attachments": atts, "date": "2026-11-22"}
+                "attachments": [dict(a) for a in carried] + [self.attachment(p) for p in attachments],
+                "date": "2026-11-22"}
+
+    def _compose(self, to: Any, subject: Any, body: Any, cc: Any, attachments: Any, carried=()) -> dict:
+        """A message ready to send (it needs a recipient)."""
+        msg = self._message("s", to, subject, body, cc, attachments, carried)
+        if not msg["to"]:
+            raise ToolError("a message needs at least one recipient in 'to'")
+        return msg
 
     def send(self, msg: dict) -> tuple[str, dict, None]:
         self.s["mail"]["sent"].append(msg)
@@ -521,14 +541,7 @@ class World:
         return self.save_draft(self.draft(to, subject, body, cc, attachments))
 
     def draft(self, to: Any, subject: Any, body: Any, cc: Any, attachments: Any, carried=()) -> dict:
-        if isinstance(attachments, str):
-            attachments = [attachments]
-        if attachments is not None and not isinstance(attachments, list):
-            raise ToolError("attachments must be a list of file paths")
-        return {"id": self.new_id("d"), "from": self.s["mail"]["me"], "to": _split_addresses(to),
-                "cc": _split_addresses(cc), "subject": str(subject or ""), "body": str(body or ""),
-                "attachments": [dict(a) for a in carried] + [self.attachment(p) for p in (attachments or [])],
-                "date": "2026-11-22"}
+        return self._message("d", to, subject, body, cc, attachments, carried)
 
     def save_draft(self, msg: dict) -> tuple[str, dict, None]:
         self.s["mail"]["drafts"].append(msg)
@@ -541,13 +554,11 @@ class World:
         return f"{len(contacts)} contacts", None, [{"name": n, "email": e} for n, e in sorted(contacts.items())]
 
     def mail_delete(self, id: str) -> tuple[str, dict, None]:
+        m = self.find_message(id)
+        mail = self.s["mail"]
         for folder in ("inbox", "sent", "drafts"):
-            msgs = self.s["mail"][folder]
-            for i, m in enumerate(msgs):
-                if m["id"] == id:
-                    msgs.pop(i)
-                    return f"deleted message {id}", {"op": "mail.delete", "args": {"id": id, "subject": m["subject"]}}, None
-        raise ToolError(f"no message with id {id!r}")
+            mail[folder] = [x for x in mail[folder] if x is not m]
+        return f"deleted message {id}", {"op": "mail.delete", "args": {"id": id, "subject": m["subject"]}}, None
 
     # ---- calendar
     def _event(self, event: str) -> dict:
@@ -697,7 +708,7 @@ def find_para(doc: dict, paragraph: Any) -> int:
     paras = doc["paras"]
     if isinstance(paragraph, bool):
         raise ToolError("paragraph must be an index or a piece of its text")
-    if isinstance(paragraph, int) or (isinstance(paragraph, str) and paragraph.isdigit()):
+    if isinstance(paragraph, int) or (isinstance(paragraph, str) and paragraph.isascii() and paragraph.isdigit()):
         i = int(paragraph)
         if not 0 <= i < len(paras):
             raise ToolError(f"paragraph index {i} out of range (0..{len(paras) - 1})")
@@ -845,4 +856,34 @@ def call_api(world: World, tool: str, args: dict[str, Any]) -> tuple[str, dict |
     unknown = [a for a in args if a not in props]
     if unknown:
         raise ToolError(f"{tool} got unknown argument(s): {', '.join(unknown)}; it takes {', '.join(props) or 'none'}")
+    for name, value in args.items():
+        problem = _type_problem(value, props[name])
+        if problem:
+            raise ToolError(f"{tool}: argument {name!r} {problem}")
     return getattr(world, method)(**args)
+
+
+_JSON_TYPES = {
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**53,
+}
+
+
+def _type_problem(value: Any, schema: dict[str, Any]) -> str | None:
+    """Why ``value`` does not fit the JSON-schema ``schema`` (string/boolean/integer/array/enum), or None."""
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "array" in kinds:
+        item = schema.get("items", {}).get("type", "string")
+        # A single string is accepted where a list of strings is expected (e.g. one recipient).
+        if isinstance(value, str) and item == "string":
+            return None
+        if not isinstance(value, list) or not all(_JSON_TYPES[item](v) for v in value):
+            return f"must be a list of {item}s"
+        return None
+    if not any(_JSON_TYPES[k](value) for k in kinds):
+        return f"must be {' or '.join(kinds)}, got {type(value).__name__}"
+    if "enum" in schema and value not in schema["enum"]:
+        return f"must be one of {', '.join(map(str, schema['enum']))}"
+    return None
