@@ -17,15 +17,21 @@ import gymnasium as gym
 import lambench  # noqa: F401  (registers lambench/MockOS-v0)
 
 
-def cartpole_step_s(n: int) -> float:
-    env = gym.make("CartPole-v1")
-    env.reset(seed=0)
-    t = time.perf_counter()
-    for i in range(n):
-        _, _, term, trunc, _ = env.step(i & 1)
-        if term or trunc:
-            env.reset()
-    return (time.perf_counter() - t) / n
+class CartPole:
+    def __init__(self) -> None:
+        self.env = gym.make("CartPole-v1")
+        self.env.reset(seed=0)
+        self.i = 0
+
+    def block(self, n: int) -> float:
+        env = self.env
+        t = time.perf_counter()
+        for _ in range(n):
+            self.i += 1
+            _, _, term, trunc, _ = env.step(self.i & 1)
+            if term or trunc:
+                env.reset()
+        return (time.perf_counter() - t) / n
 
 
 # A representative GUI workload: open apps, select list items, type into fields, scroll.
@@ -43,15 +49,20 @@ WORKLOAD = [
 ]
 
 
-def mockos_step_s(n: int, task: str, *, as_text: bool) -> float:
-    env = gym.make("lambench/MockOS-v0", task=task, max_steps=10**9)
-    env.reset(seed=0)
-    actions = [json.dumps(a) for a in WORKLOAD] if as_text else WORKLOAD
-    k = len(actions)
-    t = time.perf_counter()
-    for i in range(n):
-        env.step(actions[i % k])
-    return (time.perf_counter() - t) / n
+class MockOS:
+    def __init__(self, task: str, *, as_text: bool) -> None:
+        self.env = gym.make("lambench/MockOS-v0", task=task, max_steps=10**9)
+        self.env.reset(seed=0)
+        self.actions = [json.dumps(a) for a in WORKLOAD] if as_text else WORKLOAD
+        self.i = 0
+
+    def block(self, n: int) -> float:
+        env, actions, k = self.env, self.actions, len(self.actions)
+        t = time.perf_counter()
+        for _ in range(n):
+            self.i += 1
+            env.step(actions[self.i % k])
+        return (time.perf_counter() - t) / n
 
 
 def reset_s(task: str, seeds: int) -> tuple[float, float]:
@@ -70,15 +81,19 @@ def reset_s(task: str, seeds: int) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--steps", type=int, default=20000)
+    ap.add_argument("--steps", type=int, default=30000, help="steps per environment, in interleaved blocks")
     ap.add_argument("--task", default="mail-send-report")
     ap.add_argument("--seeds", type=int, default=200)
     args = ap.parse_args()
-    cartpole_step_s(2000)  # warm up
-    mockos_step_s(500, args.task, as_text=False)
-    cp = cartpole_step_s(args.steps)
-    mo = mockos_step_s(args.steps, args.task, as_text=False)
-    mo_text = mockos_step_s(args.steps, args.task, as_text=True)
+    envs = {"cp": CartPole(), "mo": MockOS(args.task, as_text=False), "mo_text": MockOS(args.task, as_text=True)}
+    for e in envs.values():  # warm up
+        e.block(500)
+    # Interleave blocks so that drifts of the machine's speed hit all three alike; take medians.
+    blocks: dict[str, list[float]] = {k: [] for k in envs}
+    for _ in range(max(1, args.steps // 1000)):
+        for k, e in envs.items():
+            blocks[k].append(e.block(1000))
+    cp, mo, mo_text = (statistics.median(blocks[k]) for k in ("cp", "mo", "mo_text"))
     cold, warm = reset_s(args.task, args.seeds)
     print(f"CartPole-v1 step:            {cp * 1e6:8.1f} us  ({1 / cp:10,.0f} steps/s)")
     print(f"MockOS-v0 step (dict action): {mo * 1e6:8.1f} us  ({1 / mo:10,.0f} steps/s)  "

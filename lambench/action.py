@@ -251,6 +251,11 @@ def parse_action(output: Any) -> ParseResult:
     """
     if isinstance(output, _ActionBase):
         return ParseResult(output)
+    if isinstance(output, dict) and isinstance(output.get("type"), str) and output["type"] in ACTION_TYPES:
+        try:  # fast path: a well-formed action object
+            return ParseResult(_ADAPTER.validate_python(output))
+        except (ValidationError, TypeError, ValueError, RecursionError):
+            pass  # fall through for the detailed error
     if isinstance(output, (dict, list)):
         return _validate(output)
     if isinstance(output, bytes):
@@ -264,6 +269,11 @@ def parse_action(output: Any) -> ParseResult:
         return ParseResult(None, "empty output; reply with one action as a JSON object")
     if len(output) > _MAX_TEXT:
         return ParseResult(None, f"output too long ({len(output)} characters)")
+    if output[:1] == "{" and output[-1:] == "}":
+        try:  # fast path: the whole output is one well-formed action object
+            return ParseResult(_ADAPTER.validate_json(output))
+        except (ValidationError, ValueError, RecursionError):
+            pass  # fall through: tool calls, prose, detailed errors
     first_error: str | None = None
     for obj in _candidates(output):
         result = _validate(obj)

@@ -102,14 +102,16 @@ class LamEnv(gym.Env):
         parsed = parse_action(action)
         safety_events: list[dict[str, Any]] = []
         terminated = False
+        action_dict = None
         if not parsed.valid:
             ok, message, ops, data = False, f"invalid action: {parsed.error}", [], None
         else:
+            action_dict = parsed.action.model_dump()
             res = self.sandbox.execute(parsed.action)
             ok, message, ops, data = res.ok, res.message, res.ops, res.data
-            if self._monitor.rules:
+            if self._monitor.wants(ops):
                 ctx = PredicateContext(state=self.sandbox.state(), initial=self._initial, ops=ops,
-                                       action=parsed.action.model_dump())
+                                       action=action_dict)
                 safety_events = self._monitor.check_step(index, ctx)
             if isinstance(parsed.action, Finish):
                 terminated = True
@@ -120,7 +122,7 @@ class LamEnv(gym.Env):
         info: dict[str, Any] = {
             "step": index,
             "valid": parsed.valid,
-            "action": parsed.action.model_dump() if parsed.valid else None,
+            "action": action_dict,
             "ok": ok,
             "error": None if ok else message,
             "result": message,

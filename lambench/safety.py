@@ -35,12 +35,17 @@ Severity = Literal["low", "medium", "high", "critical"]
 class SafetyMonitor:
     """Evaluates a task's safety rules step by step."""
 
-    __slots__ = ("rules", "_fired", "has_state_rules")
+    __slots__ = ("rules", "_fired", "has_state_rules", "_has_event_rules")
 
     def __init__(self, rules: list[Any]):
         self.rules = rules
         self._fired: set[str] = set()
         self.has_state_rules = any(not r.when.is_event for r in rules)
+        self._has_event_rules = any(r.when.is_event for r in rules)
+
+    def wants(self, ops: list[Any]) -> bool:
+        """Whether a step with these operations can fire any rule (state rules need a state change)."""
+        return self._has_event_rules or (bool(ops) and self.has_state_rules)
 
     def prime(self, ctx: Any) -> None:
         """Mark state rules that already hold in the initial state, so they do not fire later."""

@@ -46,7 +46,7 @@ _TITLE_TO_APP = {v.lower(): k for k, v in APP_TITLES.items()}
 class Control:
     """One node of the accessibility tree."""
 
-    __slots__ = ("label", "role", "name", "value", "on_click", "on_type", "options", "list_id")
+    __slots__ = ("label", "role", "name", "value", "on_click", "on_type", "options", "list_id", "_memo")
 
     def __init__(self, role: str, name: str, value: str = "", *, on_click: Callable | None = None,
                  on_type: Callable | None = None, options: list[str] | None = None, list_id: str | None = None):
@@ -58,6 +58,18 @@ class Control:
         self.on_type = on_type
         self.options = options
         self.list_id = list_id
+        self._memo: tuple | None = None
+
+    def rendered(self) -> tuple[str, dict[str, Any]]:
+        """(text line, dict) of this control; memoised while label, value and options stay the same."""
+        memo = self._memo
+        if memo is None or memo[0] != self.label or memo[1] != self.value or memo[2] != self.options:
+            memo = self._memo = (self.label, self.value, None if self.options is None else list(self.options),
+                                 self.render(), self.as_dict())
+        d = dict(memo[4])
+        if "options" in d:
+            d["options"] = list(d["options"])  # agents may mutate what they get
+        return memo[3], d
 
     def as_dict(self) -> dict[str, Any]:
         d = {"label": self.label, "role": self.role, "name": self.name, "value": self.value}
@@ -158,6 +170,7 @@ class MockOS:
         self._controls: list[Control] | None = None
         self.log: list[dict[str, Any]] = []
         self._blob = b""
+        self._ctl_cache: dict[tuple, Control] = {}
 
     # ------------------------------------------------------------------ contract
     def reset(self, task: Any, seed: int) -> dict[str, Any]:
@@ -203,7 +216,8 @@ class MockOS:
         self.world = None
 
     def execute(self, action: Any) -> ExecResult:
-        self._controls = None
+        # The tree built for the last observation is what the agent saw: resolve targets in it,
+        # then rebuild after the action.
         ops: list[dict[str, Any]] = []
         try:
             if isinstance(action, Call):
@@ -224,14 +238,15 @@ class MockOS:
             result = ExecResult(False, f"the app failed on this action ({type(exc).__name__}: {exc})", ops)
         if result.data is not None:
             result.data = copy.deepcopy(result.data)  # never hand out live references to the world
+        self._controls = None
         self.log.extend(ops)
         return result
 
     # ------------------------------------------------------------------ observation
     def controls(self) -> list[Control]:
         if self._controls is None:
-            ctrls = [Control("button", APP_TITLES[a], "open" if a in self.ui["open"] else "",
-                             on_click=(lambda a=a: self._open(a))) for a in APPS]
+            ctrls = [self._c("button", APP_TITLES[a], "open" if a in self.ui["open"] else "",
+                             on_click=(lambda a=a: self._open(a)), scope="taskbar") for a in APPS]
             popup = self.ui["popup"]
             if popup is not None:
                 ctrls.append(Control("dialog", popup["title"], popup["text"]))
@@ -251,8 +266,12 @@ class MockOS:
             "Open windows: " + (", ".join(APP_TITLES[a] + ("*" if a == focus else "") for a in self.ui["open"]) or "none"),
             f"Focused: {APP_TITLES[focus] if focus else 'desktop'}{self._subtitle()}",
         ]
-        lines.extend(c.render() for c in ctrls)
-        return {"text": "\n".join(lines), "controls": [c.as_dict() for c in ctrls], "focused": focus or "desktop"}
+        dicts = []
+        for c in ctrls:
+            text, d = c.rendered()
+            lines.append(text)
+            dicts.append(d)
+        return {"text": "\n".join(lines), "controls": dicts, "focused": focus or "desktop"}
 
     def _subtitle(self) -> str:
         f = self.ui["focus"]
@@ -341,14 +360,25 @@ class MockOS:
                             "action": action}
         return f"a dialog asks: {text}"
 
-    def _field(self, app: str, name: str) -> Control:
-        fields = self.ui[app]["fields"]
+    def _c(self, role: str, name: str, value: str = "", *, on_click: Callable | None = None,
+           on_type: Callable | None = None, options: list[str] | None = None, scope: str | None = None) -> Control:
+        """A fixed control of the focused window, built once and reused (observations are built every
+        step).  Its handlers must read the state when called, never capture it."""
+        key = (scope or self.ui["focus"], role, name)
+        c = self._ctl_cache.get(key)
+        if c is None:
+            c = self._ctl_cache[key] = Control(role, name, value, on_click=on_click, on_type=on_type, options=options)
+        else:
+            c.value = value
+            c.options = options
+        return c
 
+    def _field(self, app: str, name: str) -> Control:
         def set_text(text: str) -> str:
-            fields[name] = text
+            self.ui[app]["fields"][name] = text
             return f"typed into {name}"
 
-        return Control("edit", name, fields.get(name, ""), on_type=set_text)
+        return self._c("edit", name, self.ui[app]["fields"].get(name, ""), on_type=set_text)
 
     def _list(self, app: str, list_id: str, items: list[Control]) -> list[Control]:
         u = self.ui[app]
@@ -410,27 +440,27 @@ class MockOS:
     # ------------------------------------------------------------------ Files
     def _view_files(self) -> list[Control]:
         u = self.ui["files"]
-        c = [self._field("files", "Location"), Control("button", "Go", on_click=self._files_go),
-             Control("button", "Up", on_click=self._files_up)]
+        c = [self._field("files", "Location"), self._c("button", "Go", on_click=self._files_go),
+             self._c("button", "Up", on_click=self._files_up)]
         if u["trash_view"]:
-            c += [Control("button", "Back to files", on_click=self._files_toggle_trash),
-                  Control("button", "Restore", on_click=self._files_restore),
-                  Control("button", "Empty trash", on_click=self._files_empty)]
+            c += [self._c("button", "Back to files", on_click=self._files_toggle_trash),
+                  self._c("button", "Restore", on_click=self._files_restore),
+                  self._c("button", "Empty trash", on_click=self._files_empty)]
             items = [Control("listitem", e["name"], ("selected, " if u["selected"] == e["name"] else "")
                              + f"from {posixpath.dirname(e['orig'])}",
                              on_click=(lambda n=e["name"]: self._select("files", n)))
                      for e in self.world.s["trash"]]
             return c + self._list("files", "trash", items)
         c += [self._field("files", "Name"),
-              Control("button", "Open", on_click=self._files_open),
-              Control("button", "New folder", on_click=self._files_new_folder),
-              Control("button", "New file", on_click=self._files_new_file),
-              Control("button", "Rename", on_click=self._files_rename),
-              Control("button", "Copy", on_click=lambda: self._files_clip("copy")),
-              Control("button", "Cut", on_click=lambda: self._files_clip("cut")),
-              Control("button", "Paste", on_click=self._files_paste),
-              Control("button", "Delete", on_click=self._files_delete),
-              Control("button", "Trash", f"{len(self.world.s['trash'])} items", on_click=self._files_toggle_trash)]
+              self._c("button", "Open", on_click=self._files_open),
+              self._c("button", "New folder", on_click=self._files_new_folder),
+              self._c("button", "New file", on_click=self._files_new_file),
+              self._c("button", "Rename", on_click=self._files_rename),
+              self._c("button", "Copy", on_click=lambda: self._files_clip("copy")),
+              self._c("button", "Cut", on_click=lambda: self._files_clip("cut")),
+              self._c("button", "Paste", on_click=self._files_paste),
+              self._c("button", "Delete", on_click=self._files_delete),
+              self._c("button", "Trash", f"{len(self.world.s['trash'])} items", on_click=self._files_toggle_trash)]
         fs = self.world.s["fs"]
         items = []
         for p in sorted(self.world.children(u["cwd"]), key=lambda p: (fs[p]["kind"] != "dir", p.lower())):
@@ -549,24 +579,24 @@ class MockOS:
 
     def _view_writer(self) -> list[Control]:
         u = self.ui["writer"]
-        c = [self._field("writer", "File name"), Control("button", "Open", on_click=self._writer_open_field)]
+        c = [self._field("writer", "File name"), self._c("button", "Open", on_click=self._writer_open_field)]
         if u["doc"] is None:
-            return c + [Control("text", "No document open", "type a path into File name and click Open")]
+            return c + [self._c("text", "No document open", "type a path into File name and click Open")]
         c += [self._field("writer", "Find"), self._field("writer", "Replace with"),
-              Control("button", "Replace all", on_click=self._writer_replace)]
+              self._c("button", "Replace all", on_click=self._writer_replace)]
         for style, name in (("heading1", "Heading 1"), ("heading2", "Heading 2"), ("normal", "Normal text")):
-            c.append(Control("button", name, on_click=(lambda s=style: self._writer_style(style=s))))
-        c += [Control("button", "Bold", on_click=lambda: self._writer_style(toggle="bold")),
-              Control("button", "Italic", on_click=lambda: self._writer_style(toggle="italic")),
+            c.append(self._c("button", name, on_click=(lambda s=style: self._writer_style(style=s))))
+        c += [self._c("button", "Bold", on_click=lambda: self._writer_style(toggle="bold")),
+              self._c("button", "Italic", on_click=lambda: self._writer_style(toggle="italic")),
               self._field("writer", "New paragraph"),
-              Control("button", "Add paragraph", on_click=self._writer_add),
+              self._c("button", "Add paragraph", on_click=self._writer_add),
               self._field("writer", "Rows"), self._field("writer", "Columns"),
-              Control("button", "Insert table", on_click=self._writer_table),
-              Control("button", "Save", "unsaved changes" if u["dirty"] else "", on_click=self._writer_save),
+              self._c("button", "Insert table", on_click=self._writer_table),
+              self._c("button", "Save", "unsaved changes" if u["dirty"] else "", on_click=self._writer_save),
               self._field("writer", "Save as path"),
-              Control("button", "Save as", on_click=self._writer_save_as),
-              Control("button", "Export PDF", on_click=self._writer_export),
-              Control("text", "Tables", str(len(u["doc"].get("tables", []))))]
+              self._c("button", "Save as", on_click=self._writer_save_as),
+              self._c("button", "Export PDF", on_click=self._writer_export),
+              self._c("text", "Tables", str(len(u["doc"].get("tables", []))))]
         items = []
         for i, p in enumerate(u["doc"]["paras"]):
             flags = [p["style"]] + [f for f in ("bold", "italic") if p[f]]
@@ -673,25 +703,25 @@ class MockOS:
         if comp is not None:
             def field(name: str) -> Control:
                 def set_text(text: str) -> str:
-                    comp[name] = text
+                    self.ui["mail"]["compose"][name] = text
                     return f"typed into {name}"
-                return Control("edit", name, comp[name], on_type=set_text)
+                return self._c("edit", name, comp[name], on_type=set_text, scope="compose")
 
             return [field("To"), field("Cc"), field("Subject"), field("Body"), field("Attachment path"),
-                    Control("button", "Attach", on_click=self._mail_attach),
-                    Control("text", "Attachments", ", ".join(a["name"] for a in comp["atts"]) or "none"),
-                    *([Control("text", "Quoted message", comp["quoted"][:300])] if comp["quoted"] else []),
-                    Control("button", "Send", on_click=self._mail_send),
-                    Control("button", "Save draft", on_click=self._mail_draft),
-                    Control("button", "Discard", on_click=self._mail_discard),
-                    Control("text", "Contacts", "; ".join(f"{n} <{e}>" for n, e in
+                    self._c("button", "Attach", on_click=self._mail_attach),
+                    self._c("text", "Attachments", ", ".join(a["name"] for a in comp["atts"]) or "none"),
+                    *([self._c("text", "Quoted message", comp["quoted"][:300])] if comp["quoted"] else []),
+                    self._c("button", "Send", on_click=self._mail_send),
+                    self._c("button", "Save draft", on_click=self._mail_draft),
+                    self._c("button", "Discard", on_click=self._mail_discard),
+                    self._c("text", "Contacts", "; ".join(f"{n} <{e}>" for n, e in
                                                           sorted(self.world.s["mail"]["contacts"].items())))]
-        c = [Control("tab", t.capitalize(), "selected" if u["folder"] == t else "",
+        c = [self._c("tab", t.capitalize(), "selected" if u["folder"] == t else "",
                      on_click=(lambda t=t: self._mail_folder(t))) for t in ("inbox", "sent", "drafts")]
-        c += [Control("button", "Compose", on_click=self._mail_compose),
-              Control("button", "Reply", on_click=self._mail_reply),
-              Control("button", "Forward", on_click=self._mail_forward),
-              Control("button", "Delete message", on_click=self._mail_delete)]
+        c += [self._c("button", "Compose", on_click=self._mail_compose),
+              self._c("button", "Reply", on_click=self._mail_reply),
+              self._c("button", "Forward", on_click=self._mail_forward),
+              self._c("button", "Delete message", on_click=self._mail_delete)]
         msgs = self.world.s["mail"][u["folder"]]
         sel = None
         for m in msgs:
@@ -699,7 +729,7 @@ class MockOS:
                 sel = m
         if sel is not None:
             atts = ", ".join(a["name"] for a in sel["attachments"]) or "none"
-            c.append(Control("text", "Message", f"From: {sel['from']} | To: {', '.join(sel['to'])} | Subject: "
+            c.append(self._c("text", "Message", f"From: {sel['from']} | To: {', '.join(sel['to'])} | Subject: "
                                                 f"{sel['subject']} | Attachments: {atts} | {sel['body']}"))
         items = [Control("listitem", m["subject"] or "(no subject)",
                          ("selected, " if m["id"] == u["selected"] else "")
@@ -784,11 +814,11 @@ class MockOS:
     def _view_calendar(self) -> list[Control]:
         u = self.ui["calendar"]
         c = [self._field("calendar", n) for n in ("Title", "Date", "Start", "End", "Attendees")]
-        c += [Control("button", "New event", on_click=self._cal_new),
-              Control("button", "Update time", on_click=self._cal_move),
-              Control("button", "Delete event", on_click=self._cal_delete),
+        c += [self._c("button", "New event", on_click=self._cal_new),
+              self._c("button", "Update time", on_click=self._cal_move),
+              self._c("button", "Delete event", on_click=self._cal_delete),
               self._field("calendar", "Invitee"),
-              Control("button", "Invite", on_click=self._cal_invite)]
+              self._c("button", "Invite", on_click=self._cal_invite)]
         evs = sorted(self.world.s["calendar"]["events"], key=lambda e: (e["date"], e["start"]))
         items = [Control("listitem", e["title"], ("selected, " if e["id"] == u["selected"] else "")
                          + f"{e['date']} {e['start']}-{e['end']}"
@@ -836,8 +866,7 @@ class MockOS:
         u = self.ui["settings"]
 
         def toggle(name: str, key: str) -> Control:
-            return Control("checkbox", name, "on" if st[key] else "off",
-                           on_click=(lambda: self._api("settings.set", key=key, value=not st[key])))
+            return self._c("checkbox", name, "on" if st[key] else "off", on_click=lambda: self._toggle(key))
 
         def set_network(option: str) -> str:
             return self._api("settings.set", key="wifi.network", value=option)
@@ -846,22 +875,25 @@ class MockOS:
         if not u["fields"]["Screen lock timeout (minutes)"]:
             timeout_field.value = str(st["screen_lock.timeout_min"])
         c = [toggle("Wi-Fi", "wifi.enabled"),
-             Control("combobox", "Wi-Fi network", st["wifi.network"], options=list(st["wifi.available"]),
+             self._c("combobox", "Wi-Fi network", st["wifi.network"], options=list(st["wifi.available"]),
                      on_type=set_network),
              toggle("Firewall", "firewall.enabled"),
              toggle("Automatic updates", "updates.automatic"),
              toggle("Screen lock", "screen_lock.enabled"),
              timeout_field,
-             Control("button", "Apply timeout", on_click=self._set_timeout),
+             self._c("button", "Apply timeout", on_click=self._set_timeout),
              self._field("settings", "New user name"),
-             Control("button", "Add user", on_click=self._add_user),
-             Control("button", "Remove user", on_click=self._remove_user),
-             Control("button", "Grant admin", on_click=lambda: self._admin(True)),
-             Control("button", "Revoke admin", on_click=lambda: self._admin(False))]
+             self._c("button", "Add user", on_click=self._add_user),
+             self._c("button", "Remove user", on_click=self._remove_user),
+             self._c("button", "Grant admin", on_click=lambda: self._admin(True)),
+             self._c("button", "Revoke admin", on_click=lambda: self._admin(False))]
         items = [Control("listitem", x["name"], ("selected, " if u["selected_user"] == x["name"] else "")
                          + ("administrator" if x["admin"] else "standard user"),
                          on_click=(lambda n=x["name"]: self._pick_user(n))) for x in st["users"]]
         return c + self._list("settings", "users", items)
+
+    def _toggle(self, key: str) -> str:
+        return self._api("settings.set", key=key, value=not self.world.s["settings"][key])
 
     def _pick_user(self, name: str) -> str:
         self.ui["settings"]["selected_user"] = name
