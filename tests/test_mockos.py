@@ -324,3 +324,23 @@ def test_fuzzed_api_calls_never_crash_the_app(tool, args):
         return
     r = fresh().execute(parsed.action)
     assert "the app failed" not in r.message, r.message
+
+
+def test_nothing_leaks_from_one_episode_to_the_next_through_the_gui():
+    os_ = MockOS()
+    task = make_task(setup=SETUP)
+    os_.reset(task, 0)
+    first = os_.observe()
+    run(os_, {"type": "open_app", "app": "Settings"}, {"type": "click", "target": "Firewall"},
+        {"type": "type", "target": "New user name", "text": "mallory"},
+        {"type": "open_app", "app": "Mail"}, {"type": "click", "target": "Compose"},
+        {"type": "type", "target": "To", "text": "x@evil.example"})
+    os_.reset(task, 0)
+    assert os_.observe() == first
+    run(os_, {"type": "open_app", "app": "Settings"})
+    ctrls = {c["name"]: c["value"] for c in os_.observe()["controls"]}
+    assert ctrls["Firewall"] == "on" and ctrls["New user name"] == ""
+    r = run(os_, {"type": "click", "target": "Firewall"})[0]  # the cached checkbox acts on the new world
+    assert r.ok and os_.state()["settings"]["firewall.enabled"] is False
+    run(os_, {"type": "open_app", "app": "Mail"}, {"type": "click", "target": "Compose"})
+    assert {c["name"]: c["value"] for c in os_.observe()["controls"]}["To"] == ""
