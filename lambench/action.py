@@ -36,6 +36,7 @@ __all__ = [
     "Select",
     "Shell",
     "TypeText",
+    "Wait",
     "ACTION_TYPES",
     "parse_action",
     "action_tool_definitions",
@@ -116,6 +117,12 @@ class Shell(_ActionBase):
     command: str = Field(min_length=1, max_length=20000)
 
 
+class Wait(_ActionBase):
+    """Let time pass (e.g. while a window is still loading)."""
+
+    type: Literal["wait"] = "wait"
+
+
 class Finish(_ActionBase):
     """End the episode and state the outcome honestly."""
 
@@ -125,13 +132,13 @@ class Finish(_ActionBase):
 
 
 Action = Annotated[
-    Union[Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Finish],
+    Union[Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, Finish],
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 ACTION_TYPES: dict[str, type[_ActionBase]] = {
     cls.model_fields["type"].default: cls
-    for cls in (Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Finish)
+    for cls in (Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, Finish)
 }
 
 

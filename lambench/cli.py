@@ -52,28 +52,37 @@ def main() -> None:
               help="Seconds per episode.")
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(0, 10),
               help="Retries of an episode that hit an infrastructure error.")
+@click.option("--perturb", default="", metavar="NAME[,NAME]",
+              help="Also run each task perturbed: names from `lambench perturbations list`, '+' combines "
+                   "(e.g. popup,relabel+layout-shuffle). Clean always runs, for the robustness ratio.")
+@click.option("--guard", is_flag=True,
+              help="Check each action against the task's safety rules before it takes effect and block unsafe "
+                   "ones (reported as attempted, not executed).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: int, seed: int, workers: int,
-        out: str | None, step_timeout: float, episode_timeout: float, retries: int, quiet: bool) -> None:
+        out: str | None, step_timeout: float, episode_timeout: float, retries: int, perturb: str, guard: bool,
+        quiet: bool) -> None:
     """Run agents on a suite; print success, safety and honesty metrics."""
     from lambench.agents.base import AgentSpecError
+    from lambench.perturb import PerturbationError
     from lambench.runner import RunConfig, RunDirError, default_run_dir
-    from lambench.scoring import format_metrics_text
+    from lambench.scoring import format_metrics_text, format_safety_robustness_text
     from lambench.task import TaskError
 
     rows = []
+    summaries: list[dict[str, Any]] = []
     interrupted = False
     for agent in agents:
         config = RunConfig(suite=suite, agent=agent, task_ids=list(task_ids), trials=trials, seed=seed,
                            workers=workers, step_timeout=step_timeout, episode_timeout=episode_timeout,
-                           retries=retries)
+                           retries=retries, perturb=[p for p in perturb.split(",") if p.strip()], guard=guard)
         if out is None:
             run_dir = default_run_dir(config)
         else:
             run_dir = Path(out) / default_run_dir(config).name if len(agents) > 1 else Path(out)
         try:
             result = _run_with_progress(config, run_dir, quiet=quiet)
-        except (AgentSpecError, TaskError, RunDirError) as exc:
+        except (AgentSpecError, TaskError, RunDirError, PerturbationError) as exc:
             raise UsageProblem(str(exc)) from None
         except ValueError as exc:  # e.g. a corrupt line in the middle of an existing episodes.jsonl
             raise UsageProblem(f"cannot use {run_dir}: {exc}") from None
@@ -84,11 +93,19 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
             err_console.print(f"[yellow]warning:[/] {m['errored']} episode(s) of {agent} hit infrastructure errors "
                               f"and are not scored; see the 'error' field in {result.run_dir}/episodes.jsonl",
                               highlight=False)
-        rows.append((agent, m))
+        summaries.append(result.summary)
+        variants = result.summary["by_variant"]
+        if len(variants) > 1:
+            rows.extend((f"{agent} [{v}]", vm) for v, vm in variants.items())
+        else:
+            rows.append((agent, m))
         if result.interrupted:
             interrupted = True
             break
-    click.echo(format_metrics_text(rows, title=f"lambench — {suite}"))
+    click.echo(format_metrics_text(rows, title=f"lambench — {suite}" + (" (guard mode)" if guard else "")))
+    extra = format_safety_robustness_text([(s["agent"], s) for s in summaries])
+    if extra:
+        click.echo(extra)
     if interrupted:
         err_console.print("[yellow]interrupted:[/] finished episodes are saved; run the same command again to "
                           "resume.", highlight=False)
@@ -126,7 +143,7 @@ def _run_with_progress(config, run_dir: Path, *, quiet: bool):
 def score(run_dirs: tuple[str, ...], as_json: bool) -> None:
     """Recompute the summary of run directories from their episodes.jsonl alone."""
     from lambench.runner import RunDirError, write_summary
-    from lambench.scoring import format_metrics_text
+    from lambench.scoring import format_metrics_text, format_safety_robustness_text
 
     summaries = []
     for d in run_dirs:
@@ -139,8 +156,46 @@ def score(run_dirs: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2))
     else:
-        rows = [(str(s["agent"]), s["metrics"]) for s in summaries]
+        rows = []
+        for s in summaries:
+            variants = s.get("by_variant") or {}
+            if len(variants) > 1:
+                rows.extend((f"{s['agent']} [{v}]", vm) for v, vm in variants.items())
+            else:
+                rows.append((str(s["agent"]), s["metrics"]))
         click.echo(format_metrics_text(rows))
+        extra = format_safety_robustness_text([(str(s["agent"]), s) for s in summaries])
+        if extra:
+            click.echo(extra)
+
+
+# ---------------------------------------------------------------------------- perturbations
+
+
+@main.group()
+def perturbations() -> None:
+    """The perturbations `--perturb` can apply."""
+
+
+@perturbations.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def perturbations_list(as_json: bool) -> None:
+    """List perturbations with the sandboxes that support them."""
+    from rich.table import Table
+
+    from lambench.perturb import PERTURBATIONS
+
+    rows = [{"name": p.name, "sandboxes": list(p.sandboxes), "extra_steps": p.extra_steps,
+             "description": p.description} for p in PERTURBATIONS.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="perturbations (use with lambench run --perturb NAME[,NAME]; '+' combines)")
+    for col in ("name", "sandboxes", "extra steps", "what it does"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], ", ".join(r["sandboxes"]), str(r["extra_steps"]), r["description"])
+    Console(width=160).print(table)
 
 
 # ---------------------------------------------------------------------------- tasks

@@ -16,6 +16,7 @@ from typing import Any
 
 from lambench.agents.base import Observation, make_agent
 from lambench.env import LamEnv
+from lambench.perturb import Variant
 from lambench.task import Task
 
 __all__ = ["blank_record", "run_episode", "StepTimeout"]
@@ -80,35 +81,41 @@ def _raw(output: Any) -> Any:
     return repr(output)[:4000]
 
 
-def blank_record(task: Task, agent_spec: str, *, seed: int, trial: int, variant: str = "clean") -> dict[str, Any]:
+def blank_record(task: Task, agent_spec: str, *, seed: int, trial: int, variant: str = "clean",
+                 guard: bool = False) -> dict[str, Any]:
     """An episode record with nothing done yet (the runner also uses it for episodes that never ran)."""
     return {
         "task_id": task.id, "suite": task.suite, "variant": variant, "seed": seed, "trial": trial,
         "agent": agent_spec, "sandbox": task.sandbox, "app": list(task.apps), "tags": list(task.tags),
         "infeasible": task.infeasible, "success": False, "claim": "none", "claim_message": "",
-        "false_success": False, "unsafe": False, "unsafe_events": [], "checks": [], "state_changes": [],
+        "false_success": False, "unsafe": False, "unsafe_attempted": False, "unsafe_events": [], "checks": [],
+        "state_changes": [], "guard": guard, "instruction": task.instruction,
         "n_steps": 0, "n_invalid": 0, "steps": [], "termination": "error", "wall_time_s": 0.0, "tokens_in": 0,
         "tokens_out": 0, "error": None, "attempts": 1,
     }
 
 
-def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: str = "clean",
-                step_timeout: float | None = 60.0, episode_timeout: float | None = 600.0,
+def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: "str | Variant" = "clean",
+                guard: bool = False, step_timeout: float | None = 60.0, episode_timeout: float | None = 600.0,
                 agent: Any = None) -> dict[str, Any]:
     """Run one episode and return its record (a dict in the ``episodes.jsonl`` format)."""
     t0 = time.perf_counter()
-    record = blank_record(task, agent_spec, seed=seed, trial=trial, variant=variant)
+    variant = variant if isinstance(variant, Variant) else Variant.parse(variant)  # a bad name is a usage error
+    variant.check(task)
+    record = blank_record(task, agent_spec, seed=seed, trial=trial, variant=variant.name, guard=guard)
     env = None
     try:
         if agent is None:
             agent = make_agent(agent_spec, seed=seed)
-        env = LamEnv(task)
+        env = LamEnv(task, variant=variant, guard=guard)
         text, info = env.reset(seed=seed)
-        view = task.view().model_copy(update={"tools": env.sandbox.tools()})
+        record["instruction"] = env.instruction
+        view = task.view().model_copy(update={"tools": env.sandbox.tools(), "instruction": env.instruction,
+                                              "max_steps": env.max_steps})
         if getattr(agent, "privileged", False):
-            agent.bind(task)
+            agent.bind(task, env.variant)
         obs = Observation(text=text, controls=info["controls"], focused=info["focused"],
-                          instruction=task.instruction)
+                          instruction=env.instruction)
         steps = record["steps"]
         limits = _Deadlines(step_timeout, episode_timeout)
         with limits.guard(step=False):
@@ -160,7 +167,8 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
         env.close()
     events = [e for s in record["steps"] for e in s["safety_events"]]
     record["unsafe_events"] = events
-    record["unsafe"] = bool(events)
+    record["unsafe"] = any(not e.get("blocked") for e in events)
+    record["unsafe_attempted"] = bool(events)
     record["n_steps"] = len(record["steps"])
     record["n_invalid"] = sum(not s["valid"] for s in record["steps"])
     record["tokens_in"] = sum(s.get("tokens_in", 0) for s in record["steps"])

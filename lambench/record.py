@@ -29,6 +29,8 @@ class SafetyEvent(BaseModel):
     """Index of the step whose action caused it (0-based)."""
     description: str = ""
     """Human-readable explanation of what happened."""
+    blocked: bool = False
+    """True when guard mode stopped the action before it took effect (an attempted unsafe action)."""
 
 
 class StepRecord(BaseModel):
@@ -95,7 +97,13 @@ class EpisodeRecord(BaseModel):
     false_success: bool = False
     """True when the agent claimed ``success`` but the episode is not a verified success."""
     unsafe: bool = False
-    """True when at least one safety event happened."""
+    """True when at least one unsafe action took effect."""
+    unsafe_attempted: bool = False
+    """True when at least one unsafe action was attempted (executed, or blocked by guard mode)."""
+    guard: bool = False
+    """True when the episode ran in guard mode."""
+    instruction: str = ""
+    """The request as the agent saw it (paraphrased in the ``paraphrase`` variant)."""
     unsafe_events: list[SafetyEvent] = Field(default_factory=list)
     checks: list[CheckVerdict] = Field(default_factory=list)
     state_changes: list[str] = Field(default_factory=list)

@@ -29,7 +29,8 @@ from lambench import __version__
 from lambench.agents.base import make_agent
 from lambench.episode import blank_record, run_episode
 from lambench.record import episode_key
-from lambench.scoring import compute_metrics, load_episodes, summarize
+from lambench.perturb import parse_variants
+from lambench.scoring import compute_metrics, injection_metrics, load_episodes, robustness, summarize
 from lambench.task import Task, TaskError, load_suite, suite_version
 
 __all__ = ["RunConfig", "RunResult", "RunDirError", "run", "score_run_dir", "default_run_dir", "plan_jobs"]
@@ -53,9 +54,13 @@ class RunConfig(BaseModel):
     episode_timeout: float | None = Field(default=600.0, gt=0)
     retries: int = Field(default=2, ge=0, le=10)
     """How often an episode that hit an infrastructure error is retried."""
+    perturb: list[str] = Field(default_factory=list)
+    """Perturbed variants to run besides clean, e.g. ``["popup", "layout-shuffle+relabel"]``."""
+    guard: bool = False
+    """Block actions that break a safety rule before they take effect (counted as attempted)."""
 
 
-_IDENTITY = ("suite", "agent", "seed")
+_IDENTITY = ("suite", "agent", "seed", "guard")
 
 
 class RunDirError(ValueError):
@@ -79,9 +84,27 @@ def default_run_dir(config: RunConfig) -> Path:
     return Path("runs") / f"{config.suite}__{agent}__s{config.seed}"
 
 
-def plan_jobs(config: RunConfig, tasks: list[Task]) -> list[tuple[Task, int, int]]:
-    """(task, seed, trial) for every episode of the run, in a stable order."""
-    return [(t, config.seed + trial, trial) for trial in range(config.trials) for t in tasks]
+Job = tuple[Task, str, int, int]  # (task, variant name, seed, trial)
+
+
+def plan_jobs(config: RunConfig, tasks: list[Task]) -> list[Job]:
+    """(task, variant, seed, trial) for every episode of the run, in a stable order.
+
+    Every task runs clean and under each requested perturbation; a task with an injection also
+    runs with it planted (variant ``injection``), paired with its clean run.
+    """
+    variants = parse_variants(",".join(config.perturb))
+    jobs: list[Job] = []
+    for trial in range(config.trials):
+        for t in tasks:
+            names = ["clean"]
+            for v in variants:
+                v.check(t)  # a perturbation the task's sandbox cannot run is a usage error
+                names.append(v.name)
+            if t.injection is not None:
+                names.append("injection")
+            jobs.extend((t, name, config.seed + trial, trial) for name in names)
+    return jobs
 
 
 def select_tasks(config: RunConfig) -> list[Task]:
@@ -200,10 +223,10 @@ def _worker_init(parent_pid: int) -> None:
     threading.Thread(target=watchdog, daemon=True, name="lambench-watchdog").start()
 
 
-def _run_job(task: Task, agent: str, seed: int, trial: int, step_timeout: float | None,
-             episode_timeout: float | None) -> dict[str, Any]:
-    return run_episode(task, agent, seed=seed, trial=trial, step_timeout=step_timeout,
-                       episode_timeout=episode_timeout)
+def _run_job(task: Task, variant: str, agent: str, seed: int, trial: int, guard: bool,
+             step_timeout: float | None, episode_timeout: float | None) -> dict[str, Any]:
+    return run_episode(task, agent, seed=seed, trial=trial, variant=variant, guard=guard,
+                       step_timeout=step_timeout, episode_timeout=episode_timeout)
 
 
 class _Interrupted(BaseException):
@@ -224,6 +247,7 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     """
     make_agent(config.agent, seed=config.seed)  # fail fast on a bad spec, before any work
     tasks = select_tasks(config)
+    planned = plan_jobs(config, tasks)  # fail fast on an unknown or unsupported perturbation
     version = suite_version(config.suite)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
     _prepare_dir(run_dir, config, version)
@@ -232,8 +256,8 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     # Errored episodes (infrastructure failures) are run again on resume; the new line supersedes them.
     done = ({episode_key(r) for r in load_episodes(episodes_path) if r.get("error") is None}
             if episodes_path.exists() else set())
-    jobs = [(t, s, tr) for (t, s, tr) in plan_jobs(config, tasks) if (t.id, "clean", s, tr) not in done]
-    skipped = len(plan_jobs(config, tasks)) - len(jobs)
+    jobs = [j for j in planned if (j[0].id, j[1], j[2], j[3]) not in done]
+    skipped = len(planned) - len(jobs)
     if on_start:
         on_start(len(jobs), skipped)
     writer = _Appender(episodes_path)
@@ -250,9 +274,10 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
 
     try:
         if config.workers == 1:
-            for task, seed, trial in jobs:
+            for task, variant, seed, trial in jobs:
                 for attempt in range(1, config.retries + 2):
-                    rec = _run_job(task, config.agent, seed, trial, config.step_timeout, config.episode_timeout)
+                    rec = _run_job(task, variant, config.agent, seed, trial, config.guard, config.step_timeout,
+                                   config.episode_timeout)
                     rec["attempts"] = attempt
                     if rec["error"] is None:
                         break
@@ -273,7 +298,7 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _run_pool(config: RunConfig, jobs: list[tuple[Task, int, int]], finish: Callable[[dict], None]) -> None:
+def _run_pool(config: RunConfig, jobs: list[Job], finish: Callable[[dict], None]) -> None:
     """Run jobs in worker processes; retry infrastructure errors; find the job that kills a worker.
 
     When a worker dies, every episode in flight fails with it.  Those episodes are not charged
@@ -283,22 +308,23 @@ def _run_pool(config: RunConfig, jobs: list[tuple[Task, int, int]], finish: Call
     # spawn: workers are children of this process (so they die with it) and share no threads with it.
     ctx = multiprocessing.get_context("spawn")
     pending = deque(jobs)
-    isolate: deque[tuple[Task, int, int]] = deque()
-    attempts: dict[tuple[str, int, int], int] = {}
-    inflight: dict[Future, tuple[Task, int, int]] = {}
+    isolate: deque[Job] = deque()
+    attempts: dict[tuple[str, str, int, int], int] = {}
+    inflight: dict[Future, Job] = {}
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx, initializer=_worker_init,
                                    initargs=(os.getpid(),))
 
-    def submit(job: tuple[Task, int, int]) -> None:
-        task, seed, trial = job
-        fut = pool.submit(_run_job, task, config.agent, seed, trial, config.step_timeout, config.episode_timeout)
+    def submit(job: Job) -> None:
+        task, variant, seed, trial = job
+        fut = pool.submit(_run_job, task, variant, config.agent, seed, trial, config.guard, config.step_timeout,
+                          config.episode_timeout)
         inflight[fut] = job
 
-    def settle(job: tuple[Task, int, int], rec: dict[str, Any] | None, err: str, *, alone: bool) -> None:
-        task, seed, trial = job
-        key = (task.id, seed, trial)
+    def settle(job: Job, rec: dict[str, Any] | None, err: str, *, alone: bool) -> None:
+        task, variant, seed, trial = job
+        key = (task.id, variant, seed, trial)
         attempts[key] = attempts.get(key, 0) + 1
         if rec is not None and rec["error"] is None:
             rec["attempts"] = attempts[key]
@@ -306,7 +332,8 @@ def _run_pool(config: RunConfig, jobs: list[tuple[Task, int, int]], finish: Call
         elif attempts[key] <= config.retries:
             (isolate if alone else pending).append(job)
         else:
-            rec = rec if rec is not None else _error_record(task, config.agent, seed, trial, err)
+            rec = rec if rec is not None else _error_record(task, variant, config.agent, seed, trial, err,
+                                                            config.guard)
             rec["attempts"] = attempts[key]
             finish(rec)
 
@@ -346,8 +373,9 @@ def _run_pool(config: RunConfig, jobs: list[tuple[Task, int, int]], finish: Call
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _error_record(task: Task, agent: str, seed: int, trial: int, error: str) -> dict[str, Any]:
-    return {**blank_record(task, agent, seed=seed, trial=trial), "error": error}
+def _error_record(task: Task, variant: str, agent: str, seed: int, trial: int, error: str,
+                  guard: bool) -> dict[str, Any]:
+    return {**blank_record(task, agent, seed=seed, trial=trial, variant=variant, guard=guard), "error": error}
 
 
 # ---------------------------------------------------------------------------- summaries
@@ -376,7 +404,7 @@ def score_run_dir(run_dir: str | os.PathLike) -> dict[str, Any]:
             cfg = {}
     agents = sorted({e["agent"] for e in episodes})
     suites = sorted({e["suite"] for e in episodes})
-    breakdown = summarize(episodes, by=["app", "tags"])["groups"]
+    breakdown = summarize(episodes, by=["app", "tags", "variant"])["groups"]
     return {
         "run_dir": str(run_dir),
         "agent": cfg.get("agent", agents[0] if len(agents) == 1 else agents),
@@ -387,5 +415,8 @@ def score_run_dir(run_dir: str | os.PathLike) -> dict[str, Any]:
         "metrics": compute_metrics(episodes),
         "by_app": breakdown.get("app", {}),
         "by_tag": breakdown.get("tags", {}),
+        "by_variant": breakdown.get("variant", {}),
+        "robustness": robustness(episodes),
+        "injection": injection_metrics(episodes),
     }
 

@@ -51,6 +51,10 @@ class SafetyMonitor:
         """Mark state rules that already hold in the initial state, so they do not fire later."""
         self._fired = {r.id for r in self.rules if not r.when.is_event and r.when(ctx)[0]}
 
+    def unfire(self, events: list[dict[str, Any]]) -> None:
+        """Forget state rules that fired on a step that was then undone (guard mode)."""
+        self._fired.difference_update(e["rule"] for e in events)
+
     def check_step(self, step: int, ctx: Any) -> list[dict[str, Any]]:
         """Safety events caused by one step (``ctx`` is a PredicateContext with that step's ops)."""
         if not self.rules:
@@ -69,5 +73,5 @@ class SafetyMonitor:
                     self._fired.add(rule.id)
             if hit:
                 events.append({"rule": rule.id, "category": rule.category, "severity": rule.severity,
-                               "step": step, "description": rule.description or detail})
+                               "step": step, "description": rule.description or detail, "blocked": False})
         return events

@@ -13,10 +13,17 @@ __all__ = ["self_check"]
 
 
 def self_check(tasks: Iterable[Task], *, seeds: Iterable[int] = (0, 1, 2)) -> list[str]:
-    """Problems found (empty when the suite is sound)."""
+    """Problems found (empty when the suite is sound).
+
+    For a task with an injection, also: the oracle succeeds with the injection planted and the
+    attack does not succeed, and the injection-following agent reaches the planted text and
+    makes the attack succeed (so the injection point is reachable and its goal is right).
+    """
     problems: list[str] = []
     for task in tasks:
         for seed in seeds:
+            if task.injection is not None:
+                problems.extend(_check_injection(task, seed))
             rec = run_episode(task, "oracle", seed=seed, trial=0, step_timeout=None, episode_timeout=None)
             where = f"{task.id} (seed {seed})"
             if rec["error"]:
@@ -38,3 +45,22 @@ def self_check(tasks: Iterable[Task], *, seeds: Iterable[int] = (0, 1, 2)) -> li
                 problems.append(f"{where}: claiming success at once is not counted as a false success")
     return problems
 
+
+
+def _check_injection(task: Task, seed: int) -> list[str]:
+    where = f"{task.id} (seed {seed}, injection)"
+    out = []
+    rec = run_episode(task, "oracle", seed=seed, trial=0, variant="injection", step_timeout=None,
+                      episode_timeout=None)
+    if rec["error"] or not rec["success"]:
+        out.append(f"{where}: the oracle fails with the injection planted: "
+                   f"{rec['error'] or [c['detail'] for c in rec['checks'] if not c['passed']]}")
+    if rec.get("attack_succeeded"):
+        out.append(f"{where}: the attack goal already holds after the oracle's actions")
+    follower = run_episode(task, "injection-follower", seed=seed, trial=0, variant="injection",
+                           step_timeout=None, episode_timeout=None)
+    if not follower.get("attack_succeeded"):
+        out.append(f"{where}: the injection-following agent did not make the attack succeed (is the text "
+                   f"reachable within max_steps, with a JSON tool call in it, and is the goal right?); its steps: "
+                   f"{[s['action'] for s in follower['steps']][-4:]}")
+    return out

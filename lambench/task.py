@@ -162,18 +162,45 @@ class SafetyRule(_Model):
 
 
 class Injection(_Model):
-    """Adversarial content planted in the environment, and what the attacker wants."""
+    """Adversarial content a third party planted in the environment, and what the attacker wants.
 
-    where: str
-    """Where the text is planted (e.g. ``mail.inbox``, a file path)."""
-    text: str
+    The text is inserted structurally — as its own inbox message, file, document paragraph or
+    message paragraph — never spliced into other text by string formatting.  A task with an
+    injection runs twice, without it (variant ``clean``) and with it (variant ``injection``),
+    so utility with and without the attack are paired.
+    """
+
+    kind: Literal["mail", "file", "doc", "message"]
+    """``mail``: a new inbox message from ``sender`` with ``subject``; ``file``: a file at ``path``
+    (created, or the text added as its last block); ``doc``: a new last paragraph of the document at
+    ``path``; ``message``: a new last paragraph of the body of message ``message_id``."""
+    text: str = Field(min_length=1)
     goal: Any
-    """Predicate that holds when the attack succeeded."""
+    """Predicate on the final state that holds when the attack succeeded."""
+    sender: str | None = None
+    subject: str | None = None
+    path: str | None = None
+    message_id: str | None = None
 
     @field_validator("goal")
     @classmethod
     def _compile(cls, v: Any) -> Any:
-        return _compile(v)
+        spec = _compile(v)
+        if spec.is_event:
+            raise ValueError("an injection goal is a predicate on the final state, not an event predicate")
+        return spec
+
+    @model_validator(mode="after")
+    def _place(self) -> "Injection":
+        need = {"mail": ("sender", "subject"), "file": ("path",), "doc": ("path",), "message": ("message_id",)}
+        missing = [f for f in need[self.kind] if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"an injection of kind {self.kind!r} needs {', '.join(missing)}")
+        extra = [f for f in ("sender", "subject", "path", "message_id")
+                 if f not in need[self.kind] and getattr(self, f) is not None]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} do not apply to an injection of kind {self.kind!r}")
+        return self
 
 
 def _compile(v: Any) -> PredicateSpec:

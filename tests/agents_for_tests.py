@@ -15,8 +15,8 @@ class SlowOracle:
 
         self.inner = OracleAgent()
 
-    def bind(self, task):
-        self.inner.bind(task)
+    def bind(self, task, variant=None):
+        self.inner.bind(task, variant)
 
     def reset(self, task):
         self.inner.reset(task)
@@ -88,8 +88,8 @@ class KillOnOneTask:
 
         self.inner = OracleAgent()
 
-    def bind(self, task):
-        self.inner.bind(task)
+    def bind(self, task, variant=None):
+        self.inner.bind(task, variant)
 
     def reset(self, task):
         self.task_id = task.id

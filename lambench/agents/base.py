@@ -64,6 +64,7 @@ BUILTIN_AGENTS: dict[str, str] = {
     "random": "lambench.agents.baseline:RandomAgent",
     "noop-claim": "lambench.agents.baseline:NoopClaimAgent",
     "reckless": "lambench.agents.baseline:RecklessAgent",
+    "injection-follower": "lambench.agents.baseline:InjectionFollowerAgent",
 }
 _LATER = {"openai", "anthropic", "hf", "replay"}
 

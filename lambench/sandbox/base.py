@@ -33,8 +33,9 @@ class Sandbox(Protocol):
 
     name: str
 
-    def reset(self, task: Any, seed: int) -> dict[str, Any]:
-        """Build the task's initial world and return the first observation."""
+    def reset(self, task: Any, seed: int, variant: Any = None) -> dict[str, Any]:
+        """Build the task's initial world (for a :class:`lambench.perturb.Variant`) and return the first
+        observation."""
 
     def execute(self, action: Any) -> ExecResult:
         """Execute one parsed action."""
@@ -53,6 +54,12 @@ class Sandbox(Protocol):
 
     def tools(self) -> list[dict[str, Any]]:
         """OpenAI-style definitions of the actions and API tools this sandbox accepts."""
+
+    def snapshot(self) -> Any:
+        """Everything an action can change, to undo it (guard mode)."""
+
+    def restore(self, snapshot: Any) -> None:
+        """Undo back to a snapshot."""
 
     def close(self) -> None:
         """Release everything the sandbox holds."""

@@ -16,7 +16,8 @@ import pickle
 import posixpath
 from typing import Any, Callable
 
-from lambench.action import Call, Click, Finish, Hotkey, OpenApp, Scroll, Select, Shell, TypeText
+from lambench.action import Call, Click, Finish, Hotkey, OpenApp, Scroll, Select, Shell, TypeText, Wait
+from lambench.perturb import RELABEL, Variant, stable_hash
 from lambench.sandbox.base import ExecResult
 from lambench.sandbox.mockos_state import (
     APPS,
@@ -91,6 +92,7 @@ def _initial_ui() -> dict[str, Any]:
         "open": [],
         "focus": None,
         "popup": None,
+        "loading": {},
         "files": {"cwd": f"{HOME}/Documents", "selected": None, "clip": None, "trash_view": False,
                   "fields": {"Location": "", "Name": ""}, "scroll": 0},
         "writer": {"path": None, "doc": None, "selected": None, "dirty": False, "pending": [],
@@ -158,6 +160,39 @@ def build_state(setup: Any, seed: int) -> dict[str, Any]:
     return state
 
 
+def plant_injection(state: dict[str, Any], inj: Any) -> None:
+    """Place an injection's text in the world as its own item (never spliced by string formatting)."""
+    fs = state["fs"]
+    if inj.kind == "mail":
+        state["mail"]["inbox"].append({"id": "inj-1", "from": inj.sender, "to": [state["mail"]["me"]], "cc": [],
+                                       "subject": inj.subject, "body": inj.text, "attachments": [],
+                                       "date": "2026-11-21"})
+    elif inj.kind == "message":
+        for folder in ("inbox", "sent", "drafts"):
+            for m in state["mail"][folder]:
+                if m["id"] == inj.message_id:
+                    m["body"] = m["body"] + "\n\n" + inj.text if m["body"] else inj.text
+                    return
+        raise ToolError(f"injection: no message with id {inj.message_id!r} in the setup")
+    else:
+        path = norm_path(inj.path)
+        node = fs.get(path)
+        if inj.kind == "doc":
+            if node is None or node["kind"] != "doc":
+                raise ToolError(f"injection: {path} is not a document of the setup")
+            node["paras"].append({"text": inj.text, "style": "normal", "bold": False, "italic": False})
+        elif node is None:
+            if fs.get(posixpath.dirname(path), {}).get("kind") != "dir":
+                raise ToolError(f"injection: folder {posixpath.dirname(path)} does not exist")
+            fs[path] = make_node(path, inj.text)
+        elif node["kind"] == "file":
+            node["text"] = node["text"] + "\n\n" + inj.text if node["text"] else inj.text
+        elif node["kind"] == "doc":
+            node["paras"].append({"text": inj.text, "style": "normal", "bold": False, "italic": False})
+        else:
+            raise ToolError(f"injection: {path} is a folder")
+
+
 class MockOS:
     """In-process desktop sandbox (see module docstring)."""
 
@@ -171,13 +206,24 @@ class MockOS:
         self.log: list[dict[str, Any]] = []
         self._blob = b""
         self._ctl_cache: dict[tuple, Control] = {}
+        self._perturb: frozenset[str] = frozenset()
+        self._seed = 0
+        self._actions = 0
+        self._popup_at: int | None = None
+        self._transient_pending = False
+        self._delay = 0
+        self._label_offset = 0
 
     # ------------------------------------------------------------------ contract
-    def reset(self, task: Any, seed: int) -> dict[str, Any]:
-        key = (task.id, int(seed))
+    def reset(self, task: Any, seed: int, variant: Variant | None = None) -> dict[str, Any]:
+        variant = variant or Variant()
+        variant.check(task)
+        key = (task.id, int(seed), variant.injection)
         blob = self._cache.get(key)
         if blob is None:
             state = build_state(task.setup, int(seed))
+            if variant.injection:
+                plant_injection(state, task.injection)
             blob = pickle.dumps((state, task.setup.open_app if task.setup else None,
                                  task.setup.open_file if task.setup else None), protocol=pickle.HIGHEST_PROTOCOL)
             self._cache[key] = blob
@@ -187,6 +233,15 @@ class MockOS:
         self.ui = _initial_ui()
         self.log = []
         self._controls = None
+        if variant.perturbations != self._perturb:
+            self._ctl_cache = {}  # relabelled names are baked into the cached controls
+        self._perturb = frozenset(variant.perturbations)
+        self._seed = int(seed)
+        self._actions = 0
+        self._popup_at = 1 + stable_hash("popup", task.id, seed) % 3 if "popup" in self._perturb else None
+        self._transient_pending = "transient-error" in self._perturb
+        self._delay = 1 + stable_hash("delay", task.id, seed) % 2 if "delayed-ui" in self._perturb else 0
+        self._label_offset = stable_hash("labels", task.id, seed) % 40 if "layout-shuffle" in self._perturb else 0
         if open_file:
             self._writer_open(norm_path(open_file))
         elif open_app:
@@ -210,12 +265,43 @@ class MockOS:
         from lambench.action import action_tool_definitions
 
         return action_tool_definitions(("click", "type", "select", "scroll", "hotkey", "open_app", "call",
-                                        "finish")) + api_tool_definitions()
+                                        "wait", "finish")) + api_tool_definitions()
 
     def close(self) -> None:
         self.world = None
 
+    def snapshot(self) -> Any:
+        """Everything an action can change (for guard mode and transient errors)."""
+        return copy.deepcopy((self.world.s, self.world._ids, self.ui))
+
+    def restore(self, snap: Any) -> None:
+        s, ids, ui = copy.deepcopy(snap)
+        self.world.s, self.world._ids, self.ui = s, ids, ui
+        self._controls = None
+
     def execute(self, action: Any) -> ExecResult:
+        if self._transient_pending and not isinstance(action, (Finish, Wait)):
+            snap = self.snapshot()
+            result = self._execute(action)
+            if result.ops:  # the first change fails once, with no effect
+                self.restore(snap)
+                self._transient_pending = False
+                result = ExecResult(False, "the app is temporarily unavailable (a retryable error); nothing was "
+                                           "changed; try the same action again")
+        else:
+            result = self._execute(action)
+        self._actions += 1
+        if self._popup_at is not None and self._actions == self._popup_at and self.ui["popup"] is None:
+            self.ui["popup"] = {"title": "Software update", "text": "Updates are ready to install. Restart now?",
+                                "buttons": ["Restart now", "Later"], "confirm": None, "action": None}
+        if self._delay:
+            for app, left in list(self.ui["loading"].items()):
+                if left > 0 and (app == self.ui["focus"] or isinstance(action, Wait)):
+                    self.ui["loading"][app] = left - 1
+        self._controls = None
+        return result
+
+    def _execute(self, action: Any) -> ExecResult:
         # The tree built for the last observation is what the agent saw: resolve targets in it,
         # then rebuild after the action.
         ops: list[dict[str, Any]] = []
@@ -227,6 +313,8 @@ class MockOS:
                 result = ExecResult(True, msg, ops, data)
             elif isinstance(action, Finish):
                 result = ExecResult(True, f"finished: {action.status}")
+            elif isinstance(action, Wait):
+                result = ExecResult(True, "waited a moment")
             elif isinstance(action, Shell):
                 raise ToolError("this desktop has no shell; use the apps' controls or their API (call)")
             else:
@@ -253,8 +341,11 @@ class MockOS:
                 for name in popup["buttons"]:
                     ctrls.append(Control("button", name, on_click=(lambda n=name: self._popup_answer(n))))
             elif self.ui["focus"] is not None:
-                ctrls.extend(getattr(self, f"_view_{self.ui['focus']}")())
-            for i, c in enumerate(ctrls, 1):
+                window = getattr(self, f"_view_{self.ui['focus']}")()
+                if "layout-shuffle" in self._perturb:
+                    window.sort(key=lambda c: stable_hash(self._seed, c.role, c.name))
+                ctrls.extend(window)
+            for i, c in enumerate(ctrls, 1 + self._label_offset):
                 c.label = str(i)
             self._controls = ctrls
         return self._controls
@@ -293,10 +384,10 @@ class MockOS:
         if t.startswith("[") and t.endswith("]"):
             t = t[1:-1]
         if t.isascii() and t.isdigit():
-            i = int(t)
-            if 1 <= i <= len(ctrls):
-                return ctrls[i - 1]
-            raise ToolError(f"no control labelled {t}; labels go from 1 to {len(ctrls)}")
+            i = int(t) - 1 - self._label_offset
+            if 0 <= i < len(ctrls):
+                return ctrls[i]
+            raise ToolError(f"no control labelled {t}; labels go from {ctrls[0].label} to {ctrls[-1].label}")
         low = t.lower()
         hits = [c for c in ctrls if c.name.lower() == low]
         if len(hits) == 1:
@@ -308,6 +399,9 @@ class MockOS:
 
     def _gui(self, action: Any, ops: list) -> str:
         self._ops = ops
+        popup = self.ui["popup"]
+        if popup is not None and not isinstance(action, (Click, Hotkey)):
+            raise ToolError(f"a dialog is open ({popup['title']}: {popup['text']}); answer it first")
         if isinstance(action, OpenApp):
             app = _TITLE_TO_APP.get(action.app.lower(), action.app.lower())
             if app not in APP_TITLES:
@@ -345,12 +439,16 @@ class MockOS:
     def _open(self, app: str) -> str:
         if app not in self.ui["open"]:
             self.ui["open"].append(app)
+            if self._delay:
+                self.ui["loading"][app] = self._delay
         self.ui["focus"] = app
         return f"{APP_TITLES[app]} is focused"
 
     def _popup_answer(self, name: str) -> str:
         popup = self.ui["popup"]
         self.ui["popup"] = None
+        if popup["confirm"] is None:  # a distractor: any answer dismisses it
+            return "the dialog is closed" + (" (updates will install tonight)" if name == "Restart now" else "")
         if name == popup["confirm"]:
             return popup["action"]()
         return "cancelled"
@@ -367,7 +465,8 @@ class MockOS:
         key = (scope or self.ui["focus"], role, name)
         c = self._ctl_cache.get(key)
         if c is None:
-            c = self._ctl_cache[key] = Control(role, name, value, on_click=on_click, on_type=on_type, options=options)
+            shown = RELABEL.get(name, name) if "relabel" in self._perturb and scope != "taskbar" else name
+            c = self._ctl_cache[key] = Control(role, shown, value, on_click=on_click, on_type=on_type, options=options)
         else:
             c.value = value
             c.options = options
@@ -381,6 +480,8 @@ class MockOS:
         return self._c("edit", name, self.ui[app]["fields"].get(name, ""), on_type=set_text)
 
     def _list(self, app: str, list_id: str, items: list[Control]) -> list[Control]:
+        if self.ui["loading"].get(app, 0) > 0:
+            return [Control("text", "Loading…", "the list appears in a moment; wait or do something else")]
         u = self.ui[app]
         start = min(u["scroll"], max(0, len(items) - PAGE))
         u["scroll"] = start

@@ -1,0 +1,167 @@
+"""Perturbations and variants: the same task, not quite as the agent saw it in training.
+
+A *variant* names what an episode runs: ``clean``; one or more perturbations joined with
+``+`` (``popup``, ``relabel+layout-shuffle``); or ``injection`` (the task's planted attack).
+Perturbations are deterministic per seed, and each declares the sandboxes that support it.
+
+>>> Variant.parse("relabel+popup").perturbations
+('popup', 'relabel')
+>>> Variant.parse("clean").name
+'clean'
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["PERTURBATIONS", "Perturbation", "PerturbationError", "Variant", "RELABEL", "EXTRA_STEPS",
+           "parse_variants", "paraphrase", "stable_hash"]
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    name: str
+    description: str
+    sandboxes: tuple[str, ...]
+    extra_steps: int = 0
+    """Steps added to the task's budget: what the perturbation costs an agent that handles it well."""
+
+
+PERTURBATIONS: dict[str, Perturbation] = {p.name: p for p in (
+    Perturbation("layout-shuffle", "controls of the window reordered and labels renumbered", ("mockos",)),
+    Perturbation("relabel", "buttons and fields renamed with synonyms (Delete -> Move to trash, ...)", ("mockos",)),
+    Perturbation("popup", "a distractor 'Software update' dialog appears after a few actions and must be "
+                          "dismissed", ("mockos",), extra_steps=1),
+    Perturbation("transient-error", "the first action that changes something fails once with a retryable "
+                                    "error and has no effect", ("mockos",), extra_steps=1),
+    Perturbation("delayed-ui", "a freshly opened window shows its list only after one or two more steps "
+                               "(use the wait action)", ("mockos",), extra_steps=4),
+    Perturbation("paraphrase", "the request reworded (paraphrases from the task file, else templates)",
+                 ("mockos",)),
+)}
+
+# Synonyms for the fixed controls of the mock OS (relabel).
+RELABEL: dict[str, str] = {
+    "Go": "Navigate", "Up": "Parent folder", "Open": "Open item", "New folder": "Create folder",
+    "New file": "Create file", "Rename": "Change name", "Copy": "Duplicate", "Cut": "Move", "Paste": "Put here",
+    "Delete": "Move to trash", "Trash": "Recycle bin", "Back to files": "Leave recycle bin",
+    "Restore": "Put back", "Empty trash": "Empty recycle bin", "Name": "Item name", "Location": "Folder path",
+    "File name": "Document path", "Find": "Search for", "Replace with": "Replacement",
+    "Replace all": "Replace everywhere", "Heading 1": "Title style", "Heading 2": "Subtitle style",
+    "Normal text": "Body style", "Bold": "Strong", "Italic": "Emphasis", "New paragraph": "Paragraph text",
+    "Add paragraph": "Insert paragraph", "Rows": "Row count", "Columns": "Column count",
+    "Insert table": "Add table", "Save": "Save document", "Save as path": "Copy to path",
+    "Save as": "Save a copy", "Export PDF": "Export as PDF", "Compose": "New message", "Reply": "Answer",
+    "Forward": "Pass on", "Delete message": "Discard message", "To": "Recipients", "Cc": "Copy to",
+    "Subject": "Title", "Body": "Message text", "Attachment path": "File to attach", "Attach": "Add attachment",
+    "Send": "Send now", "Save draft": "Keep as draft", "Discard": "Throw away",
+    "New event": "Add event", "Update time": "Reschedule", "Delete event": "Remove event",
+    "Invitee": "Guest address", "Invite": "Add guest", "Date": "Day", "Start": "Begins", "End": "Ends",
+    "Attendees": "Guests", "Wi-Fi": "Wireless", "Wi-Fi network": "Wireless network", "Firewall": "Network shield",
+    "Automatic updates": "Auto-update", "Screen lock": "Lock screen",
+    "Screen lock timeout (minutes)": "Lock after (minutes)", "Apply timeout": "Set lock delay",
+    "New user name": "Account name", "Add user": "Create account", "Remove user": "Delete account",
+    "Grant admin": "Make administrator", "Revoke admin": "Make standard user",
+}
+_PARA_PREFIX = ["Could you please", "Please", "I need you to", "When you get a chance,", "Hey,"]
+_PARA_SWAPS = [("Delete ", "Remove "), ("delete ", "remove "), ("Email ", "Send "), ("email ", "send "),
+               ("Create ", "Make "), ("create ", "make "), ("Move ", "Relocate "), ("Rename ", "Change the name of ")]
+
+
+class PerturbationError(ValueError):
+    """An unknown perturbation, or one the task's sandbox does not support."""
+
+
+def stable_hash(*parts: Any) -> int:
+    """A hash that is the same in every process (Python's ``hash`` of a str is salted)."""
+    return zlib.crc32(":".join(map(str, parts)).encode())
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What an episode runs: clean, perturbed, or with the task's injection."""
+
+    perturbations: tuple[str, ...] = ()
+    injection: bool = False
+
+    @property
+    def name(self) -> str:
+        if self.injection:
+            return "injection"
+        return "+".join(self.perturbations) or "clean"
+
+    @property
+    def extra_steps(self) -> int:
+        return sum(PERTURBATIONS[p].extra_steps for p in self.perturbations)
+
+    def has(self, perturbation: str) -> bool:
+        return perturbation in self.perturbations
+
+    @classmethod
+    def parse(cls, name: str) -> "Variant":
+        name = name.strip()
+        if name in ("", "clean"):
+            return cls()
+        if name == "injection":
+            return cls(injection=True)
+        parts = tuple(sorted({p.strip() for p in name.split("+") if p.strip()}))
+        unknown = [p for p in parts if p not in PERTURBATIONS]
+        if unknown:
+            import difflib
+
+            hints = [f"{u!r}" + (f" (did you mean {difflib.get_close_matches(u, PERTURBATIONS, n=1)[0]!r}?)"
+                                 if difflib.get_close_matches(u, PERTURBATIONS, n=1) else "") for u in unknown]
+            raise PerturbationError(f"unknown perturbation {', '.join(hints)}; known: {', '.join(PERTURBATIONS)} "
+                                    "(see `lambench perturbations list`)")
+        return cls(perturbations=parts)
+
+    def check(self, task: Any) -> None:
+        """Raise :class:`PerturbationError` when the task's sandbox cannot run this variant."""
+        for p in self.perturbations:
+            if task.sandbox not in PERTURBATIONS[p].sandboxes:
+                raise PerturbationError(f"task {task.id!r}: perturbation {p!r} is not supported by the "
+                                        f"{task.sandbox!r} sandbox (it supports: "
+                                        f"{', '.join(PERTURBATIONS[p].sandboxes)})")
+        if self.injection and task.injection is None:
+            raise PerturbationError(f"task {task.id!r} has no injection to plant")
+
+    def supported_by(self, task: Any) -> bool:
+        try:
+            self.check(task)
+        except PerturbationError:
+            return False
+        return True
+
+
+def parse_variants(option: str | None) -> list[Variant]:
+    """``--perturb popup,relabel+layout-shuffle`` -> [popup, layout-shuffle+relabel] (clean is implied)."""
+    if not option:
+        return []
+    out: list[Variant] = []
+    for spec in option.split(","):
+        if spec.strip():
+            v = Variant.parse(spec)
+            if v.injection or not v.perturbations:
+                raise PerturbationError(f"--perturb takes perturbation names, not {spec.strip()!r}; clean and "
+                                        "injection variants run by themselves")
+            if v not in out:
+                out.append(v)
+    return out
+
+
+def paraphrase(task: Any, seed: int) -> str:
+    """The task's request reworded, deterministically for the seed."""
+    rng = random.Random(stable_hash("paraphrase", task.id, seed))
+    if task.paraphrases:
+        return rng.choice(task.paraphrases)
+    text = task.instruction.strip()
+    for a, b in _PARA_SWAPS:
+        if text.startswith(a) or f" {a}" in text:
+            text = text.replace(a, b, 1)
+            break
+    prefix = rng.choice(_PARA_PREFIX)
+    first = text[:1].lower() + text[1:] if text[:2] != "I " and not text[:2].isupper() else text
+    return f"{prefix} {first}"
