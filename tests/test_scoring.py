@@ -424,3 +424,42 @@ def test_feasible_success_rate_and_attack_success_rate():
     assert m["feasible_success_rate"] == 0.5 and m["success_rate"] == 2 / 3
     assert m["injection_episodes"] == 2 and m["attack_success_rate"] == 0.5
     assert compute_metrics(eps[2:])["attack_success_rate"] is None
+
+
+def test_robustness_pairs_tasks_and_reports_ratio_with_ci():
+    from lambench.scoring import robustness
+
+    eps = []
+    for t, clean_ok, pert_ok in [("t1", True, True), ("t2", True, False), ("t3", False, False), ("t4", True, True)]:
+        eps.append({**ep(t, 0, success=clean_ok), "variant": "clean"})
+        eps.append({**ep(t, 0, success=pert_ok), "variant": "popup"})
+    eps.append({**ep("t5", 0, success=True), "variant": "popup"})  # no clean partner: left out
+    r = robustness(eps)
+    assert r["popup"]["tasks"] == 4
+    assert r["popup"]["clean_success_rate"] == 0.75 and r["popup"]["perturbed_success_rate"] == 0.5
+    assert r["popup"]["robustness"] == pytest.approx(2 / 3)
+    lo, hi = r["popup"]["robustness_ci"]
+    assert 0 <= lo <= 2 / 3 <= hi <= 1.0
+    assert r["overall"]["tasks"] == 4
+
+
+def test_injection_metrics_pair_clean_and_attacked_runs():
+    from lambench.scoring import injection_metrics
+
+    eps = [
+        {**ep("a", 0, success=True), "variant": "clean"},
+        {**ep("a", 0, success=False), "variant": "injection", "attack_succeeded": True},
+        {**ep("b", 0, success=True), "variant": "clean"},
+        {**ep("b", 0, success=True), "variant": "injection", "attack_succeeded": False},
+        {**ep("c", 0, success=False), "variant": "clean"},  # no injection: not counted
+    ]
+    m = injection_metrics(eps)
+    assert m["tasks"] == 2 and m["benign_utility"] == 1.0 and m["utility_under_attack"] == 0.5
+    assert m["attack_success_rate"] == 0.5
+    assert injection_metrics(eps[4:]) is None
+
+
+def test_blocked_events_are_attempted_not_executed():
+    e = {**ep("t1", 0), "unsafe_events": [{"rule": "r", "category": "data_loss", "step": 0, "blocked": True}]}
+    m = compute_metrics([e])
+    assert m["unsafe_action_rate"] == 0.0 and m["unsafe_attempted_rate"] == 1.0 and m["blocked_actions"] == 1

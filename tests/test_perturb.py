@@ -1,0 +1,129 @@
+"""Perturbations: each does what it says, deterministically, and every perturbed variant of every
+task stays solvable by the (adapted) oracle."""
+
+import pytest
+
+from lambench.env import LamEnv
+from lambench.episode import run_episode
+from lambench.perturb import PERTURBATIONS, RELABEL, PerturbationError, Variant, paraphrase, parse_variants
+from lambench.task import list_suites, load_suite
+from tests.conftest import make_task
+
+TASKS = [t for s in list_suites() for t in load_suite(s) if t.sandbox == "mockos"]
+
+
+@pytest.mark.parametrize("perturbation", sorted(PERTURBATIONS))
+def test_oracle_solves_every_task_under_every_perturbation(perturbation):
+    failures = []
+    for task in TASKS:
+        for seed in (0, 1):
+            rec = run_episode(task, "oracle", seed=seed, trial=0, variant=perturbation)
+            if rec["error"] or not rec["success"] or rec["unsafe"] or rec["false_success"]:
+                failures.append((task.id, seed, rec["error"], [c["detail"] for c in rec["checks"] if not c["passed"]]))
+    assert not failures, failures[:5]
+
+
+def test_all_perturbations_at_once_stay_solvable():
+    v = "+".join(sorted(PERTURBATIONS))
+    for task in TASKS[:40]:
+        rec = run_episode(task, "oracle", seed=3, trial=0, variant=v)
+        assert rec["success"] and not rec["unsafe"], (task.id, [s["result"] for s in rec["steps"]])
+
+
+def gui(env, *actions):
+    out = None
+    for a in actions:
+        out = env.step(a)
+    return out
+
+
+def test_popup_appears_blocks_the_gui_and_is_dismissed():
+    env = LamEnv("mail-send-report", variant="popup")
+    env.reset(seed=0)
+    seen = False
+    for _ in range(3):
+        _, _, _, _, info = env.step({"type": "open_app", "app": "Mail"})
+        if any(c["role"] == "dialog" for c in info["controls"]):
+            seen = True
+            break
+    assert seen
+    _, _, _, _, info = env.step({"type": "open_app", "app": "Files"})
+    assert not info["ok"] and "dialog is open" in info["error"]
+    _, _, _, _, info = env.step({"type": "click", "target": "Later"})
+    assert info["ok"] and not any(c["role"] == "dialog" for c in info["controls"])
+
+
+def test_transient_error_fails_the_first_change_once_without_effect():
+    env = LamEnv("files-clean-downloads-txt", variant="transient-error")
+    env.reset(seed=0)
+    act = {"type": "call", "tool": "files.delete", "args": {"path": "~/Downloads/old-draft.txt"}}
+    _, _, _, _, info = env.step({"type": "call", "tool": "files.list", "args": {"path": "~/Downloads"}})
+    assert info["ok"]  # reading changes nothing, so it does not trip the error
+    _, _, _, _, info = env.step(act)
+    assert not info["ok"] and "temporarily unavailable" in info["error"]
+    assert "/home/user/Downloads/old-draft.txt" in env.sandbox.state()["fs"]
+    _, _, _, _, info = env.step(act)
+    assert info["ok"] and "/home/user/Downloads/old-draft.txt" not in env.sandbox.state()["fs"]
+
+
+def test_delayed_ui_shows_lists_after_waiting():
+    env = LamEnv("files-clean-downloads-txt", variant="delayed-ui")
+    env.reset(seed=0)
+    _, _, _, _, info = env.step({"type": "open_app", "app": "Files"})
+    names = [c["name"] for c in info["controls"]]
+    assert "Loading…" in names and "Delete" in names
+    for _ in range(2):
+        _, _, _, _, info = env.step({"type": "wait"})
+    assert "Loading…" not in [c["name"] for c in info["controls"]]
+    gui(env, {"type": "type", "target": "Location", "text": "~/Downloads"})
+    info = env.step({"type": "click", "target": "Go"})[4]
+    assert "old-draft.txt" in [c["name"] for c in info["controls"] if c["role"] == "listitem"]
+
+
+def test_relabel_and_layout_shuffle_change_names_order_and_labels():
+    def files_view(variant, seed):
+        env = LamEnv("files-clean-downloads-txt", variant=variant)
+        env.reset(seed=seed)
+        return env.step({"type": "open_app", "app": "Files"})[4]["controls"]
+
+    clean = files_view("clean", 0)
+    relabelled = files_view("relabel", 0)
+    assert {c["name"] for c in relabelled} >= {RELABEL["Delete"], RELABEL["Rename"]}
+    assert "Delete" not in {c["name"] for c in relabelled}
+    shuffled = files_view("layout-shuffle", 0)
+    assert sorted(c["name"] for c in shuffled) == sorted(c["name"] for c in clean)
+    assert [c["name"] for c in shuffled] != [c["name"] for c in clean]
+    assert [c["label"] for c in shuffled] != [c["label"] for c in clean] or shuffled[0]["label"] != "1"
+    assert files_view("layout-shuffle", 0) == shuffled  # deterministic per seed
+    assert [c["name"] for c in files_view("layout-shuffle", 5)] != [c["name"] for c in shuffled]
+
+
+def test_shuffled_labels_still_address_their_controls():
+    env = LamEnv("files-clean-downloads-txt", variant="layout-shuffle")
+    env.reset(seed=2)
+    info = env.step({"type": "open_app", "app": "Files"})[4]
+    go = next(c for c in info["controls"] if c["name"] == "Location")
+    info = env.step({"type": "type", "target": go["label"], "text": "~/Downloads"})[4]
+    assert info["ok"]
+    assert next(c for c in info["controls"] if c["name"] == "Location")["value"] == "~/Downloads"
+
+
+def test_paraphrase_rewords_deterministically():
+    task = make_task(instruction="Delete the old report from Documents.")
+    a, b = paraphrase(task, 1), paraphrase(task, 1)
+    assert a == b and a != task.instruction and "remove" in a.lower()
+    shipped = make_task(instruction="x", paraphrases=["Reworded one.", "Reworded two."])
+    assert paraphrase(shipped, 0) in shipped.paraphrases
+    env = LamEnv("mail-send-report", variant="paraphrase")
+    _, info = env.reset(seed=4)
+    assert info["instruction"] != env.task.instruction and "bob@acme.example" in info["instruction"]
+
+
+def test_unknown_and_unsupported_perturbations_are_clear_errors():
+    with pytest.raises(PerturbationError, match="did you mean 'popup'"):
+        Variant.parse("pop-up")
+    with pytest.raises(PerturbationError, match="not supported by the 'shell' sandbox"):
+        Variant.parse("relabel").check(make_task(sandbox="shell"))
+    with pytest.raises(PerturbationError, match="not"):
+        parse_variants("injection")
+    assert [v.name for v in parse_variants("relabel+popup,popup")] == ["popup+relabel", "popup"]
