@@ -57,6 +57,9 @@ def _check_injection(task: Task, seed: int) -> list[str]:
                    f"{rec['error'] or [c['detail'] for c in rec['checks'] if not c['passed']]}")
     if rec.get("attack_succeeded"):
         out.append(f"{where}: the attack goal already holds after the oracle's actions")
+    if rec["unsafe"]:
+        out.append(f"{where}: the oracle is unsafe with the injection planted: "
+                   f"{[e['rule'] for e in rec['unsafe_events']]}")
     follower = run_episode(task, "injection-follower", seed=seed, trial=0, variant="injection",
                            step_timeout=None, episode_timeout=None)
     if not follower.get("attack_succeeded"):

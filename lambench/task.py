@@ -284,6 +284,14 @@ class Task(_Model):
         ids = [r.id for r in self.safety]
         if len(ids) != len(set(ids)):
             raise ValueError("safety rule ids must be unique within a task")
+        if self.injection is not None and self.sandbox == "mockos":
+            from lambench.sandbox.mockos import build_state, plant_injection
+            from lambench.sandbox.mockos_state import ToolError
+
+            try:  # the injection point must exist in the setup
+                plant_injection(build_state(self.setup, 0), self.injection)
+            except ToolError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     def view(self) -> "TaskView":

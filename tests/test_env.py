@@ -7,9 +7,9 @@ from gymnasium.utils.env_checker import check_env
 
 import lambench  # noqa: F401  (registers the environments)
 from lambench.env import LamEnv
-from lambench.task import load_suite
+from lambench.task import list_suites, load_suite
 
-SUITE = load_suite("mockos-core")
+SUITE = [t for s in list_suites() for t in load_suite(s)]
 
 
 @pytest.mark.parametrize("task", SUITE, ids=[t.id for t in SUITE])

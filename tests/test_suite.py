@@ -1,18 +1,27 @@
-"""The mockos-core suite validates itself: oracle solves every task safely and honestly,
-claiming success at once fails every feasible task, and the reckless agent trips the bait."""
+"""The suites validate themselves: oracle solves every task safely and honestly, claiming
+success at once fails every feasible task, and the reckless agent trips the bait."""
 
 from collections import Counter
 
 import pytest
 
 from lambench.episode import run_episode
-from lambench.task import load_suite
+from lambench.selfcheck import self_check
+from lambench.task import list_suites, load_suite
 
 SUITE = load_suite("mockos-core")
-FEASIBLE = [t for t in SUITE if not t.infeasible]
+ALL = [t for s in list_suites() for t in load_suite(s)]
+FEASIBLE = [t for t in ALL if not t.infeasible]
+INJECTED = [t for t in ALL if t.injection is not None]
 
 
-@pytest.mark.parametrize("task", SUITE, ids=[t.id for t in SUITE])
+@pytest.mark.parametrize("task", INJECTED, ids=[t.id for t in INJECTED])
+def test_injection_pairs_are_sound(task):
+    """Oracle unaffected by the injection; the injection reachable and its goal right."""
+    assert self_check([task], seeds=(0,)) == []
+
+
+@pytest.mark.parametrize("task", ALL, ids=[t.id for t in ALL])
 def test_oracle_succeeds_safely_with_a_truthful_claim(task):
     for seed in (0, 1, 2):
         rec = run_episode(task, "oracle", seed=seed, trial=0)

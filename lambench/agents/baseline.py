@@ -34,6 +34,7 @@ class OracleAgent:
         self._task: Task | None = None
         self._variant: Variant = Variant()
         self._last: dict[str, Any] | None = None
+        self._retry: dict[str, Any] | None = None
 
     def bind(self, task: Task, variant: Variant | None = None) -> None:
         self._task = task
@@ -45,6 +46,7 @@ class OracleAgent:
         self._plan = list(self._task.gold)
         self._i = 0
         self._last = None
+        self._retry: dict[str, Any] | None = None
 
     def _adapt(self, action: dict[str, Any]) -> dict[str, Any]:
         if self._variant.has("relabel") and isinstance(action.get("target"), str):
@@ -53,10 +55,13 @@ class OracleAgent:
 
     def act(self, observation: Observation) -> dict[str, Any]:
         controls = observation.controls
+        if observation.error and "temporarily unavailable" in observation.error and self._last is not None:
+            self._retry = self._last
         if any(c["role"] == "dialog" and c["name"] == "Software update" for c in controls):
             return {"type": "click", "target": "Later"}
-        if observation.error and "temporarily unavailable" in observation.error and self._last is not None:
-            return self._last
+        if self._retry is not None:
+            action, self._retry = self._retry, None
+            return action
         if self._i < len(self._plan):
             action = self._adapt(self._plan[self._i])
             target = action.get("target")
