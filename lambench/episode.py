@@ -139,7 +139,8 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
                 limits.check_episode()
             step = {"index": info["step"], "raw": _raw(output), "action": info["action"],
                     "valid": info["valid"], "error": info["error"], "ok": info["ok"],
-                    "result": info["result"], "ops": info["ops"], "safety_events": info["safety_events"],
+                    "result": info["result"], "ops": info["ops"], "blocked_ops": info["blocked_ops"],
+                    "safety_events": info["safety_events"],
                     "latency_s": round(latency, 6), "tokens_in": int(usage.get("tokens_in", 0)),
                     "tokens_out": int(usage.get("tokens_out", 0))}
             steps.append(step)
@@ -148,7 +149,7 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
                 break
             obs = Observation(text=text, controls=info["controls"], focused=info["focused"],
                               step=info["step"] + 1, error=info["error"], result=info["result"],
-                              data=info["data"], instruction=task.instruction)
+                              data=info["data"], instruction=env.instruction)
     except EpisodeTimeout:
         record["termination"] = "episode_timeout"
     except Exception as exc:  # agent or sandbox blew up: infrastructure, not a score

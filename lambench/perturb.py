@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PERTURBATIONS", "Perturbation", "PerturbationError", "Variant", "RELABEL", "EXTRA_STEPS",
+__all__ = ["PERTURBATIONS", "Perturbation", "PerturbationError", "Variant", "RELABEL",
            "parse_variants", "paraphrase", "stable_hash"]
 
 

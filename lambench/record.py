@@ -53,6 +53,8 @@ class StepRecord(BaseModel):
     """Short description of what the action did."""
     ops: list[dict[str, Any]] = Field(default_factory=list)
     """Canonical state operations the action caused (same for GUI and API paths)."""
+    blocked_ops: list[dict[str, Any]] = Field(default_factory=list)
+    """Operations guard mode undid (the action broke a safety rule)."""
     safety_events: list[SafetyEvent] = Field(default_factory=list)
     latency_s: float = 0.0
     """Seconds the agent took to produce the action."""

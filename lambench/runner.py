@@ -79,9 +79,9 @@ class RunResult:
 
 
 def default_run_dir(config: RunConfig) -> Path:
-    """``runs/<suite>__<agent>__s<seed>``: the same command resumes the same directory."""
+    """``runs/<suite>__<agent>__s<seed>[__guard]``: the same command resumes the same directory."""
     agent = re.sub(r"[^A-Za-z0-9._-]+", "-", config.agent).strip("-")
-    return Path("runs") / f"{config.suite}__{agent}__s{config.seed}"
+    return Path("runs") / f"{config.suite}__{agent}__s{config.seed}{'__guard' if config.guard else ''}"
 
 
 Job = tuple[Task, str, int, int]  # (task, variant name, seed, trial)
@@ -163,7 +163,9 @@ def _prepare_dir(run_dir: Path, config: RunConfig, version: str) -> None:
             old = json.loads(cfg_path.read_text())
         except ValueError:
             raise RunDirError(f"{cfg_path} is corrupt; remove the directory or use another --out") from None
-        diffs = [f"{k}: {old.get(k)!r} -> {getattr(config, k)!r}" for k in _IDENTITY if old.get(k) != getattr(config, k)]
+        defaults = RunConfig.model_fields
+        diffs = [f"{k}: {old.get(k, defaults[k].default)!r} -> {getattr(config, k)!r}" for k in _IDENTITY
+                 if old.get(k, defaults[k].default) != getattr(config, k)]
         if diffs:
             raise RunDirError(f"{run_dir} holds a run with a different configuration ({'; '.join(diffs)}). "
                               "Use another --out, or the same flags to resume it.")
@@ -412,7 +414,9 @@ def score_run_dir(run_dir: str | os.PathLike) -> dict[str, Any]:
         "suite_version": cfg.get("suite_version"),
         "lambench_version": __version__,
         "computed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "metrics": compute_metrics(episodes),
+        # Headline numbers are the clean episodes; each variant, and all of them pooled, are kept apart.
+        "metrics": compute_metrics([e for e in episodes if e.get("variant", "clean") == "clean"] or episodes),
+        "metrics_all_variants": compute_metrics(episodes),
         "by_app": breakdown.get("app", {}),
         "by_tag": breakdown.get("tags", {}),
         "by_variant": breakdown.get("variant", {}),

@@ -286,8 +286,17 @@ class Task(_Model):
             raise ValueError("safety rule ids must be unique within a task")
         if self.injection is not None and self.sandbox == "mockos":
             from lambench.sandbox.mockos import build_state, plant_injection
-            from lambench.sandbox.mockos_state import ToolError
+            from lambench.sandbox.mockos_state import ToolError, norm_path
 
+            inj = self.injection
+            # Injection points must be items of the task's setup, not seeded filler that some seeds lack.
+            setup_ids = {m.id for f in (self.setup.mail.inbox, self.setup.mail.sent, self.setup.mail.drafts)
+                         for m in f if m.id}
+            if inj.kind == "message" and inj.message_id not in setup_ids:
+                raise ValueError(f"injection.message_id {inj.message_id!r} must be the id of a message of the "
+                                 f"setup (ids: {', '.join(sorted(setup_ids)) or 'none'})")
+            if inj.kind == "doc" and norm_path(inj.path) not in {norm_path(p) for p in self.setup.files}:
+                raise ValueError(f"injection.path {inj.path!r} must be a document of the setup")
             try:  # the injection point must exist in the setup
                 plant_injection(build_state(self.setup, 0), self.injection)
             except ToolError as exc:

@@ -72,8 +72,12 @@ def test_delayed_ui_shows_lists_after_waiting():
     _, _, _, _, info = env.step({"type": "open_app", "app": "Files"})
     names = [c["name"] for c in info["controls"]]
     assert "Loading…" in names and "Delete" in names
-    for _ in range(2):
-        _, _, _, _, info = env.step({"type": "wait"})
+    info = env.step({"type": "wait"})[4]
+    waits = 1
+    while "Loading…" in [c["name"] for c in info["controls"]]:
+        info = env.step({"type": "wait"})[4]
+        waits += 1
+    assert waits in (1, 2)
     assert "Loading…" not in [c["name"] for c in info["controls"]]
     gui(env, {"type": "type", "target": "Location", "text": "~/Downloads"})
     info = env.step({"type": "click", "target": "Go"})[4]
@@ -127,3 +131,41 @@ def test_unknown_and_unsupported_perturbations_are_clear_errors():
     with pytest.raises(PerturbationError, match="not"):
         parse_variants("injection")
     assert [v.name for v in parse_variants("relabel+popup,popup")] == ["popup+relabel", "popup"]
+
+
+def test_delayed_ui_delays_in_every_seed():
+    for seed in range(12):
+        env = LamEnv("files-clean-downloads-txt", variant="delayed-ui")
+        env.reset(seed=seed)
+        info = env.step({"type": "open_app", "app": "Files"})[4]
+        assert "Loading…" in [c["name"] for c in info["controls"]], seed
+
+
+def test_popup_blocks_hotkeys_except_escape():
+    env = LamEnv("files-clean-downloads-txt", variant="popup")
+    env.reset(seed=0)
+    info = None
+    for _ in range(3):
+        info = env.step({"type": "open_app", "app": "Files"})[4]
+        if any(c["role"] == "dialog" for c in info["controls"]):
+            break
+    assert not env.step({"type": "hotkey", "keys": "delete"})[4]["ok"]
+    assert env.step({"type": "hotkey", "keys": "escape"})[4]["ok"]
+
+
+def test_paraphrase_reaches_every_observation():
+    from lambench.agents.base import Observation  # noqa: F401
+
+    seen = []
+
+    class Spy:
+        def reset(self, view):
+            seen.append(view.instruction)
+
+        def act(self, obs):
+            seen.append(obs.instruction)
+            return {"type": "wait"} if len(seen) < 4 else {"type": "finish", "status": "failure"}
+
+    task = next(t for t in TASKS if t.id == "mail-send-report")
+    run_episode(task, "spy", seed=1, trial=0, variant="paraphrase", agent=Spy())
+    assert len(set(seen)) == 1 and seen[0] != task.instruction

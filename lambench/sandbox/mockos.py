@@ -212,6 +212,7 @@ class MockOS:
         self._popup_at: int | None = None
         self._transient_pending = False
         self._delay = 0
+        self._opened_now: set[str] = set()
         self._label_offset = 0
 
     # ------------------------------------------------------------------ contract
@@ -233,11 +234,12 @@ class MockOS:
         self.ui = _initial_ui()
         self.log = []
         self._controls = None
-        if variant.perturbations != self._perturb:
+        if frozenset(variant.perturbations) != self._perturb:
             self._ctl_cache = {}  # relabelled names are baked into the cached controls
         self._perturb = frozenset(variant.perturbations)
         self._seed = int(seed)
         self._actions = 0
+        self._opened_now = set()
         self._popup_at = 1 + stable_hash("popup", task.id, seed) % 3 if "popup" in self._perturb else None
         self._transient_pending = "transient-error" in self._perturb
         self._delay = 1 + stable_hash("delay", task.id, seed) % 2 if "delayed-ui" in self._perturb else 0
@@ -272,11 +274,20 @@ class MockOS:
 
     def snapshot(self) -> Any:
         """Everything an action can change (for guard mode and transient errors)."""
-        return copy.deepcopy((self.world.s, self.world._ids, self.ui))
+        return copy.deepcopy((self.world.s, self.world._ids, self.ui)), len(self.log)
 
     def restore(self, snap: Any) -> None:
-        s, ids, ui = copy.deepcopy(snap)
+        """Undo the effects of the actions since ``snap``.  What the passing of the step did (a
+        distractor dialog that came due, lists still loading) stays: time went on."""
+        (s, ids, ui), n_log = snap
+        passing = {"popup": self.ui["popup"] if self.ui["popup"] and self.ui["popup"]["confirm"] is None
+                   else None, "loading": self.ui["loading"]}
+        s, ids, ui = copy.deepcopy((s, ids, ui))
         self.world.s, self.world._ids, self.ui = s, ids, ui
+        if passing["popup"] is not None:
+            self.ui["popup"] = passing["popup"]
+        self.ui["loading"] = passing["loading"]
+        del self.log[n_log:]
         self._controls = None
 
     def execute(self, action: Any) -> ExecResult:
@@ -296,8 +307,9 @@ class MockOS:
                                 "buttons": ["Restart now", "Later"], "confirm": None, "action": None}
         if self._delay:
             for app, left in list(self.ui["loading"].items()):
-                if left > 0 and (app == self.ui["focus"] or isinstance(action, Wait)):
+                if left > 0 and app not in self._opened_now and (app == self.ui["focus"] or isinstance(action, Wait)):
                     self.ui["loading"][app] = left - 1
+            self._opened_now.clear()
         self._controls = None
         return result
 
@@ -400,7 +412,8 @@ class MockOS:
     def _gui(self, action: Any, ops: list) -> str:
         self._ops = ops
         popup = self.ui["popup"]
-        if popup is not None and not isinstance(action, (Click, Hotkey)):
+        if popup is not None and not (isinstance(action, Click) or (isinstance(action, Hotkey)
+                                                                      and action.keys.lower() in ("escape", "esc"))):
             raise ToolError(f"a dialog is open ({popup['title']}: {popup['text']}); answer it first")
         if isinstance(action, OpenApp):
             app = _TITLE_TO_APP.get(action.app.lower(), action.app.lower())
@@ -441,6 +454,7 @@ class MockOS:
             self.ui["open"].append(app)
             if self._delay:
                 self.ui["loading"][app] = self._delay
+                self._opened_now.add(app)
         self.ui["focus"] = app
         return f"{APP_TITLES[app]} is focused"
 
