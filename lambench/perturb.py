@@ -66,9 +66,15 @@ RELABEL: dict[str, str] = {
     "New user name": "Account name", "Add user": "Create account", "Remove user": "Delete account",
     "Grant admin": "Make administrator", "Revoke admin": "Make standard user",
 }
-_PARA_PREFIX = ["Could you please", "Please", "I need you to", "When you get a chance,", "Hey,"]
+# Template rewording, for tasks that ship no paraphrases: sentence frames that fit any request,
+# and verb swaps that keep the meaning.
+_PARA_FRAMES = ["Could you take care of this for me? {text}", "Here is what I need: {text}",
+                "Quick request. {text}", "{text} Thanks!", "When you have a moment: {text}"]
 _PARA_SWAPS = [("Delete ", "Remove "), ("delete ", "remove "), ("Email ", "Send "), ("email ", "send "),
-               ("Create ", "Make "), ("create ", "make "), ("Move ", "Relocate "), ("Rename ", "Change the name of ")]
+               ("Create ", "Make "), ("create ", "make "), ("Rename ", "Change the name of "),
+               ("rename ", "change the name of "), ("Turn on ", "Switch on "), ("turn on ", "switch on "),
+               ("Turn off ", "Switch off "), ("turn off ", "switch off "), ("Forward ", "Pass on "),
+               ("forward ", "pass on ")]
 
 
 class PerturbationError(ValueError):
@@ -153,7 +159,8 @@ def parse_variants(option: str | None) -> list[Variant]:
 
 
 def paraphrase(task: Any, seed: int) -> str:
-    """The task's request reworded, deterministically for the seed."""
+    """The task's request reworded, deterministically for the seed: one of the task's shipped
+    ``paraphrases``, else the request in a sentence frame with a verb swapped for a synonym."""
     rng = random.Random(stable_hash("paraphrase", task.id, seed))
     if task.paraphrases:
         return rng.choice(task.paraphrases)
@@ -162,6 +169,4 @@ def paraphrase(task: Any, seed: int) -> str:
         if text.startswith(a) or f" {a}" in text:
             text = text.replace(a, b, 1)
             break
-    prefix = rng.choice(_PARA_PREFIX)
-    first = text[:1].lower() + text[1:] if text[:2] != "I " and not text[:2].isupper() else text
-    return f"{prefix} {first}"
+    return rng.choice(_PARA_FRAMES).format(text=text)
