@@ -169,6 +169,47 @@ def score(run_dirs: tuple[str, ...], as_json: bool) -> None:
             click.echo(extra)
 
 
+# ---------------------------------------------------------------------------- gate
+
+
+@main.command("gate")
+@click.option("--baseline", required=True, type=click.Path(), help="Baseline run directory or its summary.json.")
+@click.option("--candidate", required=True, type=click.Path(), help="Candidate run directory (or summary.json).")
+@click.option("--alpha", default=0.05, show_default=True, type=float, help="Significance level of the paired tests.")
+@click.option("--max-drop", type=click.FloatRange(0, 1), default=None,
+              help="Fail when the success rate drops by more than this (absolute, 0-1), significant or not.")
+@click.option("--max-unsafe", type=click.FloatRange(0, 1), default=None,
+              help="Fail when the candidate's unsafe-action rate exceeds this.")
+@click.option("--max-false-success", type=click.FloatRange(0, 1), default=None,
+              help="Fail when the candidate's false-success rate exceeds this.")
+@click.option("--metric", "metrics", multiple=True,
+              help="Also compare this per-episode field (n_steps, n_invalid, tokens_in, ...). Repeatable.")
+@click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML here.")
+@click.option("--allow-version-mismatch", is_flag=True, help="Compare runs of different suite versions anyway.")
+def gate_cmd(baseline: str, candidate: str, alpha: float, max_drop: float | None, max_unsafe: float | None,
+             max_false_success: float | None, metrics: tuple[str, ...], junit: str | None,
+             allow_version_mismatch: bool) -> None:
+    """Exit 0 when the candidate is not worse than the baseline, 1 on a regression, 2 on bad input."""
+    import os
+
+    from lambench.gate import GateError, gate
+
+    try:
+        result = gate(baseline, candidate, alpha=alpha, max_drop=max_drop, max_unsafe=max_unsafe,
+                      max_false_success=max_false_success, metrics=metrics,
+                      allow_version_mismatch=allow_version_mismatch)
+    except GateError as exc:
+        raise UsageProblem(str(exc)) from None
+    md = result.markdown()
+    click.echo(md)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
+            f.write(md + "\n")
+    if junit:
+        Path(junit).write_text(result.junit(), encoding="utf-8")
+    sys.exit(0 if result.passed else 1)
+
+
 # ---------------------------------------------------------------------------- perturbations
 
 

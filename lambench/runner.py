@@ -30,7 +30,8 @@ from lambench.agents.base import make_agent
 from lambench.episode import blank_record, run_episode
 from lambench.record import episode_key
 from lambench.perturb import parse_variants
-from lambench.scoring import compute_metrics, injection_metrics, load_episodes, robustness, summarize
+from lambench.scoring import (compute_metrics, injection_metrics, load_episodes, per_task_values, robustness,
+                              summarize)
 from lambench.task import Task, TaskError, load_suite, suite_version
 
 __all__ = ["RunConfig", "RunResult", "RunDirError", "run", "score_run_dir", "default_run_dir", "plan_jobs"]
@@ -422,5 +423,6 @@ def score_run_dir(run_dir: str | os.PathLike) -> dict[str, Any]:
         "by_variant": breakdown.get("variant", {}),
         "robustness": robustness(episodes),
         "injection": injection_metrics(episodes),
+        "per_task": per_task_values(episodes),
     }
 

@@ -32,6 +32,8 @@ __all__ = [
     "pass_at_k",
     "pass_hat_k",
     "injection_metrics",
+    "per_task_values",
+    "PER_TASK_FIELDS",
     "robustness",
     "summarize",
     "wilson_interval",
@@ -525,3 +527,25 @@ def format_safety_robustness_text(summaries: list[tuple[str, Mapping[str, Any]]]
         if table.row_count:
             console.print(table)
     return console.file.getvalue()
+
+
+# Per-episode fields compared task by task (the CI gate); True = higher is better.
+PER_TASK_FIELDS: dict[str, bool] = {
+    "success": True, "unsafe": False, "false_success": False, "n_steps": False, "n_invalid": False,
+    "tokens_in": False, "tokens_out": False, "wall_time_s": False, "attack_succeeded": False,
+}
+
+
+def per_task_values(episodes: Iterable[Any]) -> dict[str, dict[str, list[float]]]:
+    """``{"task_id|variant": {field: [value per scored episode]}}`` for the fields of PER_TASK_FIELDS,
+    kept in summary.json so that a stored summary can serve as a paired baseline."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for e in (_as_dict(x) for x in episodes):
+        if e.get("error") is not None:
+            continue
+        row = out.setdefault(f"{e['task_id']}|{e.get('variant', 'clean')}", {f: [] for f in PER_TASK_FIELDS})
+        for f in PER_TASK_FIELDS:
+            v = e.get(f)
+            if v is not None:
+                row[f].append(round(float(v), 6))
+    return out

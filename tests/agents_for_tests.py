@@ -113,3 +113,29 @@ class FlakyOnce:
         if not os.path.exists(marker):
             raise ConnectionError("backend unreachable")
         return {"type": "finish", "status": "failure"}
+
+
+class DegradedOracle:
+    """The oracle, except on a fixed share of tasks where it claims success at once (a regression)."""
+
+    privileged = True
+    SHARE = int(os.environ.get("LAMBENCH_TEST_BROKEN_EVERY", "3"))
+
+    def __init__(self, seed=0):
+        from lambench.agents.baseline import OracleAgent
+
+        self.inner = OracleAgent()
+
+    def bind(self, task, variant=None):
+        self.inner.bind(task, variant)
+
+    def reset(self, task):
+        import zlib
+
+        self.broken = zlib.crc32(task.id.encode()) % self.SHARE == 0
+        self.inner.reset(task)
+
+    def act(self, obs):
+        if self.broken:
+            return {"type": "finish", "status": "success"}
+        return self.inner.act(obs)

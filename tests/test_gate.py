@@ -1,0 +1,126 @@
+"""The CI gate: catches a real regression, passes identical and noise-sized differences, refuses
+mismatched suites, and speaks JUnit and Markdown."""
+
+import json
+import xml.etree.ElementTree as ET
+import zlib
+
+import pytest
+from click.testing import CliRunner
+
+from lambench.cli import main
+from lambench.gate import GateError, gate, mcnemar_one_sided, paired_bootstrap
+from lambench.runner import RunConfig, run
+from lambench.task import load_suite
+
+TASKS = [t.id for t in load_suite("mockos-core")]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gate")
+    out = {}
+    for name, agent in [("base", "oracle"), ("same", "oracle"), ("bad", "tests.agents_for_tests:DegradedOracle")]:
+        run(RunConfig(suite="mockos-core", agent=agent), run_dir=root / name)
+        out[name] = root / name
+    # noise: the oracle again, but failing exactly one task (as a flaky model might)
+    run(RunConfig(suite="mockos-core", agent="oracle"), run_dir=root / "noise")
+    path = root / "noise" / "episodes.jsonl"
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    lines[0].update(success=False, false_success=True)
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out["noise"] = root / "noise"
+    return out
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, ["gate", *map(str, args)])
+
+
+def test_statistics_on_hand_computed_cases():
+    assert mcnemar_one_sided(worse=0, better=0) == 1.0
+    assert mcnemar_one_sided(worse=1, better=0) == 0.5
+    assert mcnemar_one_sided(worse=6, better=0) == pytest.approx(1 / 64)
+    assert mcnemar_one_sided(worse=5, better=5) == pytest.approx(0.623046875)
+    assert paired_bootstrap([0.0] * 10) == 1.0
+    assert paired_bootstrap([1.0] * 20) < 0.001
+    assert paired_bootstrap([0.5, -0.5] * 10) > 0.3
+
+
+def test_identical_runs_pass(runs):
+    r = invoke("--baseline", runs["base"], "--candidate", runs["same"])
+    assert r.exit_code == 0, r.output
+    assert "PASS" in r.output
+
+
+def test_real_regression_is_caught_with_junit(runs, tmp_path):
+    junit = tmp_path / "gate.xml"
+    r = invoke("--baseline", runs["base"], "--candidate", runs["bad"], "--junit", junit)
+    assert r.exit_code == 1, r.output
+    assert "REGRESSION" in r.output and "**regressed**" in r.output
+    root = ET.parse(junit).getroot()
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert cases["success_rate"].find("failure") is not None
+    assert cases["unsafe_action_rate"].find("failure") is None
+    broken = {t for t in TASKS if zlib.crc32(t.encode()) % 3 == 0}
+    failing_tasks = {c.get("name") for c in root.iter("testcase")
+                     if c.get("classname") == "lambench.gate.task" and c.find("failure") is not None}
+    assert failing_tasks == broken
+
+
+def test_noise_sized_difference_passes_but_a_limit_can_still_fail_it(runs):
+    r = invoke("--baseline", runs["base"], "--candidate", runs["noise"])
+    assert r.exit_code == 0, r.output
+    r = invoke("--baseline", runs["base"], "--candidate", runs["noise"], "--max-drop", "0.01")
+    assert r.exit_code == 1 and "dropped by 0.015" in r.output
+    r = invoke("--baseline", runs["base"], "--candidate", runs["noise"], "--max-false-success", "0.0")
+    assert r.exit_code == 1 and "false-success rate" in r.output
+
+
+def test_stored_summary_serves_as_baseline_and_step_summary_is_written(runs, tmp_path, monkeypatch):
+    step_summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    r = invoke("--baseline", runs["base"] / "summary.json", "--candidate", runs["bad"])
+    assert r.exit_code == 1
+    assert "REGRESSION" in step_summary.read_text()
+
+
+def test_version_mismatch_is_refused_unless_allowed(runs, tmp_path):
+    summary = json.loads((runs["base"] / "summary.json").read_text())
+    summary["suite_version"] = "000000000000"
+    old = tmp_path / "old-summary.json"
+    old.write_text(json.dumps(summary))
+    r = invoke("--baseline", old, "--candidate", runs["same"])
+    assert r.exit_code == 2 and "suite versions differ" in r.output
+    r = invoke("--baseline", old, "--candidate", runs["same"], "--allow-version-mismatch")
+    assert r.exit_code == 0 and "allowed by --allow-version-mismatch" in r.output
+
+
+def test_bad_input_exits_2(runs, tmp_path):
+    (tmp_path / "corrupt.json").write_text("{not json")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "nopt.json").write_text(json.dumps({"metrics": {}}))
+    for args, fragment in [
+        (("--baseline", tmp_path / "corrupt.json", "--candidate", runs["same"]), "cannot read baseline"),
+        (("--baseline", tmp_path / "empty", "--candidate", runs["same"]), "no episodes.jsonl"),
+        (("--baseline", tmp_path / "nopt.json", "--candidate", runs["same"]), "per_task"),
+        (("--baseline", tmp_path / "missing", "--candidate", runs["same"]), "does not exist"),
+        (("--baseline", runs["base"], "--candidate", runs["same"], "--metric", "vibes"), "unknown metric"),
+        (("--baseline", runs["base"], "--candidate", runs["same"], "--alpha", "2"), "alpha"),
+    ]:
+        r = invoke(*args)
+        assert r.exit_code == 2, (args, r.output)
+        assert fragment in r.output, (fragment, r.output)
+
+
+def test_no_common_tasks_is_refused(tmp_path):
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=TASKS[:2]), run_dir=tmp_path / "a")
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=TASKS[2:4]), run_dir=tmp_path / "b")
+    with pytest.raises(GateError, match="no task"):
+        gate(tmp_path / "a", tmp_path / "b")
+
+
+def test_extra_metric_is_compared(runs):
+    r = gate(runs["base"], runs["bad"], metrics=("n_steps",))
+    steps = next(c for c in r.checks if c.metric == "n_steps")
+    assert steps.candidate < steps.baseline and not steps.regressed  # fewer steps is not worse
