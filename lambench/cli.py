@@ -210,6 +210,40 @@ def gate_cmd(baseline: str, candidate: str, alpha: float, max_drop: float | None
     sys.exit(0 if result.passed else 1)
 
 
+# ---------------------------------------------------------------------------- leaderboard
+
+
+@main.group()
+def leaderboard() -> None:
+    """The committed leaderboard under leaderboards/."""
+
+
+@leaderboard.command("build")
+@click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False))
+def leaderboard_build(root: str) -> None:
+    """Render ROOT/README.md and its figures from ROOT/<suite>/*.summary.json."""
+    from lambench.leaderboard import LeaderboardError, build_leaderboard
+
+    try:
+        click.echo(str(build_leaderboard(root)))
+    except LeaderboardError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+@leaderboard.command("add")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False))
+def leaderboard_add(run_dir: str, root: str) -> None:
+    """Store RUN_DIR's summary as ROOT/<suite>/<agent>.summary.json (then run `leaderboard build`)."""
+    from lambench.leaderboard import add_entry
+    from lambench.runner import RunDirError
+
+    try:
+        click.echo(str(add_entry(run_dir, root)))
+    except (RunDirError, ValueError) as exc:
+        raise UsageProblem(str(exc)) from None
+
+
 # ---------------------------------------------------------------------------- perturbations
 
 
