@@ -24,7 +24,18 @@ __all__ = [
     "load_task",
     "parse_action",
     "suite_version",
+    "load_runs",
+    "summarize",
 ]
+
+
+def __getattr__(name: str):
+    # Results as data, imported on first use (pandas-heavy; not needed to run episodes).
+    if name in ("load_runs", "summarize"):
+        from lambench import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module 'lambench' has no attribute {name!r}")
 
 if "lambench/MockOS-v0" not in _gym.registry:
     _gym.register(id="lambench/MockOS-v0", entry_point="lambench.env:LamEnv", kwargs={"sandbox": "mockos"})

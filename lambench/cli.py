@@ -244,6 +244,24 @@ def leaderboard_add(run_dir: str, root: str) -> None:
         raise UsageProblem(str(exc)) from None
 
 
+# ---------------------------------------------------------------------------- report
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Directory for index.md, index.html (self-contained) and the PNG figures.")
+def report(run_dirs: tuple[str, ...], out: str) -> None:
+    """Render run directories as a leaderboard with figures (Markdown, HTML, PNG)."""
+    from lambench.report import build_report
+
+    try:
+        index = build_report(run_dirs, out)
+    except (ValueError, ImportError) as exc:  # ImportError: matplotlib missing, the message names the extra
+        raise UsageProblem(str(exc)) from None
+    click.echo(str(index))
+
+
 # ---------------------------------------------------------------------------- perturbations
 
 

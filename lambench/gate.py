@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,16 +42,13 @@ def mcnemar_one_sided(*, worse: int, better: int) -> float:
 
 def paired_bootstrap(diffs: list[float], *, resamples: int = 10000, seed: int = 0) -> float:
     """One-sided p-value that the mean of per-task differences (candidate worse > 0) is noise."""
-    if not diffs:
+    import numpy as np
+
+    if not diffs or all(d == 0 for d in diffs):
         return 1.0
-    if all(d == 0 for d in diffs):
-        return 1.0
-    rng = random.Random(seed)
-    n = len(diffs)
-    not_worse = 0
-    for _ in range(resamples):
-        if sum(diffs[rng.randrange(n)] for _ in range(n)) <= 0:
-            not_worse += 1
+    arr = np.asarray(diffs, dtype=float)
+    idx = np.random.default_rng(seed).integers(0, len(arr), size=(resamples, len(arr)))
+    not_worse = int((arr[idx].sum(axis=1) <= 0).sum())
     return (not_worse + 1) / (resamples + 1)
 
 

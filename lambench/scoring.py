@@ -283,22 +283,18 @@ def compute_metrics(episodes: Iterable[Any]) -> dict[str, Any]:
 def _bootstrap_ratio_ci(pairs: list[tuple[float, float]], *, resamples: int = 2000, seed: int = 0
                         ) -> list[float | None]:
     """Paired bootstrap over tasks of sum(perturbed)/sum(clean); [low, high] at 95%."""
-    import random
+    import numpy as np
 
     if not pairs:
         return [None, None]
-    rng = random.Random(seed)
-    n = len(pairs)
-    ratios = []
-    for _ in range(resamples):
-        sample = [pairs[rng.randrange(n)] for _ in range(n)]
-        clean = sum(c for c, _ in sample)
-        if clean > 0:
-            ratios.append(sum(p for _, p in sample) / clean)
-    if not ratios:
+    arr = np.asarray(pairs, dtype=float)
+    idx = np.random.default_rng(seed).integers(0, len(arr), size=(resamples, len(arr)))
+    clean, pert = arr[idx, 0].sum(axis=1), arr[idx, 1].sum(axis=1)
+    ok = clean > 0
+    if not ok.any():
         return [None, None]
-    ratios.sort()
-    return [ratios[int(0.025 * (len(ratios) - 1))], ratios[int(0.975 * (len(ratios) - 1))]]
+    ratios = np.sort(pert[ok] / clean[ok])
+    return [float(ratios[int(0.025 * (len(ratios) - 1))]), float(ratios[int(0.975 * (len(ratios) - 1))])]
 
 
 def robustness(episodes: Iterable[Any]) -> dict[str, Any]:

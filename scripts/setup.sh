@@ -35,6 +35,19 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 if [ "$mode" = "--test" ]; then
   .venv/bin/python -m pip install -q -e ".[test]"
+  # --- report: the browser test (tests/test_report.py) opens the HTML report in Debian's chromium,
+  # driven by playwright (playwright's own browser download is not used).
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get install -y -qq chromium >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null 2>&1; } \
+        || echo "note: could not install chromium (apt-get install -y chromium); the browser test will skip, or fail under CI=true" >&2
+    else
+      echo "note: /usr/bin/chromium is missing, so the browser test will skip, or fail under CI=true (sudo apt-get install chromium)" >&2
+    fi
+  fi
+  # --- end report
 else
   .venv/bin/python -m pip install -q -e .
 fi
