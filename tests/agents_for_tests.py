@@ -5,8 +5,8 @@ import random
 import time
 
 
-class SlowOracle:
-    """The oracle, slowed down: lets tests kill a run mid-way."""
+class _OracleWrapper:
+    """The oracle inside another agent (privileged: the runner binds the task)."""
 
     privileged = True
 
@@ -19,7 +19,12 @@ class SlowOracle:
         self.inner.bind(task, variant)
 
     def reset(self, task):
+        self.task_id = task.id
         self.inner.reset(task)
+
+
+class SlowOracle(_OracleWrapper):
+    """The oracle, slowed down: lets tests kill a run mid-way."""
 
     def act(self, obs):
         time.sleep(float(os.environ.get("LAMBENCH_TEST_SLEEP", "0.02")))
@@ -78,22 +83,8 @@ class NoActMethod:
         pass
 
 
-class KillOnOneTask:
+class KillOnOneTask(_OracleWrapper):
     """Kills its worker on one task only; the oracle elsewhere."""
-
-    privileged = True
-
-    def __init__(self, seed=0):
-        from lambench.agents.baseline import OracleAgent
-
-        self.inner = OracleAgent()
-
-    def bind(self, task, variant=None):
-        self.inner.bind(task, variant)
-
-    def reset(self, task):
-        self.task_id = task.id
-        self.inner.reset(task)
 
     def act(self, obs):
         if self.task_id == "mail-send-report":
@@ -115,25 +106,16 @@ class FlakyOnce:
         return {"type": "finish", "status": "failure"}
 
 
-class DegradedOracle:
+class DegradedOracle(_OracleWrapper):
     """The oracle, except on a fixed share of tasks where it claims success at once (a regression)."""
 
-    privileged = True
-    SHARE = int(os.environ.get("LAMBENCH_TEST_BROKEN_EVERY", "3"))
-
-    def __init__(self, seed=0):
-        from lambench.agents.baseline import OracleAgent
-
-        self.inner = OracleAgent()
-
-    def bind(self, task, variant=None):
-        self.inner.bind(task, variant)
+    SHARE = 3
 
     def reset(self, task):
         import zlib
 
+        super().reset(task)
         self.broken = zlib.crc32(task.id.encode()) % self.SHARE == 0
-        self.inner.reset(task)
 
     def act(self, obs):
         if self.broken:
