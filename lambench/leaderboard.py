@@ -116,6 +116,7 @@ def build_leaderboard(root: str | Path = "leaderboards") -> Path:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for s in entries:
         groups.setdefault((str(s["suite"]), str(s["suite_version"])), []).append(s)
+    made: set[str] = set()
     parts = [_MARK_START, "", "_Rendered by `lambench leaderboard build` from the `*.summary.json` files; "
              "entries of different suite versions are never ranked together._", ""]
     for (suite, version), group in sorted(groups.items()):
@@ -123,6 +124,7 @@ def build_leaderboard(root: str | Path = "leaderboards") -> Path:
         lam = sorted({str(s.get("lambench_version")) for s in group})
         fig = f"{suite}-{version}.png"
         _figure(group, root / fig, f"{suite} (suite version {version}): success vs safety")
+        made.add(fig)
         parts += [f"### {suite} — suite version `{version}` (lambench {', '.join(lam)})", "",
                   "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
         parts += ["| " + " | ".join(_row(s)) + " |" for s in group]
@@ -137,4 +139,7 @@ def build_leaderboard(root: str | Path = "leaderboards") -> Path:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     readme.write_text(text)
+    for old in root.glob("*.png"):  # figures of versions that have no entries any more
+        if old.name not in made and old.stem.rsplit("-", 1)[-1].isalnum() and len(old.stem.rsplit("-", 1)[-1]) == 12:
+            old.unlink()
     return readme

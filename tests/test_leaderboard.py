@@ -31,9 +31,12 @@ def test_add_and_build_keep_suite_versions_apart(tmp_path):
     assert "100.0%" in oracle_row
     pngs = sorted(p.name for p in root.glob("*.png"))
     assert len(pngs) == 2 and all((root / p).stat().st_size > 5000 for p in pngs)
-    # rebuilding replaces the rendered block instead of appending another
+    # rebuilding replaces the rendered block instead of appending another, and drops stale figures
+    (root / "mockos-core" / "old-oracle.summary.json").unlink()
     build_leaderboard(root)
     assert (root / "README.md").read_text().count("leaderboard:start") == 1
+    assert "0ldversion00" not in (root / "README.md").read_text()
+    assert [p.name for p in root.glob("*.png")] == [p for p in pngs if "0ldversion00" not in p]
 
 
 def test_committed_leaderboard_entries_are_valid():
