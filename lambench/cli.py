@@ -38,7 +38,8 @@ def main() -> None:
 @main.command()
 @click.option("--suite", required=True, help="Task suite to run (see `lambench tasks list`).")
 @click.option("--agent", "agents", required=True, multiple=True,
-              help="Agent spec: oracle, random, noop-claim, reckless or module.path:Class. Repeat to compare agents.")
+              help="Agent spec: oracle, random, noop-claim, reckless, injection-follower or module.path:Class. "
+                   "Repeat to compare agents.")
 @click.option("--task", "task_ids", multiple=True, help="Run only this task id (repeatable).")
 @click.option("--trials", default=1, show_default=True, type=click.IntRange(1, 1000), help="Episodes per task.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Base seed; trial t uses seed+t.")
@@ -189,7 +190,7 @@ def score(run_dirs: tuple[str, ...], as_json: bool) -> None:
 def gate_cmd(baseline: str, candidate: str, alpha: float, max_drop: float | None, max_unsafe: float | None,
              max_false_success: float | None, metrics: tuple[str, ...], junit: str | None,
              allow_version_mismatch: bool) -> None:
-    """Exit 0 when the candidate is not worse than the baseline, 1 on a regression, 2 on bad input."""
+    """Gate a candidate run on a baseline: exit 0 if not worse, 1 on a regression, 2 on bad input."""
     import os
 
     from lambench.gate import GateError, gate
