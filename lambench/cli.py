@@ -23,7 +23,9 @@ class UsageProblem(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        err_console.print(f"[bold red]error:[/] {self.message}", highlight=False)
+        from rich.markup import escape
+
+        err_console.print(f"[bold red]error:[/] {escape(self.message)}", highlight=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -195,19 +197,30 @@ def gate_cmd(baseline: str, candidate: str, alpha: float, max_drop: float | None
 
     from lambench.gate import GateError, gate
 
+    def step_summary(text: str) -> None:
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            try:
+                with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
+                    f.write(text + "\n")
+            except OSError as exc:
+                err_console.print(f"warning: cannot append to $GITHUB_STEP_SUMMARY ({exc})", markup=False)
+
     try:
         result = gate(baseline, candidate, alpha=alpha, max_drop=max_drop, max_unsafe=max_unsafe,
                       max_false_success=max_false_success, metrics=metrics,
                       allow_version_mismatch=allow_version_mismatch)
     except GateError as exc:
+        step_summary(f"## lambench gate: ERROR\n\n{exc}\n")
         raise UsageProblem(str(exc)) from None
     md = result.markdown()
     click.echo(md)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
-            f.write(md + "\n")
+    step_summary(md)
     if junit:
-        Path(junit).write_text(result.junit(), encoding="utf-8")
+        try:
+            Path(junit).parent.mkdir(parents=True, exist_ok=True)
+            Path(junit).write_text(result.junit(), encoding="utf-8")
+        except OSError as exc:
+            raise UsageProblem(f"cannot write the JUnit file {junit}: {exc}") from None
     sys.exit(0 if result.passed else 1)
 
 

@@ -1,8 +1,9 @@
 """The CI regression gate: is a candidate run worse than a baseline, beyond noise?
 
-Each metric is compared task by task (paired): with one episode per task on both sides, by an
-exact one-sided McNemar test on the discordant tasks; with several trials per task, by a paired
-bootstrap over tasks.  A metric *regresses* when the candidate is worse with p < alpha, or when
+Each metric is compared task by task (paired, on the clean episodes, a task's trials pooled):
+with one episode per task on both sides, by an exact one-sided McNemar test on the discordant
+tasks; otherwise by a paired sign-flip permutation test over tasks.  A metric *regresses* when
+the candidate is worse significantly (Holm-corrected over the metrics, family-wise alpha), or when
 an absolute limit is broken (``max_drop`` of the success rate, ``max_unsafe`` unsafe-action
 rate, ``max_false_success`` false-success rate).  Differences of the size of noise pass.
 
@@ -22,7 +23,7 @@ from typing import Any
 
 from lambench.scoring import PER_TASK_FIELDS, load_episodes, per_task_values
 
-__all__ = ["GateError", "GateResult", "MetricCheck", "gate", "load_side", "mcnemar_one_sided", "paired_bootstrap"]
+__all__ = ["GateError", "GateResult", "MetricCheck", "gate", "load_side", "mcnemar_one_sided", "sign_flip_test"]
 
 _HEADLINE = {"success_rate": "success", "unsafe_action_rate": "unsafe", "false_success_rate": "false_success"}
 
@@ -40,16 +41,28 @@ def mcnemar_one_sided(*, worse: int, better: int) -> float:
     return sum(math.comb(n, k) for k in range(worse, n + 1)) / 2 ** n
 
 
-def paired_bootstrap(diffs: list[float], *, resamples: int = 10000, seed: int = 0) -> float:
-    """One-sided p-value that the mean of per-task differences (candidate worse > 0) is noise."""
+def sign_flip_test(diffs: list[float], *, samples: int = 20000, seed: int = 0) -> float:
+    """One-sided paired permutation (sign-flip) test that the mean per-task difference is > 0
+    (candidate worse) only by chance.  Exact for up to 16 non-zero differences, Monte Carlo above;
+    for one binary value per task and side it equals the exact McNemar test."""
     import numpy as np
 
-    if not diffs or all(d == 0 for d in diffs):
+    d = np.asarray([x for x in diffs if x != 0], dtype=float)
+    if d.size == 0:
         return 1.0
-    arr = np.asarray(diffs, dtype=float)
-    idx = np.random.default_rng(seed).integers(0, len(arr), size=(resamples, len(arr)))
-    not_worse = int((arr[idx].sum(axis=1) <= 0).sum())
-    return (not_worse + 1) / (resamples + 1)
+    observed = d.sum()
+    if d.size <= 16:
+        signs = ((np.arange(2 ** d.size)[:, None] >> np.arange(d.size)) & 1) * 2 - 1
+        totals = signs @ np.abs(d)
+        return float((totals >= observed - 1e-12).mean())
+    rng = np.random.default_rng(seed)
+    hits, done, chunk = 0, 0, max(1, min(samples, 4_000_000 // d.size))
+    while done < samples:
+        n = min(chunk, samples - done)
+        signs = rng.integers(0, 2, size=(n, d.size)) * 2 - 1
+        hits += int(((signs * np.abs(d)).sum(axis=1) >= observed - 1e-12).sum())
+        done += n
+    return (hits + 1) / (samples + 1)
 
 
 @dataclass
@@ -61,6 +74,7 @@ class Side:
     suite_version: str | None
     metrics: dict[str, Any]
     per_task: dict[str, dict[str, list[float]]]
+    guard: bool = False
 
 
 def load_side(path: str | os.PathLike, label: str) -> Side:
@@ -85,14 +99,23 @@ def load_side(path: str | os.PathLike, label: str) -> Side:
             raise GateError(f"{label} {p} does not exist")
     except (RunDirError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise GateError(f"cannot read {label} {p}: {exc}") from None
-    except ValueError as exc:
-        if isinstance(exc, GateError):
-            raise
-        raise GateError(f"cannot read {label} {p}: {exc}") from None
+    except GateError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+        raise GateError(f"cannot read {label} {p}: {type(exc).__name__}: {exc}") from None
     if not per_task:
         raise GateError(f"{label} {p} has no scored episodes")
+    metrics = summary.get("metrics")
+    if not isinstance(metrics, dict):
+        raise GateError(f"{label} {p}: 'metrics' must be an object")
+    for key, row in per_task.items():
+        if not isinstance(row, dict) or not isinstance(row.get("success"), list) or not all(
+                isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+                for v in row.values()):
+            raise GateError(f"{label} {p}: per_task[{key!r}] must map fields to lists of numbers "
+                            "(regenerate it with `lambench score RUN_DIR`)")
     return Side(label=str(p), suite=summary.get("suite"), suite_version=summary.get("suite_version"),
-                metrics=summary.get("metrics") or {}, per_task=per_task)
+                metrics=metrics, per_task=per_task, guard=bool(summary.get("guard", False)))
 
 
 @dataclass
@@ -105,6 +128,8 @@ class MetricCheck:
     limit: str = ""
     regressed: bool = False
     reason: str = ""
+    worse: bool = False
+    """True when the candidate's paired mean is on the bad side of the baseline's."""
 
 
 @dataclass
@@ -132,8 +157,10 @@ class GateResult:
                          f"{'—' if delta is None else f'{delta:+.3f}'} | {f(c.p_value)} | {c.test} | {c.limit or '—'} | "
                          f"{'**regressed**: ' + c.reason if c.regressed else 'ok'} |")
         if self.regressed_tasks:
-            lines += ["", f"Tasks that got worse ({len(self.regressed_tasks)}): "
-                      + ", ".join(f"`{t}`" for t in self.regressed_tasks[:50])]
+            shown = self.regressed_tasks[:50]
+            lines += ["", f"Tasks behind the success regression ({len(self.regressed_tasks)}"
+                      + (f", first {len(shown)} shown" if len(shown) < len(self.regressed_tasks) else "") + "): "
+                      + ", ".join(f"`{t}`" for t in shown)]
         lines += [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
 
@@ -157,27 +184,49 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs)
 
 
-def _compare(name: str, field_name: str, higher_better: bool, base: Side, cand: Side, keys: list[str],
-             alpha: float) -> MetricCheck:
-    pairs = [(base.per_task[k][field_name], cand.per_task[k][field_name]) for k in keys
-             if base.per_task[k].get(field_name) and cand.per_task[k].get(field_name)]
+def _number(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def _compare(name: str, field_name: str, higher_better: bool, base: dict[str, dict[str, list[float]]],
+             cand: dict[str, dict[str, list[float]]], alpha: float) -> MetricCheck:
+    """Paired comparison over tasks; ``base``/``cand`` map task -> field -> values (its variants and
+    trials pooled, so correlated variants of one task count once)."""
+    pairs = [(base[t][field_name], cand[t][field_name]) for t in sorted(base.keys() & cand.keys())
+             if base[t].get(field_name) and cand[t].get(field_name)]
     if not pairs:
-        return MetricCheck(name, None, None, None, "none", reason="no values on both sides")
+        return MetricCheck(name, None, None, None, "skipped", reason="no values on both sides")
     b_vals = [x for b, _ in pairs for x in b]
     c_vals = [x for _, c in pairs for x in c]
     sign = -1.0 if higher_better else 1.0  # > 0 means the candidate is worse
-    binary = all(v in (0.0, 1.0) for v in b_vals + c_vals)
-    if binary and all(len(b) == 1 and len(c) == 1 for b, c in pairs):
-        worse = sum(1 for b, c in pairs if sign * (c[0] - b[0]) > 0)
-        better = sum(1 for b, c in pairs if sign * (c[0] - b[0]) < 0)
+    diffs = [sign * (_mean(c) - _mean(b)) for b, c in pairs]
+    worse, better = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+    if all(len(b) == 1 and len(c) == 1 and b[0] in (0.0, 1.0) and c[0] in (0.0, 1.0) for b, c in pairs):
         p, test = mcnemar_one_sided(worse=worse, better=better), f"McNemar exact ({worse} worse, {better} better)"
     else:
-        diffs = [sign * (_mean(c) - _mean(b)) for b, c in pairs]
-        p, test = paired_bootstrap(diffs), "paired bootstrap over tasks"
-    check = MetricCheck(name, _mean(b_vals), _mean(c_vals), p, test)
-    if p < alpha and sign * (check.candidate - check.baseline) > 0:
-        check.regressed, check.reason = True, f"worse with p={p:.4f} < alpha={alpha}"
-    return check
+        p, test = sign_flip_test(diffs), f"paired sign-flip over tasks ({worse} worse, {better} better)"
+    return MetricCheck(name, _mean(b_vals), _mean(c_vals), p, test, worse=sum(diffs) > 0)
+
+
+def _by_task(per_task: dict[str, dict[str, list[float]]], keys: set[str]) -> dict[str, dict[str, list[float]]]:
+    out: dict[str, dict[str, list[float]]] = {}
+    for k in keys:
+        row = out.setdefault(k.split("|", 1)[0], {})
+        for f, vals in per_task[k].items():
+            row.setdefault(f, []).extend(vals)
+    return out
+
+
+def _holm(checks: list[MetricCheck], alpha: float) -> None:
+    """Mark regressions among the tested metrics with Holm's step-down correction (family-wise alpha)."""
+    tested = sorted((c for c in checks if c.p_value is not None and c.baseline is not None), key=lambda c: c.p_value)
+    m = len(tested)
+    for i, c in enumerate(tested):
+        threshold = alpha / (m - i)
+        if c.p_value >= threshold:
+            break
+        if c.worse:
+            c.regressed, c.reason = True, f"worse with p={c.p_value:.4f} < {threshold:.4f} (Holm, alpha={alpha})"
 
 
 def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: float = 0.05,
@@ -197,20 +246,37 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
         if not allow_version_mismatch:
             raise GateError(msg + "; re-run the baseline, or pass --allow-version-mismatch to compare anyway")
         notes.append(msg + " (allowed by --allow-version-mismatch)")
-    keys = sorted(set(base.per_task) & set(cand.per_task))
-    if not keys:
+    if base.guard != cand.guard:
+        raise GateError(f"one run used --guard and the other did not (baseline guard={base.guard}, candidate "
+                        f"guard={cand.guard}): guard mode blocks unsafe actions, so their rates do not compare")
+    # Headline numbers are the clean episodes (as in summary.json); other variants only when no clean ones.
+    def variant_keys(side: Side) -> set[str]:
+        clean = {k for k in side.per_task if k.endswith("|clean")}
+        return clean or set(side.per_task)
+
+    bkeys, ckeys = variant_keys(base), variant_keys(cand)
+    if not bkeys & ckeys:
         raise GateError("the baseline and the candidate have no task (and variant) in common")
-    only = len(set(base.per_task) ^ set(cand.per_task))
-    if only:
-        notes.append(f"{only} task variants ran on one side only and are not compared")
-    checks = [_compare(m, f, PER_TASK_FIELDS[f], base, cand, keys, alpha) for m, f in _HEADLINE.items()]
+    btask, ctask = _by_task(base.per_task, bkeys), _by_task(cand.per_task, ckeys & bkeys)
+    missing = sorted(set(btask) - set(ctask))
+    if missing:  # a task the candidate did not finish (absent, or every episode errored) counts as failed
+        for t in missing:
+            ctask[t] = {"success": [0.0]}
+        notes.append(f"{len(missing)} baseline task(s) have no scored episode in the candidate and count as "
+                     f"failures: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
+    extra_tasks = len({k.split('|', 1)[0] for k in ckeys} - set(btask))
+    if extra_tasks:
+        notes.append(f"{extra_tasks} candidate task(s) are not in the baseline and are not compared")
+    checks = [_compare(m, f, PER_TASK_FIELDS[f], btask, ctask, alpha) for m, f in _HEADLINE.items()]
     for extra in metrics:
         field_name = _HEADLINE.get(extra, extra)
         if field_name not in PER_TASK_FIELDS:
             raise GateError(f"unknown metric {extra!r} for --metric; known: "
                             + ", ".join(list(_HEADLINE) + list(PER_TASK_FIELDS)))
-        if extra not in _HEADLINE:
-            checks.append(_compare(extra, field_name, PER_TASK_FIELDS[field_name], base, cand, keys, alpha))
+        if extra in _HEADLINE or field_name in _HEADLINE.values():
+            continue  # compared anyway
+        checks.append(_compare(extra, field_name, PER_TASK_FIELDS[field_name], btask, ctask, alpha))
+    _holm(checks, alpha)
     by_name = {c.metric: c for c in checks}
     sr = by_name["success_rate"]
     if max_drop is not None and sr.baseline is not None:
@@ -218,19 +284,23 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
         if sr.baseline - sr.candidate > max_drop + 1e-12:
             sr.regressed, sr.reason = True, f"success rate dropped by {sr.baseline - sr.candidate:.3f} > {max_drop}"
     uar = by_name["unsafe_action_rate"]
-    if max_unsafe is not None and uar.candidate is not None:
+    cand_uar = _number(cand.metrics.get("unsafe_action_rate"))
+    if max_unsafe is not None:
         uar.limit = f"<= {max_unsafe:.3f}"
-        if uar.candidate > max_unsafe + 1e-12:
-            uar.regressed, uar.reason = True, f"unsafe-action rate {uar.candidate:.3f} > {max_unsafe}"
+        if cand_uar is not None and cand_uar > max_unsafe + 1e-12:
+            uar.regressed, uar.reason = True, f"unsafe-action rate {cand_uar:.3f} > {max_unsafe}"
     fsr_check = by_name["false_success_rate"]
-    cand_fsr = cand.metrics.get("false_success_rate")
-    if max_false_success is not None and cand_fsr is not None:
+    cand_fsr = _number(cand.metrics.get("false_success_rate"))
+    if max_false_success is not None:
         fsr_check.limit = f"FSR <= {max_false_success:.3f}"
-        if cand_fsr > max_false_success + 1e-12:
+        if cand_fsr is not None and cand_fsr > max_false_success + 1e-12:
             fsr_check.regressed, fsr_check.reason = True, f"false-success rate {cand_fsr:.3f} > {max_false_success}"
-    regressed_tasks = [k.replace("|clean", "") for k in keys
-                       if base.per_task[k]["success"] and cand.per_task[k]["success"]
-                       and _mean(cand.per_task[k]["success"]) < _mean(base.per_task[k]["success"])]
-    notes.append("false_success is compared per episode (false claims / episodes); the limit uses the "
-                 "false-success rate (false claims / success claims)")
+    regressed_tasks = []
+    if sr.regressed:  # the tasks behind a success regression, for the JUnit report
+        regressed_tasks = [t for t in sorted(btask) if btask[t].get("success") and ctask[t].get("success")
+                           and _mean(ctask[t]["success"]) < _mean(btask[t]["success"])]
+    notes.append("the paired tests use the clean episodes, one value per task (its trials pooled); "
+                 "false_success is compared per episode (false claims / episodes), its limit uses the "
+                 "false-success rate (false claims / success claims); limits apply to the candidate's summary")
+    keys = bkeys & ckeys
     return GateResult(checks=checks, regressed_tasks=regressed_tasks, tasks_compared=len(keys), notes=notes)

@@ -13,6 +13,10 @@ from typing import Any
 
 __all__ = ["LeaderboardError", "add_entry", "build_leaderboard", "load_entries"]
 
+import re
+
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _MARK_START = "<!-- leaderboard:start -->"
 _MARK_END = "<!-- leaderboard:end -->"
 
@@ -33,6 +37,14 @@ def load_entries(root: str | Path) -> list[dict[str, Any]]:
         for key in ("agent", "suite", "suite_version", "metrics"):
             if key not in s:
                 raise LeaderboardError(f"{path}: missing {key!r}; write entries with `lambench leaderboard add`")
+        m = s["metrics"]
+        if not isinstance(m, dict) or any(m.get(k) is not None and not isinstance(m.get(k), (int, float))
+                                          for k in ("success_rate", "unsafe_action_rate", "false_success_rate")):
+            raise LeaderboardError(f"{path}: 'metrics' is malformed; regenerate it with `lambench leaderboard add`")
+        if not isinstance(m.get("success_ci", []), list) or len(m.get("success_ci", [0, 0])) != 2:
+            raise LeaderboardError(f"{path}: metrics.success_ci must be [low, high]")
+        if not isinstance(s["suite"], str) or not _SAFE.fullmatch(s["suite"]):
+            raise LeaderboardError(f"{path}: suite {s['suite']!r} is not a plain suite name")
         s["_path"] = str(path.relative_to(root))
         entries.append(s)
     if not entries:
@@ -47,8 +59,12 @@ def add_entry(run_dir: str | Path, root: str | Path) -> Path:
     s = write_summary(run_dir)
     for key in ("run_dir", "computed"):
         s.pop(key, None)
-    agent = str(s["agent"]).replace("/", "_").replace(":", "_")
-    out = Path(root) / str(s["suite"]) / f"{agent}.summary.json"
+    if not s["metrics"].get("episodes"):
+        raise LeaderboardError(f"{run_dir} has no scored episodes; nothing to put on the leaderboard")
+    if not isinstance(s.get("suite"), str) or not _SAFE.fullmatch(s["suite"]):
+        raise LeaderboardError(f"{run_dir}: suite {s.get('suite')!r} is not a plain suite name")
+    agent = _UNSAFE_CHARS.sub("_", str(s["agent"])) + ("__guard" if s.get("guard") else "")
+    out = Path(root) / s["suite"] / f"{agent}.summary.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(s, indent=2))
     return out
@@ -65,8 +81,12 @@ def _row(s: dict[str, Any]) -> list[str]:
     k = max(hat, key=int) if hat else None
     rob = (s.get("robustness") or {}).get("overall") or {}
     inj = s.get("injection") or {}
+    label = f"`{s['agent']}`" + (" (guard)" if s.get("guard") else "")
+    n_tasks, in_suite = m.get("tasks"), s.get("tasks_in_suite")
+    if isinstance(n_tasks, int) and isinstance(in_suite, int) and n_tasks < in_suite:
+        label += f" (partial: {n_tasks}/{in_suite} tasks)"
     return [
-        f"`{s['agent']}`", str(m.get("episodes", 0)),
+        label, str(m.get("episodes", 0)),
         f"{_pct(m.get('success_rate'))} [{_pct(lo)}–{_pct(hi)}]" if lo is not None else _pct(m.get("success_rate")),
         f"{_pct(hat[k])} (k={k})" if k else "—",
         _pct(m.get("unsafe_action_rate")), _pct(m.get("false_success_rate")),
@@ -83,8 +103,10 @@ _HEADER = ["agent", "episodes", "SR [95% CI]", "pass^k", "UAR", "FSR", "robustne
 
 def _figure(group: list[dict[str, Any]], path: Path, title: str) -> None:
     """Success vs unsafe-action rate, one labelled point per agent, with Wilson intervals."""
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        raise LeaderboardError("figures need matplotlib: pip install 'lambench[report]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -139,7 +161,9 @@ def build_leaderboard(root: str | Path = "leaderboards") -> Path:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     readme.write_text(text)
-    for old in root.glob("*.png"):  # figures of versions that have no entries any more
-        if old.name not in made and old.stem.rsplit("-", 1)[-1].isalnum() and len(old.stem.rsplit("-", 1)[-1]) == 12:
+    suites = {p.name for p in root.iterdir() if p.is_dir()}
+    for old in root.glob("*.png"):  # figures of suite versions that have no entries any more
+        suite, _, version = old.stem.rpartition("-")
+        if old.name not in made and suite in suites and re.fullmatch(r"[0-9a-f]{12}|None", version):
             old.unlink()
     return readme

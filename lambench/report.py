@@ -73,7 +73,11 @@ def summarize(df: pd.DataFrame, *, by: Sequence[str] = ("agent",)) -> pd.DataFra
     rows = []
     for key, group in frame.groupby(by, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        m = compute_metrics(group.to_dict("records"))
+        records = group.to_dict("records")
+        for r in records:  # a DataFrame round trip (CSV, parquet) turns a missing error into NaN
+            if not isinstance(r.get("error"), str):
+                r["error"] = None
+        m = compute_metrics(records)
         flat = {k: v for k, v in m.items() if not isinstance(v, (dict, list))}
         flat["success_ci_low"], flat["success_ci_high"] = m["success_ci"]
         rows.append({**dict(zip(by, key)), **flat})
@@ -190,7 +194,10 @@ class _Entry:
 
     @property
     def clean(self) -> list[dict[str, Any]]:
-        return [e for e in self.scored if e.get("variant", "clean") == "clean"] or self.scored
+        """The clean episodes (errored ones dropped later by the metrics); all of them only when the
+        run has no clean variant at all — never the perturbed ones in place of clean ones that errored."""
+        clean = [e for e in self.episodes if e.get("variant", "clean") == "clean"]
+        return clean if clean else self.scored
 
 
 @dataclass

@@ -391,6 +391,14 @@ def write_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
     return summary
 
 
+def _suite_size(suite: Any) -> int | None:
+    """How many tasks the suite has now (to tell partial runs from full ones)."""
+    try:
+        return len(load_suite(suite)) if isinstance(suite, str) else None
+    except TaskError:
+        return None
+
+
 def score_run_dir(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The summary of a run directory, computed from its episodes alone."""
     run_dir = Path(run_dir)
@@ -398,12 +406,22 @@ def score_run_dir(run_dir: str | os.PathLike) -> dict[str, Any]:
     if not path.exists():
         raise RunDirError(f"{run_dir} has no episodes.jsonl; is it a lambench run directory? "
                           "(create one with `lambench run --out DIR`)")
-    episodes = load_episodes(path)
+    try:
+        episodes = load_episodes(path)
+    except OSError as exc:
+        raise RunDirError(f"cannot read {path}: {exc}") from None
+    bad = [i for i, e in enumerate(episodes, 1) if not isinstance(e.get("agent"), str)
+           or not isinstance(e.get("unsafe_events", []), list)]
+    if bad:
+        raise RunDirError(f"{path}: episode {bad[0]} is malformed (no agent, or unsafe_events is not a list); "
+                          "was it written by lambench?")
     cfg: dict[str, Any] = {}
     if (run_dir / "config.json").exists():
         try:
             cfg = json.loads((run_dir / "config.json").read_text())
-        except ValueError:
+        except (ValueError, OSError):
+            cfg = {}
+        if not isinstance(cfg, dict):
             cfg = {}
     agents = sorted({e["agent"] for e in episodes})
     suites = sorted({e["suite"] for e in episodes})
@@ -413,6 +431,8 @@ def score_run_dir(run_dir: str | os.PathLike) -> dict[str, Any]:
         "agent": cfg.get("agent", agents[0] if len(agents) == 1 else agents),
         "suite": cfg.get("suite", suites[0] if len(suites) == 1 else suites),
         "suite_version": cfg.get("suite_version"),
+        "guard": bool(cfg.get("guard", any(e.get("guard") for e in episodes))),
+        "tasks_in_suite": _suite_size(cfg.get("suite", suites[0] if len(suites) == 1 else None)),
         "lambench_version": __version__,
         "computed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         # Headline numbers are the clean episodes; each variant, and all of them pooled, are kept apart.

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from lambench.cli import main
-from lambench.gate import GateError, gate, mcnemar_one_sided, paired_bootstrap
+from lambench.gate import GateError, gate, mcnemar_one_sided, sign_flip_test
 from lambench.runner import RunConfig, run
 from lambench.task import load_suite
 
@@ -42,9 +42,13 @@ def test_statistics_on_hand_computed_cases():
     assert mcnemar_one_sided(worse=1, better=0) == 0.5
     assert mcnemar_one_sided(worse=6, better=0) == pytest.approx(1 / 64)
     assert mcnemar_one_sided(worse=5, better=5) == pytest.approx(0.623046875)
-    assert paired_bootstrap([0.0] * 10) == 1.0
-    assert paired_bootstrap([1.0] * 20) < 0.001
-    assert paired_bootstrap([0.5, -0.5] * 10) > 0.3
+    assert sign_flip_test([0.0] * 10) == 1.0
+    assert sign_flip_test([1.0] * 20) < 0.001
+    assert sign_flip_test([0.5, -0.5] * 10) > 0.3
+    # three flaky tasks, all worse: exactly as likely as three coin flips all landing the same way
+    assert sign_flip_test([0.5, 0.5, 0.5] + [0.0] * 60) == pytest.approx(1 / 8)
+    # with one binary value per task it is the exact McNemar test
+    assert sign_flip_test([1.0] * 5 + [-1.0] * 2) == pytest.approx(mcnemar_one_sided(worse=5, better=2))
 
 
 def test_identical_runs_pass(runs):
@@ -63,6 +67,8 @@ def test_real_regression_is_caught_with_junit(runs, tmp_path):
     assert cases["success_rate"].find("failure") is not None
     assert cases["unsafe_action_rate"].find("failure") is None
     broken = {t for t in TASKS if zlib.crc32(t.encode()) % 3 == 0}
+    assert len(failing_tasks := {c.get("name") for c in root.iter("testcase")
+                                 if c.get("classname") == "lambench.gate.task"}) == len(broken)
     failing_tasks = {c.get("name") for c in root.iter("testcase")
                      if c.get("classname") == "lambench.gate.task" and c.find("failure") is not None}
     assert failing_tasks == broken
@@ -124,3 +130,51 @@ def test_extra_metric_is_compared(runs):
     r = gate(runs["base"], runs["bad"], metrics=("n_steps",))
     steps = next(c for c in r.checks if c.metric == "n_steps")
     assert steps.candidate < steps.baseline and not steps.regressed  # fewer steps is not worse
+
+
+def test_same_agent_different_seeds_rarely_alarms(tmp_path):
+    """Noise: random with different seeds and 2 trials, and with perturbed variants, must pass."""
+    runs = []
+    for seed in (0, 7, 13):
+        d = tmp_path / f"r{seed}"
+        run(RunConfig(suite="mockos-core", agent="random", seed=seed, trials=2, perturb=["popup"]), run_dir=d)
+        runs.append(d)
+    for a, b in [(runs[0], runs[1]), (runs[1], runs[2]), (runs[0], runs[2])]:
+        r = gate(a, b)
+        assert r.passed, r.markdown()
+
+
+def test_a_candidate_that_crashes_on_tasks_does_not_pass(runs, tmp_path):
+    path = tmp_path / "crashy"
+    path.mkdir()
+    lines = [json.loads(x) for x in (runs["same"] / "episodes.jsonl").read_text().splitlines()]
+    for i, e in enumerate(lines):
+        if i % 3:
+            e.update(error="RuntimeError: backend down", success=False)
+    (path / "episodes.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (path / "config.json").write_text((runs["same"] / "config.json").read_text())
+    r = invoke("--baseline", runs["base"], "--candidate", path)
+    assert r.exit_code == 1 and "count as failures" in r.output
+
+
+def test_guard_and_plain_runs_are_not_compared(runs, tmp_path):
+    run(RunConfig(suite="mockos-core", agent="oracle", guard=True), run_dir=tmp_path / "g")
+    r = invoke("--baseline", runs["base"], "--candidate", tmp_path / "g")
+    assert r.exit_code == 2 and "guard" in r.output
+
+
+@pytest.mark.parametrize("summary", [
+    {"metrics": [], "per_task": {"t|clean": {"success": [1.0]}}, "suite": "mockos-core"},
+    {"metrics": {}, "per_task": {"t|clean": ["x"]}, "suite": "mockos-core"},
+    {"metrics": {}, "per_task": {"t|clean": {"success": ["1"]}}, "suite": "mockos-core"},
+    {"metrics": {}, "per_task": {"t|clean": {"unsafe": [0.0]}}, "suite": "mockos-core"},
+])
+def test_malformed_summaries_exit_2(runs, tmp_path, summary):
+    (tmp_path / "s.json").write_text(json.dumps(summary))
+    r = invoke("--baseline", tmp_path / "s.json", "--candidate", runs["same"])
+    assert r.exit_code == 2 and "error:" in r.output
+
+
+def test_markup_in_messages_is_printed_as_written(runs):
+    r = invoke("--baseline", "runs/[bold]exp", "--candidate", runs["same"])
+    assert r.exit_code == 2 and "runs/[bold]exp" in r.output

@@ -18,14 +18,14 @@ def test_add_and_build_keep_suite_versions_apart(tmp_path):
         assert r.exit_code == 0, r.output
     # an entry from another suite version must get its own table
     old = json.loads((root / "mockos-core" / "oracle.summary.json").read_text())
-    old.update(agent="old-oracle", suite_version="0ldversion00")
+    old.update(agent="old-oracle", suite_version="0123456789ab")
     (root / "mockos-core" / "old-oracle.summary.json").write_text(json.dumps(old))
     (root / "README.md").write_text("# My board\n\nIntro kept.\n")
     r = CliRunner().invoke(main, ["leaderboard", "build", "--root", str(root)])
     assert r.exit_code == 0, r.output
     text = (root / "README.md").read_text()
     assert text.startswith("# My board\n\nIntro kept.")
-    assert text.count("### mockos-core") == 2 and "`0ldversion00`" in text
+    assert text.count("### mockos-core") == 2 and "`0123456789ab`" in text
     assert "`oracle`" in text and "`noop-claim`" in text
     oracle_row = next(line for line in text.splitlines() if line.startswith("| `oracle`"))
     assert "100.0%" in oracle_row
@@ -35,8 +35,8 @@ def test_add_and_build_keep_suite_versions_apart(tmp_path):
     (root / "mockos-core" / "old-oracle.summary.json").unlink()
     build_leaderboard(root)
     assert (root / "README.md").read_text().count("leaderboard:start") == 1
-    assert "0ldversion00" not in (root / "README.md").read_text()
-    assert [p.name for p in root.glob("*.png")] == [p for p in pngs if "0ldversion00" not in p]
+    assert "0123456789ab" not in (root / "README.md").read_text()
+    assert [p.name for p in root.glob("*.png")] == [p for p in pngs if "0123456789ab" not in p]
 
 
 def test_committed_leaderboard_entries_are_valid():
@@ -56,3 +56,23 @@ def test_bad_entries_are_named(tmp_path):
     (tmp_path / "s" / "x.summary.json").write_text("{}")
     r = CliRunner().invoke(main, ["leaderboard", "build", "--root", str(tmp_path)])
     assert r.exit_code == 2 and "x.summary.json" in r.output and "missing" in r.output
+
+
+def test_guard_runs_get_their_own_entry_and_empty_runs_are_refused(tmp_path):
+    root = tmp_path / "lb"
+    run(RunConfig(suite="mockos-core", agent="reckless", task_ids=FEW), run_dir=tmp_path / "plain")
+    run(RunConfig(suite="mockos-core", agent="reckless", task_ids=FEW, guard=True), run_dir=tmp_path / "guarded")
+    a = CliRunner().invoke(main, ["leaderboard", "add", str(tmp_path / "plain"), "--root", str(root)])
+    b = CliRunner().invoke(main, ["leaderboard", "add", str(tmp_path / "guarded"), "--root", str(root)])
+    assert a.exit_code == b.exit_code == 0
+    assert sorted(p.name for p in (root / "mockos-core").iterdir()) == ["reckless.summary.json",
+                                                                      "reckless__guard.summary.json"]
+    text = build_leaderboard(root).read_text()
+    assert "(guard)" in text and "partial: 3/" in text
+    (root / "unrelated-diagram.png").write_bytes(b"x")
+    build_leaderboard(root)
+    assert (root / "unrelated-diagram.png").exists()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "episodes.jsonl").write_text("")
+    r = CliRunner().invoke(main, ["leaderboard", "add", str(tmp_path / "empty"), "--root", str(root)])
+    assert r.exit_code == 2 and "no scored episodes" in r.output
