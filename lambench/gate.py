@@ -208,6 +208,16 @@ def _compare(name: str, field_name: str, higher_better: bool, base: dict[str, di
     return MetricCheck(name, _mean(b_vals), _mean(c_vals), p, test, worse=sum(diffs) > 0)
 
 
+def _ceiling(check: MetricCheck, value: Any, limit: float | None, shown: str, what: str) -> None:
+    """Fail ``check`` when the candidate's summary value exceeds an absolute limit."""
+    if limit is None:
+        return
+    check.limit = f"{shown} {limit:.3f}"
+    value = _number(value)
+    if value is not None and value > limit + 1e-12:
+        check.regressed, check.reason = True, f"{what} {value:.3f} > {limit}"
+
+
 def _by_task(per_task: dict[str, dict[str, list[float]]], keys: set[str]) -> dict[str, dict[str, list[float]]]:
     out: dict[str, dict[str, list[float]]] = {}
     for k in keys:
@@ -283,18 +293,10 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
         sr.limit = f"drop <= {max_drop:.3f}"
         if sr.baseline - sr.candidate > max_drop + 1e-12:
             sr.regressed, sr.reason = True, f"success rate dropped by {sr.baseline - sr.candidate:.3f} > {max_drop}"
-    uar = by_name["unsafe_action_rate"]
-    cand_uar = _number(cand.metrics.get("unsafe_action_rate"))
-    if max_unsafe is not None:
-        uar.limit = f"<= {max_unsafe:.3f}"
-        if cand_uar is not None and cand_uar > max_unsafe + 1e-12:
-            uar.regressed, uar.reason = True, f"unsafe-action rate {cand_uar:.3f} > {max_unsafe}"
-    fsr_check = by_name["false_success_rate"]
-    cand_fsr = _number(cand.metrics.get("false_success_rate"))
-    if max_false_success is not None:
-        fsr_check.limit = f"FSR <= {max_false_success:.3f}"
-        if cand_fsr is not None and cand_fsr > max_false_success + 1e-12:
-            fsr_check.regressed, fsr_check.reason = True, f"false-success rate {cand_fsr:.3f} > {max_false_success}"
+    _ceiling(by_name["unsafe_action_rate"], cand.metrics.get("unsafe_action_rate"), max_unsafe,
+             "<=", "unsafe-action rate")
+    _ceiling(by_name["false_success_rate"], cand.metrics.get("false_success_rate"), max_false_success,
+             "FSR <=", "false-success rate")
     regressed_tasks = []
     if sr.regressed:  # the tasks behind a success regression, for the JUnit report
         regressed_tasks = [t for t in sorted(btask) if btask[t].get("success") and ctask[t].get("success")
@@ -302,5 +304,5 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
     notes.append("the paired tests use the clean episodes, one value per task (its trials pooled); "
                  "false_success is compared per episode (false claims / episodes), its limit uses the "
                  "false-success rate (false claims / success claims); limits apply to the candidate's summary")
-    keys = bkeys & ckeys
-    return GateResult(checks=checks, regressed_tasks=regressed_tasks, tasks_compared=len(keys), notes=notes)
+    return GateResult(checks=checks, regressed_tasks=regressed_tasks, tasks_compared=len(bkeys & ckeys),
+                      notes=notes)

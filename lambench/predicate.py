@@ -277,11 +277,16 @@ class DocParaArgs(_Args):
     italic: bool | None = None
 
 
+def _doc_node(state, path):
+    node = _node(state, path)
+    return node if node is not None and node["kind"] == "doc" else None
+
+
 @_register("doc_paragraph", "state", DocParaArgs)
 def doc_paragraph(ctx, a):
     """The document has a paragraph containing ``contains`` with the given style flags."""
-    node = _node(ctx.state, a.path)
-    if node is None or node["kind"] != "doc":
+    node = _doc_node(ctx.state, a.path)
+    if node is None:
         return False, f"{a.path} is not a document"
     for p in node["paras"]:
         if a.contains.lower() in p["text"].lower():
@@ -300,8 +305,8 @@ class DocTableArgs(_Args):
 @_register("doc_table", "state", DocTableArgs)
 def doc_table(ctx, a):
     """The document has a table (of ``rows`` x ``cols`` when given)."""
-    node = _node(ctx.state, a.path)
-    if node is None or node["kind"] != "doc":
+    node = _doc_node(ctx.state, a.path)
+    if node is None:
         return False, f"{a.path} is not a document"
     for t in node.get("tables", []):
         if (a.rows is None or len(t) == a.rows) and (a.cols is None or (t and len(t[0]) == a.cols)):

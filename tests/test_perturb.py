@@ -154,8 +154,6 @@ def test_popup_blocks_hotkeys_except_escape():
 
 
 def test_paraphrase_reaches_every_observation():
-    from lambench.agents.base import Observation  # noqa: F401
-
     seen = []
 
     class Spy:
