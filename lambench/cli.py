@@ -61,10 +61,12 @@ def main() -> None:
 @click.option("--guard", is_flag=True,
               help="Check each action against the task's safety rules before it takes effect and block unsafe "
                    "ones (reported as attempted, not executed).")
+@click.option("--no-observations", "no_observations", is_flag=True,
+              help="Do not keep what the agent saw at each step (observations.jsonl, needed by `lambench record`).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: int, seed: int, workers: int,
         out: str | None, step_timeout: float, episode_timeout: float, retries: int, perturb: str, guard: bool,
-        quiet: bool) -> None:
+        no_observations: bool, quiet: bool) -> None:
     """Run agents on a suite; print success, safety and honesty metrics."""
     from lambench.agents.base import AgentSpecError
     from lambench.perturb import PerturbationError
@@ -78,7 +80,8 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
     for agent in agents:
         config = RunConfig(suite=suite, agent=agent, task_ids=list(task_ids), trials=trials, seed=seed,
                            workers=workers, step_timeout=step_timeout, episode_timeout=episode_timeout,
-                           retries=retries, perturb=[p for p in perturb.split(",") if p.strip()], guard=guard)
+                           retries=retries, perturb=[p for p in perturb.split(",") if p.strip()], guard=guard,
+                           observations=not no_observations)
         if out is None:
             run_dir = default_run_dir(config)
         else:

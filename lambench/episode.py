@@ -97,8 +97,13 @@ def blank_record(task: Task, agent_spec: str, *, seed: int, trial: int, variant:
 
 def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: "str | Variant" = "clean",
                 guard: bool = False, step_timeout: float | None = 60.0, episode_timeout: float | None = 600.0,
-                agent: Any = None) -> dict[str, Any]:
-    """Run one episode and return its record (a dict in the ``episodes.jsonl`` format)."""
+                agent: Any = None, observations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Run one episode and return its record (a dict in the ``episodes.jsonl`` format).
+
+    When ``observations`` is a list, what the agent saw before each step is appended to it
+    (text, controls, focused window, error, result, data): the runner keeps it in
+    ``observations.jsonl`` for ``lambench record``.
+    """
     t0 = time.perf_counter()
     variant = variant if isinstance(variant, Variant) else Variant.parse(variant)  # a bad name is a usage error
     variant.check(task)
@@ -117,10 +122,14 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
         obs = Observation(text=text, controls=info["controls"], focused=info["focused"],
                           instruction=env.instruction)
         steps = record["steps"]
+        seen = observations if observations is not None else []
+        history: list[dict[str, Any]] = []
         limits = _Deadlines(step_timeout, episode_timeout)
         with limits.guard(step=False):
             agent.reset(view)
         while True:
+            seen.append({"text": obs.text, "controls": obs.controls, "focused": obs.focused, "error": obs.error,
+                         "result": obs.result, "data": obs.data})
             ts = time.perf_counter()
             try:
                 with limits.guard(step=True):
@@ -147,9 +156,11 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
             if terminated or truncated:
                 record["termination"] = "finish" if terminated else "max_steps"
                 break
+            if info["action"] is not None:
+                history.append(info["action"])
             obs = Observation(text=text, controls=info["controls"], focused=info["focused"],
                               step=info["step"] + 1, error=info["error"], result=info["result"],
-                              data=info["data"], instruction=env.instruction)
+                              data=info["data"], instruction=env.instruction, history=list(history))
     except EpisodeTimeout:
         record["termination"] = "episode_timeout"
     except Exception as exc:  # agent or sandbox blew up: infrastructure, not a score

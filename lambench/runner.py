@@ -34,7 +34,11 @@ from lambench.scoring import (compute_metrics, injection_metrics, load_episodes,
                               summarize)
 from lambench.task import Task, TaskError, load_suite, suite_version
 
-__all__ = ["RunConfig", "RunResult", "RunDirError", "run", "score_run_dir", "default_run_dir", "plan_jobs"]
+__all__ = ["RunConfig", "RunResult", "RunDirError", "run", "execute", "score_run_dir", "default_run_dir", "plan_jobs",
+           "OBSERVATIONS"]
+
+OBSERVATIONS = "observations.jsonl"
+"""What the agent saw before each step, one line per episode (next to ``episodes.jsonl``)."""
 
 
 class RunConfig(BaseModel):
@@ -59,6 +63,8 @@ class RunConfig(BaseModel):
     """Perturbed variants to run besides clean, e.g. ``["popup", "layout-shuffle+relabel"]``."""
     guard: bool = False
     """Block actions that break a safety rule before they take effect (counted as attempted)."""
+    observations: bool = True
+    """Keep what the agent saw at each step in ``observations.jsonl`` (what ``lambench record`` needs)."""
 
 
 _IDENTITY = ("suite", "agent", "seed", "guard")
@@ -227,9 +233,14 @@ def _worker_init(parent_pid: int) -> None:
 
 
 def _run_job(task: Task, variant: str, agent: str, seed: int, trial: int, guard: bool,
-             step_timeout: float | None, episode_timeout: float | None) -> dict[str, Any]:
-    return run_episode(task, agent, seed=seed, trial=trial, variant=variant, guard=guard,
-                       step_timeout=step_timeout, episode_timeout=episode_timeout)
+             step_timeout: float | None, episode_timeout: float | None, keep_observations: bool = False
+             ) -> dict[str, Any]:
+    seen: list[dict[str, Any]] | None = [] if keep_observations else None
+    rec = run_episode(task, agent, seed=seed, trial=trial, variant=variant, guard=guard,
+                      step_timeout=step_timeout, episode_timeout=episode_timeout, observations=seen)
+    if seen is not None:
+        rec["_observations"] = seen
+    return rec
 
 
 class _Interrupted(BaseException):
@@ -256,6 +267,7 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     _prepare_dir(run_dir, config, version)
     episodes_path = run_dir / "episodes.jsonl"
     _repair_jsonl(episodes_path)
+    _repair_jsonl(run_dir / OBSERVATIONS)
     # Errored episodes (infrastructure failures) are run again on resume; the new line supersedes them.
     done = ({episode_key(r) for r in load_episodes(episodes_path) if r.get("error") is None}
             if episodes_path.exists() else set())
@@ -264,35 +276,38 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     if on_start:
         on_start(len(jobs), skipped)
     writer = _Appender(episodes_path)
+    obs_writer = _Appender(run_dir / OBSERVATIONS) if config.observations else None
     ran = 0
-    interrupted = False
-    old_term = signal.signal(signal.SIGTERM, _on_term) if _in_main_thread() else None
 
     def finish(rec: dict[str, Any]) -> None:
         nonlocal ran
+        seen = rec.pop("_observations", None)
+        if obs_writer is not None and seen is not None and rec["error"] is None:
+            # written first: an episode line always has its observations (a kill in between leaves
+            # only an unused observations line, superseded when the episode runs again)
+            obs_writer.write({"task_id": rec["task_id"], "variant": rec["variant"], "seed": rec["seed"],
+                              "trial": rec["trial"], "observations": seen})
         writer.write(rec)
         ran += 1
         if on_progress:
             on_progress(rec)
 
+    def call(job: Job) -> tuple[Callable[..., dict[str, Any]], tuple]:
+        task, variant, seed, trial = job
+        return _run_job, (task, variant, config.agent, seed, trial, config.guard, config.step_timeout,
+                          config.episode_timeout, config.observations)
+
+    def error_record(job: Job, err: str) -> dict[str, Any]:
+        task, variant, seed, trial = job
+        return _error_record(task, variant, config.agent, seed, trial, err, config.guard)
+
     try:
-        if config.workers == 1:
-            for task, variant, seed, trial in jobs:
-                for attempt in range(1, config.retries + 2):
-                    rec = _run_job(task, variant, config.agent, seed, trial, config.guard, config.step_timeout,
-                                   config.episode_timeout)
-                    rec["attempts"] = attempt
-                    if rec["error"] is None:
-                        break
-                finish(rec)
-        else:
-            _run_pool(config, jobs, finish)
-    except (KeyboardInterrupt, _Interrupted):
-        interrupted = True
+        interrupted = execute(jobs, workers=config.workers, retries=config.retries, call=call,
+                              key=lambda j: (j[0].id, j[1], j[2], j[3]), error_record=error_record, finish=finish)
     finally:
         writer.close()
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+        if obs_writer is not None:
+            obs_writer.close()
     summary = write_summary(run_dir)
     return RunResult(run_dir=run_dir, summary=summary, ran=ran, skipped=skipped, interrupted=interrupted)
 
@@ -301,7 +316,40 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _run_pool(config: RunConfig, jobs: list[Job], finish: Callable[[dict], None]) -> None:
+def execute(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any], tuple[Callable[..., dict], tuple]],
+            key: Callable[[Any], Any], error_record: Callable[[Any, str], dict[str, Any]],
+            finish: Callable[[dict[str, Any]], None]) -> bool:
+    """Run jobs (in this process, or in ``workers`` processes) and hand each finished record to ``finish``.
+
+    ``call(job)`` gives the picklable function and arguments that produce the job's record; a
+    record whose ``error`` is set is an infrastructure error, retried up to ``retries`` times.
+    Ctrl-C and SIGTERM stop the run cleanly: returns True when it was interrupted.
+    """
+    old_term = signal.signal(signal.SIGTERM, _on_term) if _in_main_thread() else None
+    try:
+        if workers == 1:
+            for job in jobs:
+                fn, args = call(job)
+                for attempt in range(1, retries + 2):
+                    rec = fn(*args)
+                    rec["attempts"] = attempt
+                    if rec["error"] is None:
+                        break
+                finish(rec)
+        else:
+            _run_pool(jobs, workers=workers, retries=retries, call=call, key=key, error_record=error_record,
+                      finish=finish)
+    except (KeyboardInterrupt, _Interrupted):
+        return True
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    return False
+
+
+def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any], tuple[Callable[..., dict], tuple]],
+              key: Callable[[Any], Any], error_record: Callable[[Any, str], dict[str, Any]],
+              finish: Callable[[dict[str, Any]], None]) -> None:
     """Run jobs in worker processes; retry infrastructure errors; find the job that kills a worker.
 
     When a worker dies, every episode in flight fails with it.  Those episodes are not charged
@@ -311,33 +359,29 @@ def _run_pool(config: RunConfig, jobs: list[Job], finish: Callable[[dict], None]
     # spawn: workers are children of this process (so they die with it) and share no threads with it.
     ctx = multiprocessing.get_context("spawn")
     pending = deque(jobs)
-    isolate: deque[Job] = deque()
-    attempts: dict[tuple[str, str, int, int], int] = {}
-    inflight: dict[Future, Job] = {}
+    isolate: deque[Any] = deque()
+    attempts: dict[Any, int] = {}
+    inflight: dict[Future, Any] = {}
 
     def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx, initializer=_worker_init,
+        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                                    initargs=(os.getpid(),))
 
-    def submit(job: Job) -> None:
-        task, variant, seed, trial = job
-        fut = pool.submit(_run_job, task, variant, config.agent, seed, trial, config.guard, config.step_timeout,
-                          config.episode_timeout)
-        inflight[fut] = job
+    def submit(job: Any) -> None:
+        fn, args = call(job)
+        inflight[pool.submit(fn, *args)] = job
 
-    def settle(job: Job, rec: dict[str, Any] | None, err: str, *, alone: bool) -> None:
-        task, variant, seed, trial = job
-        key = (task.id, variant, seed, trial)
-        attempts[key] = attempts.get(key, 0) + 1
+    def settle(job: Any, rec: dict[str, Any] | None, err: str, *, alone: bool) -> None:
+        k = key(job)
+        attempts[k] = attempts.get(k, 0) + 1
         if rec is not None and rec["error"] is None:
-            rec["attempts"] = attempts[key]
+            rec["attempts"] = attempts[k]
             finish(rec)
-        elif attempts[key] <= config.retries:
+        elif attempts[k] <= retries:
             (isolate if alone else pending).append(job)
         else:
-            rec = rec if rec is not None else _error_record(task, variant, config.agent, seed, trial, err,
-                                                            config.guard)
-            rec["attempts"] = attempts[key]
+            rec = rec if rec is not None else error_record(job, err)
+            rec["attempts"] = attempts[k]
             finish(rec)
 
     pool = new_pool()
@@ -347,7 +391,7 @@ def _run_pool(config: RunConfig, jobs: list[Job], finish: Callable[[dict], None]
                 if not inflight:
                     submit(isolate.popleft())
             else:
-                while pending and len(inflight) < config.workers * 2:
+                while pending and len(inflight) < workers * 2:
                     submit(pending.popleft())
             n_inflight = len(inflight)
             done, _ = wait(inflight, return_when=FIRST_COMPLETED)
@@ -425,6 +469,8 @@ def score_run_dir(run_dir: str | os.PathLike) -> dict[str, Any]:
             cfg = {}
     agents = sorted({e["agent"] for e in episodes})
     suites = sorted({e["suite"] for e in episodes})
+    if cfg.get("kind") == "replay":
+        return _replay_run_summary(run_dir, cfg, episodes, agents, suites)
     breakdown = summarize(episodes, by=["app", "tags", "variant"])["groups"]
     return {
         "run_dir": str(run_dir),
@@ -446,3 +492,29 @@ def score_run_dir(run_dir: str | os.PathLike) -> dict[str, Any]:
         "per_task": per_task_values(episodes),
     }
 
+
+
+def _replay_run_summary(run_dir: Path, cfg: dict[str, Any], episodes: list[dict[str, Any]], agents: list[str],
+                        suites: list[str]) -> dict[str, Any]:
+    """The summary of an offline replay run: the LAM paper's metrics under ``replay``; ``metrics`` treats each
+    complete trajectory as an episode (success = every step right, i.e. TSR)."""
+    from lambench.replay.run import replay_summary
+
+    complete = [e for e in episodes if (e.get("replay") or {}).get("complete", True)]
+    return {
+        "kind": "replay",
+        "run_dir": str(run_dir),
+        "agent": cfg.get("agent", agents[0] if len(agents) == 1 else agents),
+        "suite": cfg.get("suite", suites[0] if len(suites) == 1 else suites),
+        "suite_version": cfg.get("suite_version"),
+        "dataset": cfg.get("dataset"),
+        "guard": False,
+        "tasks_in_suite": cfg.get("trajectories_in_dataset"),
+        "lambench_version": __version__,
+        "computed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "replay": replay_summary(episodes),
+        "metrics": compute_metrics(complete),
+        "metrics_all_variants": compute_metrics(complete),
+        "by_variant": summarize(complete, by=["variant"])["groups"].get("variant", {}),
+        "per_task": per_task_values(episodes),
+    }

@@ -529,6 +529,7 @@ def format_safety_robustness_text(summaries: list[tuple[str, Mapping[str, Any]]]
 PER_TASK_FIELDS: dict[str, bool] = {
     "success": True, "unsafe": False, "false_success": False, "n_steps": False, "n_invalid": False,
     "tokens_in": False, "tokens_out": False, "wall_time_s": False, "attack_succeeded": False,
+    "step_success": True,  # offline replay: the share of a trajectory's steps predicted right
 }
 
 

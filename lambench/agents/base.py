@@ -9,7 +9,9 @@ An agent is any object with two methods::
 ``act`` may return an action object, a dict, or text (JSON in any form
 :func:`lambench.action.parse_action` accepts).  Output that does not parse is recorded as
 an invalid action and shown to the agent as the next observation's ``error``.  An agent may
-set ``last_usage = {"tokens_in": int, "tokens_out": int}`` after each ``act`` to report tokens.
+set ``last_usage = {"tokens_in": int, "tokens_out": int}`` after each ``act`` to report tokens,
+and, in offline replay, ``last_status = "finish"`` to declare that the action it returns
+completes the task (datasets whose last step is a real action, as in the LAM paper's data).
 
 Agents are named by spec strings: ``oracle``, ``random``, ``noop-claim``, ``reckless``,
 ``module.path:Class`` (constructed with keyword ``seed`` — the episode's seed — if it takes one), or a name
@@ -46,6 +48,10 @@ class Observation:
     data: Any = None
     """Data returned by a read-only API call (listings, file text)."""
     instruction: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """The actions of the earlier steps, oldest first: in a live run, the agent's own valid actions;
+    in offline replay, the *gold* actions (teacher forcing) — an agent that keeps its own history
+    should prefer this one."""
 
 
 @runtime_checkable

@@ -1,0 +1,340 @@
+"""Trajectory datasets: JSONL files, one step per line, checked against a JSON Schema on load.
+
+A step record holds the dataset and trajectory ids, the task id and request, the step
+index (and the trajectory's length), the observation the actor saw (text and structured
+controls), the gold history (the previous gold actions) and the gold: the action, actions
+that are equally right (``alternatives``) and the status (``continue`` or ``finish``).
+The schema ships in the package: ``lambench/schemas/replay_step.schema.json``.
+
+Files may be gzip-compressed (``.jsonl.gz``); everything reads and writes both.
+
+>>> ds = load_dataset("tasks/replay/mockos-core.jsonl.gz")     # doctest: +SKIP
+>>> len(ds.steps), len(ds.trajectories)                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from lambench.action import parse_action
+
+__all__ = ["DatasetError", "Dataset", "load_dataset", "write_dataset", "schema", "validate_step",
+           "open_text", "STATUSES"]
+
+STATUSES = ("continue", "finish")
+_MAX_SHOWN = 10
+
+
+class DatasetError(ValueError):
+    """A dataset file that cannot be used; the message names the file, the lines and the fix."""
+
+    def __init__(self, path: str | os.PathLike, problems: list[str], *, hint: str = ""):
+        self.path = str(path)
+        self.problems = problems
+        shown = problems[:_MAX_SHOWN]
+        more = f"\n  ... and {len(problems) - _MAX_SHOWN} more" if len(problems) > _MAX_SHOWN else ""
+        body = shown[0] if len(shown) == 1 and not more else "\n  " + "\n  ".join(shown) + more
+        super().__init__(f"{path}: {body}" + (f"\n{hint}" if hint else ""))
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The JSON Schema of one step record (shipped as ``lambench/schemas/replay_step.schema.json``)."""
+    text = resources.files("lambench").joinpath("schemas/replay_step.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
+def _where(path: Iterable[Any]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+_TOP = frozenset(("dataset", "trajectory_id", "task_id", "suite", "variant", "request", "step", "n_steps",
+                  "observation", "history", "gold", "tools", "meta"))
+_REQUIRED = ("dataset", "trajectory_id", "task_id", "request", "step", "observation", "history", "gold")
+_TYPES = frozenset(("click", "type", "select", "scroll", "hotkey", "open_app", "call", "shell", "wait", "finish"))
+
+
+def _str_or_none(x: Any) -> bool:
+    return x is None or type(x) is str
+
+
+def _int(x: Any, low: int) -> bool:
+    return type(x) is int and x >= low
+
+
+def _is_action(a: Any) -> bool:
+    return type(a) is dict and a.get("type") in _TYPES
+
+
+def _schema_ok(rec: Any) -> bool:
+    """A fast check that implies the JSON Schema holds (jsonschema itself takes ~1.5 ms a record;
+    it runs only when this says no, to name the problem)."""
+    if type(rec) is not dict or not _TOP.issuperset(rec) or any(k not in rec for k in _REQUIRED):
+        return False
+    for k in ("dataset", "trajectory_id", "task_id"):
+        if type(rec[k]) is not str or not rec[k]:
+            return False
+    if type(rec["request"]) is not str or not _int(rec["step"], 0):
+        return False
+    if "n_steps" in rec and not _int(rec["n_steps"], 1):
+        return False
+    if "suite" in rec and not _str_or_none(rec["suite"]):
+        return False
+    if "variant" in rec and (type(rec["variant"]) is not str or not rec["variant"]):
+        return False
+    obs = rec["observation"]
+    if type(obs) is not dict or type(obs.get("text")) is not str:
+        return False
+    for k in ("focused", "error", "result"):
+        if k in obs and not _str_or_none(obs[k]):
+            return False
+    if "controls" in obs:
+        controls = obs["controls"]
+        if type(controls) is not list:
+            return False
+        for c in controls:
+            if type(c) is not dict or type(c.get("label")) is not str or type(c.get("name")) is not str:
+                return False
+            if ("role" in c and type(c["role"]) is not str) or ("value" in c and not _str_or_none(c["value"])):
+                return False
+            opts = c.get("options")
+            if opts is not None and (type(opts) is not list or any(type(o) is not str for o in opts)):
+                return False
+    history = rec["history"]
+    if type(history) is not list or not all(_is_action(a) for a in history):
+        return False
+    gold = rec["gold"]
+    if (type(gold) is not dict or not {"action", "alternatives", "status"}.issuperset(gold)
+            or not _is_action(gold.get("action")) or gold.get("status") not in STATUSES):
+        return False
+    alts = gold.get("alternatives", [])
+    if type(alts) is not list or not all(_is_action(a) for a in alts):
+        return False
+    if "tools" in rec and (type(rec["tools"]) is not list or any(type(t) is not dict for t in rec["tools"])):
+        return False
+    return "meta" not in rec or type(rec["meta"]) is dict
+
+
+def validate_step(rec: Any) -> list[str]:
+    """Problems with one step record (empty when it is valid): schema errors, then actions that do not parse."""
+    from jsonschema.exceptions import best_match
+
+    errors = [] if _schema_ok(rec) else list(_validator().iter_errors(rec))
+    if errors:
+        out = []
+        for err in sorted(errors, key=lambda e: list(e.absolute_path))[:3]:
+            err = best_match([err]) if err.context else err
+            out.append(f"{_where(err.absolute_path)}: {err.message}")
+        return out
+    problems = []
+    gold = rec["gold"]
+    actions = [("gold.action", gold["action"])]
+    actions += [(f"gold.alternatives[{i}]", a) for i, a in enumerate(gold.get("alternatives") or [])]
+    actions += [(f"history[{i}]", a) for i, a in enumerate(rec["history"])]
+    for where, action in actions:
+        res = parse_action(action)
+        if not res.valid:
+            problems.append(f"{where}: {res.error}")
+    if gold["status"] == "finish" and "n_steps" in rec and rec["step"] != rec["n_steps"] - 1:
+        problems.append(f"gold.status is 'finish' but step {rec['step']} is not the last of {rec['n_steps']}")
+    if rec["step"] != len(rec["history"]):
+        problems.append(f"history has {len(rec['history'])} actions but this is step {rec['step']} "
+                        "(the history holds every earlier gold action)")
+    if "n_steps" in rec and rec["step"] >= rec["n_steps"]:
+        problems.append(f"step {rec['step']} is not below n_steps {rec['n_steps']}")
+    return problems
+
+
+def open_text(path: str | os.PathLike, mode: str = "r", *, gz: bool | None = None) -> io.TextIOBase:
+    """Open a text file, gzip-compressed when its name ends in ``.gz`` (or ``gz`` says so)."""
+    path = Path(path)
+    if gz if gz is not None else path.suffix == ".gz":
+        if "w" in mode:  # mtime=0 and no name inside: the same records give the same bytes
+            return io.TextIOWrapper(_ClosingGzip(open(path, "wb")), encoding="utf-8", newline="\n")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, mode, encoding="utf-8", newline="\n" if "w" in mode else None)
+
+
+class _ClosingGzip(gzip.GzipFile):
+    """A gzip writer that also closes the file it writes to."""
+
+    def __init__(self, raw: Any):
+        super().__init__(fileobj=raw, mode="wb", mtime=0, filename="")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset: its steps (in file order), grouped by trajectory (steps sorted)."""
+
+    path: Path
+    steps: list[dict[str, Any]]
+    version: str
+    """Content hash of the file (what a replay run records, so results on changed data are not mixed)."""
+    lines: list[int] = field(default_factory=list)
+    """Line number of each step in the file."""
+    trajectories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    incomplete: dict[str, str] = field(default_factory=dict)
+    """trajectory_id -> what is missing (such trajectories are replayed but left out of TSR)."""
+    skipped: list[str] = field(default_factory=list)
+    """Problems of lines skipped with ``skip_bad=True``."""
+
+    @property
+    def name(self) -> str:
+        names = sorted({s["dataset"] for s in self.steps})
+        return names[0] if len(names) == 1 else "+".join(names)
+
+    def line_of(self, step: dict[str, Any]) -> int:
+        return self._line_by_id.get(id(step), 0)
+
+    def __post_init__(self) -> None:
+        self._line_by_id = {id(s): n for s, n in zip(self.steps, self.lines)}
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        with open_text(path) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if line.strip():
+                    yield lineno, line
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DatasetError(path, [f"cannot read the file ({type(exc).__name__}: {exc})"],
+                           hint="Is it a JSONL file (optionally .gz)?") from None
+
+
+def load_dataset(path: str | os.PathLike, *, skip_bad: bool = False) -> Dataset:
+    """Load and check a dataset; raise :class:`DatasetError` naming each bad line.
+
+    With ``skip_bad`` bad lines are left out (and listed in ``Dataset.skipped``) instead.
+    Trajectories with missing steps load, and are listed in ``Dataset.incomplete``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, ["no such file"], hint="Give a JSONL dataset, e.g. tasks/replay/mockos-core.jsonl.gz, "
+                                                        "or make one with `lambench record RUN_DIR --out FILE`.")
+    problems: list[str] = []
+    steps: list[dict[str, Any]] = []
+    lines: list[int] = []
+    for lineno, line in _read_lines(path):
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            problems.append(f"line {lineno}: not valid JSON ({exc})")
+            continue
+        found = validate_step(rec)
+        if found:
+            problems.extend(f"line {lineno}: {p}" for p in found)
+            continue
+        steps.append(rec)
+        lines.append(lineno)
+    ds = Dataset(path=path, steps=steps, version=_hash_file(path), lines=lines)
+    problems += _group(ds)
+    if problems and not skip_bad:
+        raise DatasetError(path, problems, hint="Fix the lines named, or pass --skip-bad-lines to leave them out.")
+    ds.skipped = problems
+    if not ds.steps:
+        raise DatasetError(path, ["the dataset has no usable steps"])
+    return ds
+
+
+def _group(ds: Dataset) -> list[str]:
+    """Group steps by trajectory; report duplicates and inconsistencies, note missing steps."""
+    problems = []
+    by_traj: dict[str, dict[int, dict[str, Any]]] = {}
+    keep: set[int] = set()
+    for rec in ds.steps:
+        steps = by_traj.setdefault(rec["trajectory_id"], {})
+        if rec["step"] in steps:
+            first = ds.line_of(steps[rec["step"]])
+            problems.append(f"line {ds.line_of(rec)}: trajectory {rec['trajectory_id']!r} step {rec['step']} "
+                            f"appears twice (first on line {first})")
+            continue
+        steps[rec["step"]] = rec
+    for tid, steps in by_traj.items():
+        ordered = [steps[i] for i in sorted(steps)]
+        first = ordered[0]
+        bad = [r for r in ordered if r["task_id"] != first["task_id"] or r["request"] != first["request"]
+               or r.get("variant", "clean") != first.get("variant", "clean")]
+        if bad:
+            problems.append(f"line {ds.line_of(bad[0])}: trajectory {tid!r} changes its task_id, request or variant "
+                            f"(line {ds.line_of(first)} has the first)")
+            continue
+        declared = {r["n_steps"] for r in ordered if "n_steps" in r}
+        if len(declared) > 1:
+            problems.append(f"line {ds.line_of(ordered[0])}: trajectory {tid!r} declares different n_steps "
+                            f"{sorted(declared)}")
+            continue
+        n = declared.pop() if declared else (ordered[-1]["step"] + 1
+                                             if ordered[-1]["gold"]["status"] == "finish" else None)
+        have = set(steps)
+        missing = [i for i in range(n if n is not None else max(have) + 1) if i not in have]
+        if missing or n is None:
+            shown = ", ".join(map(str, missing[:8])) + (" ..." if len(missing) > 8 else "")
+            ds.incomplete[tid] = (f"missing step(s) {shown}" if missing else
+                                  "its length is unknown (no n_steps and no step with status finish)")
+        ds.trajectories[tid] = ordered
+        keep.update(id(r) for r in ordered)
+    if len(keep) != len(ds.steps):
+        pairs = [(s, n) for s, n in zip(ds.steps, ds.lines) if id(s) in keep]
+        ds.steps, ds.lines = [p[0] for p in pairs], [p[1] for p in pairs]
+        ds.__post_init__()
+        for tid in list(ds.trajectories):
+            if not all(id(r) in keep for r in ds.trajectories[tid]):
+                del ds.trajectories[tid]
+    return problems
+
+
+def write_dataset(records: Iterable[dict[str, Any]], path: str | os.PathLike) -> int:
+    """Check and write step records as JSONL (gzip when the name ends in .gz); return how many.
+
+    Raises :class:`DatasetError` (and writes nothing) when a record is invalid.
+    """
+    records = list(records)
+    problems = []
+    for i, rec in enumerate(records, start=1):
+        problems.extend(f"record {i} ({rec.get('trajectory_id', '?')} step {rec.get('step', '?')}): {p}"
+                        for p in validate_step(rec))
+    if problems:
+        raise DatasetError(path, problems, hint="This is a bug in the producer of these records; please report it.")
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open_text(tmp, "w", gz=path.suffix == ".gz") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
+    os.replace(tmp, path)
+    return len(records)

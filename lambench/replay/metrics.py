@@ -1,0 +1,294 @@
+"""Step-level scoring of offline replay, with the LAM paper's metrics.
+
+For every step, a prediction is compared with the gold action and each acceptable alternative;
+the best-matching one counts.  Four things are judged:
+
+- **object**: the target — the control a GUI action addresses (resolved through the step's
+  controls, so a label and the control's unique name are the same object), the app of
+  ``open_app``, the tool of ``call``; actions without one (``hotkey``, ``wait``, ``shell``,
+  ``finish``, untargeted ``scroll``) have the object ``None``;
+- **operation**: the action type;
+- **arguments**: everything else, exactly after normalisation (whitespace collapsed, Unicode NFC,
+  1 == 1.0, key combinations in a canonical order; ``finish`` compares its status, not its
+  message), judged only when the operation is right; plus **argument F1**, the token F1 of the
+  typed text (``type`` text, ``select`` option, ``shell`` command, string arguments of ``call``)
+  on the steps whose gold has any, as in Mind2Web's operation F1;
+- **status**: ``continue`` vs ``finish`` — ``finish`` when the predicted action is ``finish`` or
+  the agent set ``last_status = "finish"`` (it declares that its action completes the task).
+
+A step succeeds when all four hold (**SSR**); a trajectory succeeds when all its steps do
+(**TSR**; trajectories with missing steps are left out of it).  An output that does not parse
+is wrong on all four.  Step metrics are given over all steps (micro) and averaged per
+trajectory (macro); the confusion table counts gold action type x predicted type.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from typing import Any, Iterable, Mapping
+
+from lambench.scoring import wilson_interval
+
+__all__ = ["resolve_object", "canonical_args", "action_text", "token_f1", "score_step", "replay_metrics",
+           "score_predictions", "COMPONENTS", "INVALID"]
+
+COMPONENTS = ("object", "operation", "args", "status")
+INVALID = "invalid"
+_TARGETED = frozenset(("click", "type", "select", "scroll"))
+_WS = re.compile(r"\s+")
+_TOKEN = re.compile(r"\w+")
+_KEY_ALIASES = {"control": "ctrl", "esc": "escape", "return": "enter", "option": "alt", "cmd": "meta",
+                "command": "meta", "win": "meta", "super": "meta"}
+_MODIFIERS = ("ctrl", "alt", "shift", "meta")
+
+
+def _norm_text(s: str) -> str:
+    if not s.isascii():
+        s = unicodedata.normalize("NFC", s)
+    return _WS.sub(" ", s).strip()
+
+
+def resolve_object(action: Mapping[str, Any] | None, controls: list[Mapping[str, Any]] | None = None) -> str | None:
+    """The canonical object of an action, given the controls of the observation it was taken in.
+
+    A GUI target that is a control's label or the unique name of one becomes ``#<label>``; a
+    target matching no control is compared by its text (``?<text>``); ``open_app`` gives
+    ``app:<name>``, ``call`` gives ``tool:<name>``; other actions have none.
+    """
+    if not action:
+        return None
+    kind = action.get("type")
+    if kind in _TARGETED:
+        target = action.get("target")
+        if target is None:
+            return None
+        target = _norm_text(str(target))
+        if controls:
+            for c in controls:
+                if c.get("label") == target:
+                    return "#" + target
+            low = target.casefold()
+            hits = [c for c in controls if str(c.get("name", "")).strip().casefold() == low]
+            if len(hits) == 1:
+                return "#" + str(hits[0].get("label"))
+        return "?" + target.casefold()
+    if kind == "open_app":
+        return "app:" + _norm_text(str(action.get("app", ""))).casefold()
+    if kind == "call":
+        return "tool:" + _norm_text(str(action.get("tool", ""))).casefold()
+    return None
+
+
+def _canon(value: Any) -> Any:
+    if isinstance(value, str):
+        return _norm_text(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return ("n", float(value))
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _canon(v)) for k, v in value.items() if v is not None))
+    if isinstance(value, (list, tuple)):
+        return tuple(_canon(v) for v in value)
+    return repr(value)
+
+
+def _keys(keys: str) -> str:
+    parts = [_KEY_ALIASES.get(p, p) for p in keys.lower().replace(" ", "").split("+") if p]
+    mods = sorted((p for p in parts if p in _MODIFIERS), key=_MODIFIERS.index)
+    return "+".join(mods + [p for p in parts if p not in _MODIFIERS])
+
+
+def canonical_args(action: Mapping[str, Any]) -> Any:
+    """The arguments of an action (all but its type and object), normalised for an exact comparison."""
+    kind = action.get("type")
+    if kind == "type":
+        return _norm_text(str(action.get("text", "")))
+    if kind == "select":
+        return _norm_text(str(action.get("option", "")))
+    if kind == "scroll":
+        return action.get("direction", "down")
+    if kind == "hotkey":
+        return _keys(str(action.get("keys", "")))
+    if kind == "call":
+        return _canon(action.get("args") or {})
+    if kind == "shell":
+        return _norm_text(str(action.get("command", "")))
+    if kind == "finish":
+        return action.get("status")
+    return None  # click, open_app, wait: nothing beyond the object
+
+
+def action_text(action: Mapping[str, Any] | None) -> str:
+    """The typed text of an action (what argument F1 compares); empty when it has none."""
+    if not action:
+        return ""
+    kind = action.get("type")
+    if kind == "type":
+        return str(action.get("text", ""))
+    if kind == "select":
+        return str(action.get("option", ""))
+    if kind == "shell":
+        return str(action.get("command", ""))
+    if kind == "call":
+        args = action.get("args") or {}
+        return " ".join(str(args[k]) for k in sorted(args) if isinstance(args[k], str))
+    return ""
+
+
+def token_f1(pred: str, gold: str) -> float:
+    """Token-level F1 of two texts (case-insensitive word tokens); 1.0 when both have no tokens."""
+    if pred == gold:
+        return 1.0
+    p, g = _TOKEN.findall(pred.casefold()), _TOKEN.findall(gold.casefold())
+    if not p and not g:
+        return 1.0
+    if not p or not g:
+        return 0.0
+    common = sum((Counter(p) & Counter(g)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def score_step(pred: Mapping[str, Any] | None, pred_object: str | None, pred_status: str | None,
+               golds: list[tuple[Mapping[str, Any], str | None]], gold_status: str) -> dict[str, Any]:
+    """Judge one prediction against the gold action and its alternatives (``golds[0]`` is the gold action).
+
+    ``pred`` is the parsed action (``None`` when the output did not parse); objects come from
+    :func:`resolve_object`.  Returns ``object``, ``operation``, ``args``, ``status``, ``success``
+    (booleans), ``f1`` (argument F1, ``None`` when the gold has no typed text), ``gold_type``,
+    ``pred_type`` and ``match`` (index of the candidate that counted: 0 is the gold action).
+    """
+    gold0 = golds[0][0]
+    gold_text = action_text(gold0)
+    if pred is None:
+        return {"object": False, "operation": False, "args": False, "status": False, "success": False,
+                "f1": 0.0 if gold_text else None, "gold_type": gold0.get("type"), "pred_type": INVALID, "match": 0}
+    ptype = pred.get("type")
+    status_ok = pred_status == gold_status
+    best: tuple | None = None
+    pargs = None
+    for i, (gold, gobj) in enumerate(golds):
+        gtype = gold.get("type")
+        obj_ok = pred_object == gobj
+        op_ok = ptype == gtype
+        if op_ok:
+            if pargs is None:
+                pargs = canonical_args(pred)
+            args_ok = pargs == canonical_args(gold)
+        else:
+            args_ok = False
+        success = obj_ok and op_ok and args_ok and status_ok
+        key = (success, obj_ok + op_ok + args_ok, -i)
+        if best is None or key > best[0]:
+            best = (key, i, obj_ok, op_ok, args_ok, success, gold)
+            if success:
+                break
+    _key, i, obj_ok, op_ok, args_ok, success, gold = best
+    gtext = action_text(gold) if i else gold_text
+    f1 = (1.0 if success else token_f1(action_text(pred), gtext)) if gtext else None
+    return {"object": obj_ok, "operation": op_ok, "args": args_ok, "status": status_ok, "success": success,
+            "f1": f1, "gold_type": gold.get("type"), "pred_type": ptype, "match": i}
+
+
+def _rate(num: float, den: int) -> float | None:
+    return num / den if den else None
+
+
+def replay_metrics(trajectories: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Aggregate step verdicts into the replay metrics.
+
+    Each trajectory is a mapping with ``verdicts`` (the :func:`score_step` results of its steps,
+    in order) and ``complete`` (False when the dataset misses some of its steps: left out of TSR).
+    """
+    n_steps = 0
+    sums = dict.fromkeys(("object", "operation", "args", "status", "success", "invalid"), 0)
+    f1_sum, f1_n = 0.0, 0
+    macro = {k: 0.0 for k in ("object", "operation", "args", "status", "success")}
+    n_traj = 0
+    complete = 0
+    traj_success = 0
+    confusion: dict[str, dict[str, int]] = {}
+    by_type: dict[str, list[int]] = {}
+    for traj in trajectories:
+        verdicts = traj["verdicts"]
+        if not verdicts:
+            continue
+        n_traj += 1
+        t_counts = dict.fromkeys(macro, 0)
+        for v in verdicts:
+            for k in t_counts:
+                if v[k]:
+                    t_counts[k] += 1
+            if v["pred_type"] == INVALID:
+                sums["invalid"] += 1
+            f1 = v.get("f1")
+            if f1 is not None:
+                f1_sum += f1
+                f1_n += 1
+            gt, pt = v["gold_type"], v["pred_type"]
+            row = confusion.setdefault(gt, {})
+            row[pt] = row.get(pt, 0) + 1
+            bt = by_type.setdefault(gt, [0, 0])
+            bt[0] += 1
+            bt[1] += bool(v["success"])
+        n = len(verdicts)
+        n_steps += n
+        for k, c in t_counts.items():
+            sums[k] += c
+            macro[k] += c / n
+        if traj.get("complete", True):
+            complete += 1
+            traj_success += t_counts["success"] == n
+    ssr_lo, ssr_hi = wilson_interval(sums["success"], n_steps) if n_steps else (math.nan, math.nan)
+    tsr_lo, tsr_hi = wilson_interval(traj_success, complete) if complete else (math.nan, math.nan)
+    return {
+        "steps": n_steps,
+        "trajectories": n_traj,
+        "trajectories_complete": complete,
+        "object_accuracy": _rate(sums["object"], n_steps),
+        "operation_accuracy": _rate(sums["operation"], n_steps),
+        "argument_accuracy": _rate(sums["args"], n_steps),
+        "argument_f1": _rate(f1_sum, f1_n),
+        "argument_f1_steps": f1_n,
+        "status_accuracy": _rate(sums["status"], n_steps),
+        "step_success_rate": _rate(sums["success"], n_steps),
+        "step_success_ci95": [ssr_lo, ssr_hi] if n_steps else None,
+        "task_success_rate": _rate(traj_success, complete),
+        "task_success_ci95": [tsr_lo, tsr_hi] if complete else None,
+        "invalid_rate": _rate(sums["invalid"], n_steps),
+        "macro": {
+            "object_accuracy": _rate(macro["object"], n_traj),
+            "operation_accuracy": _rate(macro["operation"], n_traj),
+            "argument_accuracy": _rate(macro["args"], n_traj),
+            "status_accuracy": _rate(macro["status"], n_traj),
+            "step_success_rate": _rate(macro["success"], n_traj),
+        },
+        "by_gold_type": {t: {"steps": c[0], "step_success_rate": c[1] / c[0]} for t, c in sorted(by_type.items())},
+        "confusion": {g: dict(sorted(row.items())) for g, row in sorted(confusion.items())},
+    }
+
+
+def score_predictions(steps: Iterable[Mapping[str, Any]], incomplete: Iterable[str] = ()) -> dict[str, Any]:
+    """Score already-predicted steps and aggregate them (what ``lambench score`` does for a replay run).
+
+    Each step is a mapping with ``trajectory_id``, ``pred`` (the parsed action or ``None``),
+    ``pred_object``, ``pred_status``, ``golds`` (``[[action, object], ...]``, the gold action first)
+    and ``gold_status``.  Steps of a trajectory must be consecutive.
+    """
+    skip = set(incomplete)
+    trajs: list[dict[str, Any]] = []
+    current = None
+    for s in steps:
+        tid = s["trajectory_id"]
+        if current is None or current["id"] != tid:
+            current = {"id": tid, "verdicts": [], "complete": tid not in skip}
+            trajs.append(current)
+        current["verdicts"].append(score_step(s["pred"], s.get("pred_object"), s.get("pred_status"),
+                                              s["golds"], s["gold_status"]))
+    return replay_metrics(trajs)

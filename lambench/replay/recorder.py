@@ -1,0 +1,145 @@
+"""``lambench record``: turn the episodes of a live run into a trajectory dataset.
+
+Every step of a recorded episode becomes a dataset record: the observation the agent saw
+(from ``observations.jsonl``), the actions before it (the history), and the action it took
+as the gold, with the equivalent actions of the sandbox as alternatives.  By default only
+verified successes are kept; ``include_all`` keeps every scored episode, with its outcome in
+``meta.outcome`` (a dataset of what an agent *did*, not of what is right).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from lambench.replay.dataset import DatasetError
+from lambench.scoring import load_episodes
+
+__all__ = ["record_run", "RecordReport", "trajectory_id", "EQUIVALENTS"]
+
+
+def _mockos_equivalents(action: dict[str, Any], observation: dict[str, Any]) -> list[dict[str, Any]]:
+    from lambench.sandbox.mockos import equivalent_actions
+
+    return equivalent_actions(action, observation)
+
+
+EQUIVALENTS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[dict[str, Any]]]] = {
+    "mockos": _mockos_equivalents,
+}
+"""Per sandbox: the actions equivalent to an action in an observed state (acceptable alternatives)."""
+
+
+@dataclass
+class RecordReport:
+    episodes: int = 0
+    """Episodes turned into trajectories."""
+    steps: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Why other episodes were left out, and how many."""
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+def trajectory_id(rec: dict[str, Any]) -> str:
+    """``suite/task/variant/s<seed>/t<trial>``: unique within a run."""
+    return f"{rec['suite']}/{rec['task_id']}/{rec.get('variant', 'clean')}/s{rec['seed']}/t{rec['trial']}"
+
+
+def _load_observations(path: Path) -> dict[tuple[str, str, int, int], list[dict[str, Any]]]:
+    out: dict[tuple[str, str, int, int], list[dict[str, Any]]] = {}
+    if not path.exists():
+        return out
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            out[(rec["task_id"], rec["variant"], int(rec["seed"]), int(rec["trial"]))] = rec["observations"]
+        except (ValueError, KeyError, TypeError):
+            if lineno == len(lines):
+                continue  # cut by a kill; its episode line was never written
+            raise DatasetError(path, [f"line {lineno}: not a valid observations record"]) from None
+    return out
+
+
+def record_run(run_dir: str | os.PathLike, *, include_all: bool = False, dataset: str | None = None
+               ) -> tuple[list[dict[str, Any]], RecordReport]:
+    """The dataset records of a run directory's episodes, and what was kept or skipped."""
+    from lambench.runner import OBSERVATIONS
+
+    run_dir = Path(run_dir)
+    ep_path = run_dir / "episodes.jsonl"
+    if not ep_path.exists():
+        raise DatasetError(run_dir, ["no episodes.jsonl here"],
+                           hint="Give a run directory made by `lambench run` (e.g. runs/mockos-core__oracle__s0).")
+    cfg: dict[str, Any] = {}
+    try:
+        cfg = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        pass
+    if cfg.get("kind") == "replay":
+        raise DatasetError(run_dir, ["this is a replay run; record a live run (its steps are already a dataset)"])
+    observations = _load_observations(run_dir / OBSERVATIONS)
+    if not observations:
+        raise DatasetError(run_dir, [f"no {OBSERVATIONS}: the run kept no observations"],
+                           hint="Run it again without --no-observations (a new --out), then record that run.")
+    report = RecordReport()
+    records: list[dict[str, Any]] = []
+    for ep in load_episodes(ep_path):
+        if ep.get("error") is not None:
+            report.skip("infrastructure error")
+            continue
+        if not include_all and not ep.get("success"):
+            report.skip("not a verified success (use --all to keep it)")
+            continue
+        steps = ep.get("steps") or []
+        if not steps:
+            report.skip("no steps")
+            continue
+        if any(not s.get("valid") or not s.get("action") for s in steps):
+            report.skip("has invalid actions (no gold action for them)")
+            continue
+        key = (ep["task_id"], ep.get("variant", "clean"), int(ep["seed"]), int(ep["trial"]))
+        seen = observations.get(key)
+        if seen is None or len(seen) != len(steps):
+            report.skip("observations missing")
+            continue
+        records.extend(_episode_records(ep, seen, cfg, dataset or str(ep["suite"])))
+        report.episodes += 1
+        report.steps += len(steps)
+    return records, report
+
+
+def _episode_records(ep: dict[str, Any], seen: list[dict[str, Any]], cfg: dict[str, Any], dataset: str
+                     ) -> list[dict[str, Any]]:
+    steps = ep["steps"]
+    equivalents = EQUIVALENTS.get(ep.get("sandbox", "mockos"))
+    tid = trajectory_id(ep)
+    outcome = {k: ep.get(k) for k in ("success", "claim", "false_success", "unsafe", "termination")}
+    out = []
+    history: list[dict[str, Any]] = []
+    n = len(steps)
+    for i, (step, obs) in enumerate(zip(steps, seen)):
+        action = step["action"]
+        alts = equivalents(action, obs) if equivalents else []
+        meta = {"source": "lambench record", "agent": ep.get("agent"), "seed": ep["seed"], "trial": ep["trial"],
+                "sandbox": ep.get("sandbox", "mockos"), "suite_version": cfg.get("suite_version"),
+                "step_ok": bool(step.get("ok")), "outcome": outcome}
+        out.append({
+            "dataset": dataset, "trajectory_id": tid, "task_id": ep["task_id"], "suite": ep["suite"],
+            "variant": ep.get("variant", "clean"), "request": ep.get("instruction", ""), "step": i, "n_steps": n,
+            "observation": {k: obs.get(k) for k in ("text", "controls", "focused", "error", "result", "data")},
+            "history": list(history),
+            "gold": {"action": action, "alternatives": alts,
+                     "status": "finish" if action.get("type") == "finish" else "continue"},
+            "meta": meta,
+        })
+        history.append(action)
+    return out
