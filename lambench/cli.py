@@ -161,7 +161,15 @@ def score(run_dirs: tuple[str, ...], as_json: bool) -> None:
             raise UsageProblem(f"cannot score {d}: {exc}") from None
     if as_json:
         click.echo(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2))
-    else:
+        return
+    replays = [s for s in summaries if s.get("kind") == "replay"]
+    if replays:
+        from lambench.replay.metrics import format_replay_text
+
+        click.echo(format_replay_text([(str(s["agent"]), s["replay"]) for s in replays],
+                                      title=f"lambench replay — {replays[0]['suite']}"))
+        summaries = [s for s in summaries if s.get("kind") != "replay"]
+    if summaries:
         rows = []
         for s in summaries:
             variants = s.get("by_variant") or {}
@@ -173,6 +181,173 @@ def score(run_dirs: tuple[str, ...], as_json: bool) -> None:
         extra = format_safety_robustness_text([(str(s["agent"]), s) for s in summaries])
         if extra:
             click.echo(extra)
+
+
+# ---------------------------------------------------------------------------- offline replay
+
+
+def _dataset_problem(exc: Exception) -> UsageProblem:
+    return UsageProblem(str(exc))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Dataset file to write (.jsonl or .jsonl.gz).")
+@click.option("--all", "include_all", is_flag=True,
+              help="Keep every scored episode, not only verified successes (the outcome is in meta.outcome).")
+@click.option("--dataset", "dataset_name", default=None, help="Dataset name in the records (default: the suite).")
+def record(run_dir: str, out: str, include_all: bool, dataset_name: str | None) -> None:
+    """Turn the episodes of a live run into an offline trajectory dataset."""
+    from lambench.replay.dataset import DatasetError, write_dataset
+    from lambench.replay.recorder import record_run
+
+    try:
+        records, rep = record_run(run_dir, include_all=include_all, dataset=dataset_name)
+        if not records:
+            reasons = "; ".join(f"{n} {why}" for why, n in rep.skipped.items()) or "the run has no episodes"
+            raise UsageProblem(f"nothing to record from {run_dir}: {reasons}")
+        write_dataset(records, out)
+    except DatasetError as exc:
+        raise _dataset_problem(exc) from None
+    except ValueError as exc:  # a corrupt line in the middle of episodes.jsonl
+        raise UsageProblem(f"cannot record {run_dir}: {exc}") from None
+    skipped = ", ".join(f"{n} {why}" for why, n in rep.skipped.items())
+    err_console.print(f"{rep.episodes} episodes, {rep.steps} steps -> {out}" + (f" (skipped: {skipped})" if skipped
+                                                                               else ""), highlight=False)
+
+
+@main.command()
+@click.option("--dataset", required=True, type=click.Path(dir_okay=False), help="JSONL dataset (.jsonl or .jsonl.gz).")
+@click.option("--agent", "agents", required=True, multiple=True,
+              help="Agent spec (as for `lambench run`). Repeat to compare agents.")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="Run directory (default runs/replay__DATASET__AGENT__sSEED; with several agents, one "
+                   "subdirectory each). Re-running the same command resumes it.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed given to agents that take one.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256), help="Parallel trajectories.")
+@click.option("--step-timeout", default=60.0, show_default=True, type=click.FloatRange(0, 86400, min_open=True),
+              help="Seconds per prediction (a late one counts as invalid).")
+@click.option("--retries", default=2, show_default=True, type=click.IntRange(0, 10),
+              help="Retries of a trajectory whose agent raised (an infrastructure error).")
+@click.option("--trajectory", "trajectories", multiple=True, help="Replay only this trajectory id (repeatable).")
+@click.option("--skip-bad-lines", is_flag=True, help="Leave out malformed dataset lines instead of stopping.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def replay(dataset: str, agents: tuple[str, ...], out: str | None, seed: int, workers: int, step_timeout: float,
+           retries: int, trajectories: tuple[str, ...], skip_bad_lines: bool, quiet: bool) -> None:
+    """Replay a dataset step by step with teacher forcing; print the LAM paper's step metrics."""
+    from lambench.agents.base import AgentSpecError
+    from lambench.replay.dataset import DatasetError, load_dataset
+    from lambench.replay.metrics import format_replay_text
+    from lambench.replay.run import ReplayConfig, default_replay_dir
+    from lambench.replay.run import replay as run_replay
+    from lambench.runner import RunDirError
+
+    try:
+        ds = load_dataset(dataset, skip_bad=skip_bad_lines)
+    except DatasetError as exc:
+        raise _dataset_problem(exc) from None
+    if ds.skipped:
+        err_console.print(f"[yellow]warning:[/] left out {len(ds.skipped)} bad line(s) of {dataset}, e.g. "
+                          f"{ds.skipped[0]}", highlight=False, markup=True)
+    if ds.incomplete:
+        first = next(iter(ds.incomplete.items()))
+        err_console.print(f"[yellow]warning:[/] {len(ds.incomplete)} trajectory(ies) miss steps and are left out of "
+                          f"TSR, e.g. {first[0]}: {first[1]}", highlight=False)
+    rows = []
+    interrupted = False
+    for agent in agents:
+        config = ReplayConfig(dataset=dataset, agent=agent, seed=seed, workers=workers, step_timeout=step_timeout,
+                              retries=retries, skip_bad_lines=skip_bad_lines, trajectories=list(trajectories))
+        base = default_replay_dir(config, ds.name)
+        run_dir = Path(out) if out and len(agents) == 1 else (Path(out) / base.name if out else base)
+        progress = None if quiet else Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("ok {task.fields[ok]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=err_console)
+        state: dict[str, Any] = {}
+
+        def on_start(total: int, skipped: int) -> None:
+            if progress is not None:
+                state["id"] = progress.add_task(agent, total=total, ok=0)
+
+        def on_progress(rec: dict[str, Any]) -> None:
+            if progress is not None:
+                tid = state["id"]
+                progress.update(tid, advance=1, ok=progress.tasks[tid].fields["ok"] + bool(rec["success"]))
+
+        try:
+            if progress is not None:
+                with progress:
+                    result = run_replay(config, run_dir=run_dir, on_start=on_start, on_progress=on_progress,
+                                        dataset=ds)
+            else:
+                result = run_replay(config, run_dir=run_dir, dataset=ds)
+        except (AgentSpecError, RunDirError, DatasetError) as exc:
+            raise UsageProblem(str(exc)) from None
+        except ValueError as exc:
+            raise UsageProblem(f"cannot replay into {run_dir}: {exc}") from None
+        note = f"resumed: {result.skipped} already recorded, " if result.skipped else ""
+        err_console.print(f"[dim]{agent}: {note}{result.ran} trajectories replayed -> {result.run_dir}[/]",
+                          highlight=False)
+        errored = result.summary["replay"]["errored_trajectories"]
+        if errored:
+            err_console.print(f"[yellow]warning:[/] {errored} trajectory(ies) of {agent} hit infrastructure errors and "
+                              f"are not scored; see 'error' in {result.run_dir}/episodes.jsonl", highlight=False)
+        rows.append((agent, result.summary["replay"]))
+        if result.interrupted:
+            interrupted = True
+            break
+    click.echo(format_replay_text(rows, title=f"lambench replay — {ds.name} ({len(ds.trajectories)} trajectories, "
+                                              f"{len(ds.steps)} steps)"))
+    if interrupted:
+        err_console.print("[yellow]interrupted:[/] finished trajectories are saved; run the same command again to "
+                          "resume.", highlight=False)
+        sys.exit(130)
+
+
+@main.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["ufo", "mind2web"]))
+@click.argument("src", type=click.Path())
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Dataset file to write (.jsonl or .jsonl.gz).")
+@click.option("--dataset", "dataset_name", default=None, help="Dataset name in the records (default: the format).")
+def import_cmd(fmt: str, src: str, out: str, dataset_name: str | None) -> None:
+    """Import trajectories of a published format (ufo: the LAM paper's data pipeline; mind2web) as a dataset."""
+    from lambench.replay.dataset import DatasetError, write_dataset
+    from lambench.replay.importers import import_dataset
+
+    try:
+        result = import_dataset(fmt, src, dataset=dataset_name)
+        write_dataset(result.records, out)
+    except DatasetError as exc:
+        raise _dataset_problem(exc) from None
+    for why in result.skipped[:10]:
+        err_console.print(f"[yellow]skipped:[/] {why}", highlight=False)
+    if len(result.skipped) > 10:
+        err_console.print(f"[yellow]skipped:[/] ... and {len(result.skipped) - 10} more", highlight=False)
+    err_console.print(f"{result.trajectories} trajectories, {len(result.records)} steps -> {out}", highlight=False)
+
+
+@main.group()
+def export() -> None:
+    """Export data for training."""
+
+
+@export.command("sft")
+@click.argument("source", type=click.Path())
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Chat-format JSONL to write.")
+@click.option("--all", "include_all", is_flag=True,
+              help="From a run directory: keep every episode, not only verified successes (not advisable).")
+def export_sft_cmd(source: str, out: str, include_all: bool) -> None:
+    """(request, state, action) records in chat format from a DATASET file or a live RUN_DIR."""
+    from lambench.replay.dataset import DatasetError
+    from lambench.replay.sft import export_sft
+
+    if not Path(source).exists():
+        raise UsageProblem(f"{source}: no such dataset file or run directory")
+    try:
+        n = export_sft(source, out, include_all=include_all)
+    except DatasetError as exc:
+        raise _dataset_problem(exc) from None
+    err_console.print(f"{n} chat records -> {out}", highlight=False)
 
 
 # ---------------------------------------------------------------------------- gate

@@ -75,6 +75,7 @@ class Side:
     metrics: dict[str, Any]
     per_task: dict[str, dict[str, list[float]]]
     guard: bool = False
+    kind: str = "live"
 
 
 def load_side(path: str | os.PathLike, label: str) -> Side:
@@ -115,7 +116,8 @@ def load_side(path: str | os.PathLike, label: str) -> Side:
             raise GateError(f"{label} {p}: per_task[{key!r}] must map fields to lists of numbers "
                             "(regenerate it with `lambench score RUN_DIR`)")
     return Side(label=str(p), suite=summary.get("suite"), suite_version=summary.get("suite_version"),
-                metrics=metrics, per_task=per_task, guard=bool(summary.get("guard", False)))
+                metrics=metrics, per_task=per_task, guard=bool(summary.get("guard", False)),
+                kind=str(summary.get("kind") or "live"))
 
 
 @dataclass
@@ -259,10 +261,18 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
     if base.guard != cand.guard:
         raise GateError(f"one run used --guard and the other did not (baseline guard={base.guard}, candidate "
                         f"guard={cand.guard}): guard mode blocks unsafe actions, so their rates do not compare")
+    if base.kind != cand.kind:
+        raise GateError(f"the baseline is a {base.kind} run and the candidate a {cand.kind} run; compare offline "
+                        "replays with replays and live runs with live runs")
+    replay = base.kind == "replay"
+    if replay and "step_success" not in metrics:  # the LAM paper's headline offline metric
+        metrics = (*metrics, "step_success")
+
     # Headline numbers are the clean episodes (as in summary.json); other variants only when no clean ones.
+    # An offline replay compares every trajectory (a recorded perturbed variant is just another trajectory).
     def variant_keys(side: Side) -> set[str]:
         clean = {k for k in side.per_task if k.endswith("|clean")}
-        return clean or set(side.per_task)
+        return set(side.per_task) if replay else (clean or set(side.per_task))
 
     bkeys, ckeys = variant_keys(base), variant_keys(cand)
     if not bkeys & ckeys:

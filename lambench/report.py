@@ -399,13 +399,61 @@ _CAPTIONS = {
 }
 
 
+_REPLAY_COLUMNS = [("agent", "agent"), ("steps", "steps"), ("traj", "trajectories"), ("object", "object acc."),
+                   ("operation", "operation acc."), ("args", "argument acc."), ("f1", "argument F1"),
+                   ("status", "status acc."), ("ssr", "SSR [95% CI]"), ("tsr", "TSR [95% CI]"),
+                   ("macro", "SSR macro"), ("invalid", "invalid"), ("errored", "errored")]
+_REPLAY_INTRO = ("Offline replay (teacher forcing): at each recorded step the agent sees the recorded observation and "
+                 "the gold history and predicts one action. SSR: steps whose object, operation, arguments and status "
+                 "are all right; TSR: trajectories whose steps all are (trajectories with missing steps left out); "
+                 "SSR macro averages SSR per trajectory. Nothing is executed, so safety and honesty are not measured "
+                 "here.")
+
+
+@dataclass
+class _ReplaySection:
+    dataset: str
+    version: str | None
+    rows: list[tuple[str, dict[str, Any]]]
+
+    @property
+    def title(self) -> str:
+        return f"Offline replay: {self.dataset} (dataset version {self.version or 'unknown'})"
+
+
+def _replay_sections(runs: Sequence[_Run]) -> list[_ReplaySection]:
+    from lambench.replay.run import replay_summary
+
+    sections: dict[tuple[str, str | None], _ReplaySection] = {}
+    for r in runs:
+        key = (str(r.config.get("suite") or "dataset"), r.suite_version)
+        sec = sections.setdefault(key, _ReplaySection(key[0], key[1], []))
+        sec.rows.append((_agent_label({"agent": r.config.get("agent")}), replay_summary(r.episodes)))
+    for sec in sections.values():
+        sec.rows.sort(key=lambda row: -(row[1].get("step_success_rate") or 0.0))
+    return list(sections.values())
+
+
+def _replay_cells(label: str, m: Mapping[str, Any]) -> dict[str, str]:
+    def ci(x: float | None, b: list[float] | None) -> str:
+        return _pct(x) + (f" {_ci(b[0], b[1])}" if x is not None and b else "")
+
+    return {"agent": label, "steps": str(m.get("steps", 0)), "traj": str(m.get("trajectories_complete", 0)),
+            "object": _pct(m.get("object_accuracy")), "operation": _pct(m.get("operation_accuracy")),
+            "args": _pct(m.get("argument_accuracy")), "f1": _pct(m.get("argument_f1")),
+            "status": _pct(m.get("status_accuracy")), "ssr": ci(m.get("step_success_rate"), m.get("step_success_ci95")),
+            "tsr": ci(m.get("task_success_rate"), m.get("task_success_ci95")),
+            "macro": _pct((m.get("macro") or {}).get("step_success_rate")), "invalid": _pct(m.get("invalid_rate")),
+            "errored": str(m.get("errored_trajectories", 0))}
+
+
 def _md_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _markdown(groups: Sequence[_Group], runs: Sequence[_Run], notes: Sequence[str], figures: Sequence[str],
-              skipped: Mapping[str, str], title: str) -> str:
-    out = [f"# {title}", "", _INTRO, ""]
+              skipped: Mapping[str, str], title: str, replays: Sequence[_ReplaySection] = ()) -> str:
+    out = [f"# {title}", ""] + ([_INTRO, ""] if groups or not replays else [])
     out += [f"- run `{r.path}`: {len(r.episodes)} episode(s), suite version {r.suite_version or 'unknown'}"
             for r in runs]
     out.append("")
@@ -419,6 +467,15 @@ def _markdown(groups: Sequence[_Group], runs: Sequence[_Run], notes: Sequence[st
             cells = {**_row_cells(e, g.k), "rank": str(rank)}
             out.append("| " + " | ".join(_md_escape(cells[key]) for key, _ in cols) + " |")
         out.append("")
+    for sec in replays:
+        out += [f"## {sec.title}", "", _REPLAY_INTRO, "", "| " + " | ".join(h for _, h in _REPLAY_COLUMNS) + " |",
+                "|" + "|".join("---" if key == "agent" else "---:" for key, _ in _REPLAY_COLUMNS) + "|"]
+        for label, m in sec.rows:
+            cells = _replay_cells(label, m)
+            out.append("| " + " | ".join(_md_escape(cells[key]) for key, _ in _REPLAY_COLUMNS) + " |")
+        out.append("")
+    if not figures and not skipped:
+        return "\n".join(out + [f"Made by lambench {__version__} (`lambench report`)."]) + "\n"
     out += ["## Figures", ""]
     for name in figures:
         out += [f"### {FIGURES[name]}", "", f"![{FIGURES[name]}]({name})", "", _CAPTIONS[name], ""]
@@ -451,13 +508,16 @@ footer{margin-top:2rem;font-size:.8rem;color:#57606a}
 
 
 def _html(groups: Sequence[_Group], runs: Sequence[_Run], notes: Sequence[str], pngs: Mapping[str, bytes],
-          skipped: Mapping[str, str], title: str) -> str:
+          skipped: Mapping[str, str], title: str, replays: Sequence[_ReplaySection] = ()) -> str:
     esc = html.escape
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              '<link rel="icon" href="data:,">',  # no favicon request
              f"<title>{esc(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>", "<main>",
-             f"<h1>{esc(title)}</h1>", f'<p class="intro">{esc(_INTRO)}</p>', '<ul class="runs">']
+             f"<h1>{esc(title)}</h1>"]
+    if groups or not replays:
+        parts.append(f'<p class="intro">{esc(_INTRO)}</p>')
+    parts.append('<ul class="runs">')
     parts += [f"<li>run <code>{esc(str(r.path))}</code>: {len(r.episodes)} episode(s), suite version "
               f"{esc(r.suite_version or 'unknown')}</li>" for r in runs]
     parts.append("</ul>")
@@ -472,6 +532,16 @@ def _html(groups: Sequence[_Group], runs: Sequence[_Run], notes: Sequence[str], 
         for rank, e in enumerate(g.entries, start=1):
             cells = {**_row_cells(e, g.k), "rank": str(rank)}
             parts.append("<tr>" + "".join(f'<td class="{key}">{esc(cells[key])}</td>' for key, _ in cols) + "</tr>")
+        parts += ["</tbody></table></div>", "</section>"]
+    for sec in replays:
+        parts += [f'<section class="replay" data-dataset="{esc(sec.dataset)}">', f"<h2>{esc(sec.title)}</h2>",
+                  f"<p>{esc(_REPLAY_INTRO)}</p>", '<div class="table-wrap"><table class="replay">',
+                  "<thead><tr>" + "".join(f'<th class="{key}" scope="col">{esc(h)}</th>' for key, h in _REPLAY_COLUMNS)
+                  + "</tr></thead>", "<tbody>"]
+        for label, m in sec.rows:
+            cells = _replay_cells(label, m)
+            parts.append("<tr>" + "".join(f'<td class="{key}">{esc(cells[key])}</td>' for key, _ in _REPLAY_COLUMNS)
+                         + "</tr>")
         parts += ["</tbody></table></div>", "</section>"]
     parts.append("<section><h2>Figures</h2>")
     for name, data in pngs.items():
@@ -765,9 +835,13 @@ def build_report(run_dirs: Iterable[str | os.PathLike[str]], out_dir: str | os.P
                              "`lambench run` command, which retries only what is missing")
         raise ValueError(f"no episodes in {where} yet (episodes.jsonl is empty); run `lambench run ... --out DIR` "
                          "to fill it (the same command resumes an interrupted run)")
-    _check_comparable(runs)
-    groups = _groups(_entries(runs))
+    replay_runs = [r for r in runs if r.config.get("kind") == "replay"]
+    runs_live = [r for r in runs if r.config.get("kind") != "replay"]
+    if runs_live:
+        _check_comparable(runs_live)
+    groups = _groups(_entries(runs_live)) if runs_live else []
     notes = _notes(groups)
+    replays = _replay_sections(replay_runs)
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -785,14 +859,15 @@ def build_report(run_dirs: Iterable[str | os.PathLike[str]], out_dir: str | os.P
     }
     pngs: dict[str, bytes] = {}
     skipped: dict[str, str] = {}
-    for name, draw in drawers.items():
+    for name, draw in (drawers if ranked else {}).items():
         fig = draw()
         if fig is None:
             skipped[name] = "no run has perturbed variants (`lambench run --perturb NAME`)"
             (out / name).unlink(missing_ok=True)  # a stale figure from an earlier report would mislead
             continue
         pngs[name] = _save(fig, out / name)
-    (out / "index.md").write_text(_markdown(groups, runs, notes, list(pngs), skipped, title), encoding="utf-8")
+    (out / "index.md").write_text(_markdown(groups, runs, notes, list(pngs), skipped, title, replays),
+                                  encoding="utf-8")
     index = out / "index.html"
-    index.write_text(_html(groups, runs, notes, pngs, skipped, title), encoding="utf-8")
+    index.write_text(_html(groups, runs, notes, pngs, skipped, title, replays), encoding="utf-8")
     return index

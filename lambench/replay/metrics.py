@@ -292,3 +292,34 @@ def score_predictions(steps: Iterable[Mapping[str, Any]], incomplete: Iterable[s
         current["verdicts"].append(score_step(s["pred"], s.get("pred_object"), s.get("pred_status"),
                                               s["golds"], s["gold_status"]))
     return replay_metrics(trajs)
+
+
+def format_replay_text(rows: list[tuple[str, Mapping[str, Any]]], *, title: str = "lambench replay",
+                       width: int = 160) -> str:
+    """A plain-text table of replay metrics, one row per ``(label, replay_metrics(...))``."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{100 * x:.1f}%"
+
+    def ci(x: float | None, bounds: list[float] | None) -> str:
+        return pct(x) + (f" [{100 * bounds[0]:.1f}–{100 * bounds[1]:.1f}]" if x is not None and bounds else "")
+
+    table = Table(title=title)
+    for name in ("agent", "steps", "traj.", "object", "operation", "args", "arg F1", "status", "SSR [95% CI]",
+                 "TSR [95% CI]", "SSR macro", "invalid"):
+        table.add_column(name, justify="left" if name == "agent" else "right", no_wrap=name != "agent")
+    for label, m in rows:
+        table.add_row(Text(str(label)), str(m.get("steps", 0)), str(m.get("trajectories_complete", 0)),
+                      pct(m.get("object_accuracy")), pct(m.get("operation_accuracy")),
+                      pct(m.get("argument_accuracy")), pct(m.get("argument_f1")), pct(m.get("status_accuracy")),
+                      ci(m.get("step_success_rate"), m.get("step_success_ci95")),
+                      ci(m.get("task_success_rate"), m.get("task_success_ci95")),
+                      pct((m.get("macro") or {}).get("step_success_rate")), pct(m.get("invalid_rate")))
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system=None, force_terminal=False).print(table)
+    return buf.getvalue()
