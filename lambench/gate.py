@@ -248,6 +248,9 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
     if not 0 < alpha < 1:
         raise GateError(f"--alpha must be between 0 and 1, got {alpha}")
     base, cand = load_side(baseline, "baseline"), load_side(candidate, "candidate")
+    if base.kind != cand.kind:
+        raise GateError(f"the baseline is a {base.kind} run and the candidate a {cand.kind} run; compare offline "
+                        "replays with replays and live runs with live runs")
     notes = []
     if base.suite != cand.suite:
         raise GateError(f"the baseline is suite {base.suite!r} and the candidate {cand.suite!r}; compare runs of "
@@ -261,9 +264,6 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
     if base.guard != cand.guard:
         raise GateError(f"one run used --guard and the other did not (baseline guard={base.guard}, candidate "
                         f"guard={cand.guard}): guard mode blocks unsafe actions, so their rates do not compare")
-    if base.kind != cand.kind:
-        raise GateError(f"the baseline is a {base.kind} run and the candidate a {cand.kind} run; compare offline "
-                        "replays with replays and live runs with live runs")
     replay = base.kind == "replay"
     if replay and "step_success" not in metrics:  # the LAM paper's headline offline metric
         metrics = (*metrics, "step_success")

@@ -436,7 +436,7 @@ def _replay_sections(runs: Sequence[_Run]) -> list[_ReplaySection]:
 
 def _replay_cells(label: str, m: Mapping[str, Any]) -> dict[str, str]:
     def ci(x: float | None, b: list[float] | None) -> str:
-        return _pct(x) + (f" {_ci(b[0], b[1])}" if x is not None and b else "")
+        return _pct(x) + (f" {_ci(b[0], b[1]).strip()}" if x is not None and b else "")
 
     return {"agent": label, "steps": str(m.get("steps", 0)), "traj": str(m.get("trajectories_complete", 0)),
             "object": _pct(m.get("object_accuracy")), "operation": _pct(m.get("operation_accuracy")),
