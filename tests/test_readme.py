@@ -43,3 +43,12 @@ def test_readme_agent_example_runs(tmp_path, monkeypatch):
     rec = run_episode(load_task(Path(__file__).resolve().parent.parent / "tasks/mockos-core/mail-send-report.yaml"),
                       "my_agents:FirstButtonAgent", seed=0, trial=0)
     assert rec["error"] is None and rec["claim"] == "failure" and rec["n_steps"] == 3
+
+
+def test_readme_replay_record_example_is_valid():
+    import json
+
+    from lambench.replay.dataset import validate_step
+
+    example = next(b for b in blocks("json") if '"trajectory_id"' in b)
+    assert validate_step(json.loads(example)) == []

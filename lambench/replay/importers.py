@@ -68,14 +68,15 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from lambench.action import parse_action
 from lambench.replay.dataset import DatasetError, open_text, validate_step
 
-__all__ = ["ImportResult", "IMPORTERS", "import_dataset", "import_ufo", "import_mind2web", "FORMATS"]
+__all__ = ["FORMATS", "IMPORTERS", "ImportResult", "import_dataset", "import_mind2web", "import_ufo"]
 
 _SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
 _MAX_NAME = 200
@@ -264,7 +265,7 @@ def _add(result: ImportResult, where: str, build: Callable[[], list[dict[str, An
     except _Skip as exc:
         result.skipped.append(f"{where}: {exc}")
         return
-    except Exception as exc:  # hostile input of a kind not foreseen: skip it, say what happened
+    except Exception as exc:  # noqa: BLE001  (hostile input of a kind not foreseen: skip it, say what happened)
         result.skipped.append(f"{where}: cannot be imported ({type(exc).__name__}: {exc})")
         return
     result.records.extend(records)
@@ -636,7 +637,7 @@ def _mind2web_task(path: Path, task: dict[str, Any], dataset: str, used: set[str
         ordered = [controls[k] for k in sorted(controls, key=_label_key)]
         targets = list(dict.fromkeys(c[0] for c in pos))
 
-        def make(t: str) -> dict[str, Any] | None:
+        def make(t: str, kind: str = kind, value: str = value) -> dict[str, Any] | None:
             if kind == "type":
                 return _action({"type": "type", "target": t, "text": value})
             if kind == "select":

@@ -38,7 +38,6 @@ __all__ = ["resolve_object", "canonical_args", "action_text", "token_f1", "score
 COMPONENTS = ("object", "operation", "args", "status")
 INVALID = "invalid"
 _TARGETED = frozenset(("click", "type", "select", "scroll"))
-_WS = re.compile(r"\s+")
 _TOKEN = re.compile(r"\w+")
 _KEY_ALIASES = {"control": "ctrl", "esc": "escape", "return": "enter", "option": "alt", "cmd": "meta",
                 "command": "meta", "win": "meta", "super": "meta"}
@@ -48,7 +47,7 @@ _MODIFIERS = ("ctrl", "alt", "shift", "meta")
 def _norm_text(s: str) -> str:
     if not s.isascii():
         s = unicodedata.normalize("NFC", s)
-    return _WS.sub(" ", s).strip()
+    return " ".join(s.split())
 
 
 def resolve_object(action: Mapping[str, Any] | None, controls: list[Mapping[str, Any]] | None = None) -> str | None:
@@ -164,13 +163,16 @@ def score_step(pred: Mapping[str, Any] | None, pred_object: str | None, pred_sta
     (booleans), ``f1`` (argument F1, ``None`` when the gold has no typed text), ``gold_type``,
     ``pred_type`` and ``match`` (index of the candidate that counted: 0 is the gold action).
     """
-    gold0 = golds[0][0]
-    gold_text = action_text(gold0)
+    gold0, gobj0 = golds[0]
     if pred is None:
         return {"object": False, "operation": False, "args": False, "status": False, "success": False,
-                "f1": 0.0 if gold_text else None, "gold_type": gold0.get("type"), "pred_type": INVALID, "match": 0}
+                "f1": 0.0 if action_text(gold0) else None, "gold_type": gold0.get("type"), "pred_type": INVALID,
+                "match": 0}
     ptype = pred.get("type")
     status_ok = pred_status == gold_status
+    if status_ok and pred == gold0 and pred_object == gobj0:  # fast path: exactly the gold action
+        return {"object": True, "operation": True, "args": True, "status": True, "success": True,
+                "f1": 1.0 if action_text(gold0) else None, "gold_type": ptype, "pred_type": ptype, "match": 0}
     best: tuple | None = None
     pargs = None
     for i, (gold, gobj) in enumerate(golds):
@@ -190,7 +192,7 @@ def score_step(pred: Mapping[str, Any] | None, pred_object: str | None, pred_sta
             if success:
                 break
     _key, i, obj_ok, op_ok, args_ok, success, gold = best
-    gtext = action_text(gold) if i else gold_text
+    gtext = action_text(gold)
     f1 = (1.0 if success else token_f1(action_text(pred), gtext)) if gtext else None
     return {"object": obj_ok, "operation": op_ok, "args": args_ok, "status": status_ok, "success": success,
             "f1": f1, "gold_type": gold.get("type"), "pred_type": ptype, "match": i}
