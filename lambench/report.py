@@ -447,6 +447,13 @@ def _replay_cells(label: str, m: Mapping[str, Any]) -> dict[str, str]:
             "errored": str(m.get("errored_trajectories", 0))}
 
 
+def _confusion_grid(conf: Mapping[str, Mapping[str, int]]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a confusion table: gold action types down, predicted types across."""
+    preds = sorted({p for row in conf.values() for p in row}, key=lambda p: (p == "invalid", p))
+    rows = [[g] + [str(conf[g].get(p, 0) or "·") for p in preds] for g in sorted(conf)]
+    return ["gold \\ predicted"] + preds, rows
+
+
 def _md_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
@@ -474,6 +481,11 @@ def _markdown(groups: Sequence[_Group], runs: Sequence[_Run], notes: Sequence[st
             cells = _replay_cells(label, m)
             out.append("| " + " | ".join(_md_escape(cells[key]) for key, _ in _REPLAY_COLUMNS) + " |")
         out.append("")
+        for label, m in sec.rows:
+            head, rows = _confusion_grid(m.get("confusion") or {})
+            out += [f"Action types of **{_md_escape(label)}** (steps; gold — the acceptable action nearest the prediction — down, predicted across):", "",
+                    "| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+            out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
     if not figures and not skipped:
         return "\n".join(out + [f"Made by lambench {__version__} (`lambench report`)."]) + "\n"
     out += ["## Figures", ""]
@@ -542,7 +554,16 @@ def _html(groups: Sequence[_Group], runs: Sequence[_Run], notes: Sequence[str], 
             cells = _replay_cells(label, m)
             parts.append("<tr>" + "".join(f'<td class="{key}">{esc(cells[key])}</td>' for key, _ in _REPLAY_COLUMNS)
                          + "</tr>")
-        parts += ["</tbody></table></div>", "</section>"]
+        parts += ["</tbody></table></div>"]
+        for label, m in sec.rows:
+            head, rows = _confusion_grid(m.get("confusion") or {})
+            parts += [f"<h3>Action types of {esc(label)} (steps; gold — the acceptable action nearest the prediction — down, predicted across)</h3>",
+                      '<div class="table-wrap"><table class="confusion"><thead><tr>'
+                      + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"]
+            parts += ["<tr>" + "".join(f'<td{" class=agent" if i == 0 else ""}>{esc(c)}</td>' for i, c in enumerate(r))
+                      + "</tr>" for r in rows]
+            parts.append("</tbody></table></div>")
+        parts.append("</section>")
     parts.append("<section><h2>Figures</h2>")
     for name, data in pngs.items():
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")

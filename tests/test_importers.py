@@ -234,13 +234,16 @@ def test_mind2web_tasks():
         labels = [c["label"] for c in s["observation"]["controls"]]
         assert labels == sorted(labels, key=int)
         assert labels[0] != s["gold"]["action"]["target"]
+    # every candidate is named alike (its text on the page, else its attributes): nothing marks the target
     assert s0["observation"]["controls"] == [
         {"label": "45", "role": "a", "name": "Home"},
-        {"label": "120", "role": "input", "name": "From"},
+        {"label": "120", "role": "input", "name": "Departure city"},
         {"label": "133", "role": "input", "name": "To"},
     ]
-    assert s1["observation"]["text"] == ('Website: exampleair\n[9] button "Menu"\n[88] select "Cabin class"\n'
+    assert s1["observation"]["text"] == ('Website: exampleair\n[9] button "Menu"\n[88] select "Economy Business"\n'
                                          '[140] div ""')
+    names = {c["label"]: c["name"] for c in s2["observation"]["controls"]}
+    assert names["305"] == names["310"] == "Search flights" and names["400"] == "Deals" and names["7"] == "Logo"
     assert s2["meta"]["action_uid"] == "a1-u2" and s2["meta"]["original_op"] == "CLICK"
     assert s1["meta"]["website"] == "exampleair" and s1["meta"]["domain"] == "Travel"
     assert s1["meta"]["subdomain"] == "Airlines"
@@ -302,7 +305,8 @@ def test_mind2web_bad_input_is_skipped_never_raised(tmp_path):
     res = import_dataset("mind2web", tmp_path / "weird.json")
     _check_records(res)
     assert list(_by_traj(res)) == ["ok-attrs"]
-    assert res.records[0]["observation"]["controls"] == [{"label": "5", "role": "a", "name": "From"}]
+    # no page text and unreadable attributes: no name (never the action_reprs text, which only the target has)
+    assert res.records[0]["observation"]["controls"] == [{"label": "5", "role": "a", "name": ""}]
     assert len(res.skipped) == 7
     for i in range(7):
         assert any(f"weird.json, item {i}" in s for s in res.skipped), i
@@ -329,9 +333,11 @@ def test_import_dataset_errors(tmp_path):
         import_dataset("ufo", MIND2WEB)
     with pytest.raises(DatasetError, match="nothing importable as mind2web"):
         import_dataset("mind2web", UFO_STEPS)
-    # the CLI's entry: IMPORTERS[fmt](Path, dataset)
+    # import_dataset = IMPORTERS[fmt](Path, dataset) plus the tool definitions
     direct = IMPORTERS["ufo"](UFO_RESULT, None)
-    assert isinstance(direct, ImportResult) and direct.records == import_dataset("ufo", UFO_RESULT).records
+    full = import_dataset("ufo", UFO_RESULT).records
+    assert isinstance(direct, ImportResult) and direct.records == [{k: v for k, v in r.items() if k != "tools"}
+                                                                   for r in full]
 
 
 @pytest.mark.parametrize("fmt,src", [("ufo", UFO_RESULT), ("ufo", UFO_STEPS), ("mind2web", MIND2WEB)])
@@ -382,3 +388,15 @@ def test_ufo_finish_before_the_end_and_jsonl_named_json(tmp_path):
     res = import_dataset("ufo", tmp_path / "steps.json")
     assert [r["gold"]["status"] for r in res.records] == ["continue", "finish"]
     assert res.records[1]["observation"]["text"] == "(no controls recorded in the source)"
+
+
+def test_imported_records_carry_the_tools_their_actions_need():
+    res = import_dataset("ufo", UFO_RESULT)
+    tools = res.records[0]["tools"]
+    assert all(r["tools"] == tools for r in res.records)
+    names = {t["function"]["name"]: t["function"] for t in tools}
+    assert {"click", "type", "finish"} <= set(names) and "select_text" in names
+    assert names["select_text"]["parameters"]["properties"] == {"text": {"type": "string"}}
+    for rec in res.records:  # every gold is expressible with the tools given
+        gold = rec["gold"]["action"]
+        assert (gold["tool"] if gold["type"] == "call" else gold["type"]) in names

@@ -117,7 +117,8 @@ def test_missing_steps_are_detected_not_fatal(tmp_path):
               gold={"action": {"type": "finish", "status": "success"}, "status": "finish"}),
     ])
     ds = load_dataset(path)
-    assert ds.incomplete == {"t1": "missing step(s) 1, 2", "t3": "missing step(s) 0, 1"}
+    assert ds.incomplete == {"t1": "missing step(s) 1, 2 (its first step is on line 1)",
+                             "t3": "missing step(s) 0, 1 (its first step is on line 4)"}
     assert "t2" not in ds.incomplete
 
 
@@ -277,7 +278,8 @@ class Garbage:
 
     def act(self, obs):
         self.n += 1
-        return [b"\xff\xfe", "", "{", "[1,2]", {"type": "click"}, None, 42, "x" * 300000][self.n % 8]
+        return [b"\xff\xfe", "", "{", "[1,2]", {"type": "click"}, None, 42, "x" * 300000,
+                '{"type": "teleport", "to": "mars"}'][self.n % 9]
 
 
 class Exploder:
@@ -327,6 +329,19 @@ def test_agents_that_fail_in_known_ways(recorded, tmp_path):
     assert slow["replay"]["invalid_rate"] == 1.0
     ep = json.loads((tmp_path / "s/episodes.jsonl").read_text())
     assert "longer than 0.2s" in ep["steps"][0]["error"]
+
+
+def test_replay_in_worker_processes_matches_one_process(recorded, tmp_path):
+    path = recorded[0]
+    one = replay(ReplayConfig(dataset=str(path), agent="random"), run_dir=tmp_path / "one")
+    two = replay(ReplayConfig(dataset=str(path), agent="random", workers=2), run_dir=tmp_path / "two")
+    assert one.ran == two.ran and one.summary["replay"] == two.summary["replay"]
+
+    def steps(d):
+        eps = sorted((json.loads(x) for x in (d / "episodes.jsonl").open()), key=lambda e: e["task_id"])
+        return [[(s["action"], s["verdict"]) for s in e["steps"]] for e in eps]
+
+    assert steps(tmp_path / "one") == steps(tmp_path / "two")
 
 
 def test_replay_resumes_and_refuses_a_changed_dataset(recorded, tmp_path):

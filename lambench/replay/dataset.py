@@ -303,8 +303,9 @@ def _group(ds: Dataset) -> list[str]:
         missing = [i for i in range(n if n is not None else max(have) + 1) if i not in have]
         if missing or n is None:
             shown = ", ".join(map(str, missing[:8])) + (" ..." if len(missing) > 8 else "")
-            ds.incomplete[tid] = (f"missing step(s) {shown}" if missing else
-                                  "its length is unknown (no n_steps and no step with status finish)")
+            where = f" (its first step is on line {ds.line_of(ordered[0])})"
+            ds.incomplete[tid] = (f"missing step(s) {shown}{where}" if missing else
+                                  f"its length is unknown (no n_steps and no step with status finish){where}")
         ds.trajectories[tid] = ordered
         keep.update(id(r) for r in ordered)
     if len(keep) != len(ds.steps):

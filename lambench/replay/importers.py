@@ -51,9 +51,9 @@ Format ``mind2web`` — Mind2Web task records (a JSON list of tasks, a directory
 or JSONL with one task per line; also the flattened Hugging Face release with one action per
 row, grouped by ``annotation_id`` and ordered by ``target_action_index``).  Per action: the
 controls are the positive and negative candidates sorted by ``backend_node_id`` (label =
-``backend_node_id``, role = tag, name = for a positive candidate the element text of the
-matching ``action_reprs`` entry, else the first of the attributes ``aria_label``, ``title``,
-``placeholder``, ``name``, ``alt``, ``value``, ``id``); the observation text is ``Website: ...``
+``backend_node_id``, role = tag, name = the element's text in ``cleaned_html``, else the first of
+the attributes ``aria_label``, ``title``, ``placeholder``, ``name``, ``alt``, ``value``, ``id`` —
+the same rule for every candidate, so the name never marks the target); the observation text is ``Website: ...``
 plus one ``[label] role "name"`` line per control.  The gold is ``click(target)`` /
 ``type(target, text=value)`` / ``select(target, option=value)`` on the first positive candidate
 (the ``is_original_target`` one when flagged), the same operation on the other positive
@@ -580,6 +580,51 @@ def _candidate(raw: Any) -> tuple[str, str, dict[str, Any], bool] | None:
     return node, _text(raw.get("tag")), attrs, raw.get("is_original_target") is True
 
 
+_VOID = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+                   "track", "wbr"))
+
+
+def _node_texts(html_text: Any) -> dict[str, str]:
+    """The text inside each element of a page that has a ``backend_node_id`` attribute."""
+    from html.parser import HTMLParser
+
+    if not isinstance(html_text, str) or "backend_node_id" not in html_text:
+        return {}
+    texts: dict[str, list[str]] = {}
+
+    class Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.stack: list[tuple[str, str | None]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            node = dict(attrs).get("backend_node_id")
+            if node:
+                texts.setdefault(node, [])
+            if tag not in _VOID:
+                self.stack.append((tag, node))
+
+        def handle_endtag(self, tag: str) -> None:
+            for i in range(len(self.stack) - 1, -1, -1):
+                if self.stack[i][0] == tag:
+                    del self.stack[i:]
+                    return
+
+        def handle_data(self, data: str) -> None:
+            if data.strip():
+                for _tag, node in self.stack:
+                    if node is not None and len(texts[node]) < 40:
+                        texts[node].append(data)
+
+    try:
+        parser = Parser()
+        parser.feed(html_text)
+        parser.close()
+    except Exception:  # a page we cannot parse: names fall back to attributes
+        return {}
+    return {k: " ".join(" ".join(v).split())[:_MAX_NAME] for k, v in texts.items() if v}
+
+
 def _attr_text(attrs: dict[str, Any]) -> str:
     for k in _ATTR_TEXT:
         v = attrs.get(k)
@@ -623,17 +668,13 @@ def _mind2web_task(path: Path, task: dict[str, Any], dataset: str, used: set[str
         if not pos:
             raise _Skip(f"action {i} ({_text(act.get('action_uid')) or 'no action_uid'}) has no positive candidate")
         pos.sort(key=lambda c: not c[3])  # the original target first, the others in source order
-        repr_text = ""
-        if isinstance(reprs[i], str):
-            m = _REPR.match(reprs[i])
-            repr_text = " ".join(m.group("text").split())[:_MAX_NAME] if m else ""
+        # Every candidate is named the same way — its text on the page, else its attributes — so the
+        # name never gives away which one is the target (the action_reprs text exists only for it).
+        page_text = _node_texts(act.get("cleaned_html"))
         controls: dict[str, dict[str, Any]] = {}
-        for node, tag, attrs, _orig in pos:
+        for node, tag, attrs, _orig in pos + neg:
             if node not in controls:
-                controls[node] = {"label": node, "role": tag, "name": repr_text or _attr_text(attrs)}
-        for node, tag, attrs, _orig in neg:
-            if node not in controls:
-                controls[node] = {"label": node, "role": tag, "name": _attr_text(attrs)}
+                controls[node] = {"label": node, "role": tag, "name": page_text.get(node) or _attr_text(attrs)}
         ordered = [controls[k] for k in sorted(controls, key=_label_key)]
         targets = list(dict.fromkeys(c[0] for c in pos))
 
@@ -734,4 +775,40 @@ def import_dataset(fmt: str, src: str | os.PathLike, *, dataset: str | None = No
     if not result.records:
         raise DatasetError(path, [f"nothing importable as {fmt}", *result.skipped],
                            hint=f"Is this really {fmt} data? The lines above say what was wrong.")
+    tools = dataset_tools(result.records)
+    for rec in result.records:
+        rec["tools"] = tools
     return result
+
+
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"),
+               (dict, "object"))
+
+
+def dataset_tools(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tool definitions an actor of these records needed: the action types the golds use, and one
+    function per API tool called (its parameters and their JSON types as seen in the data), so an
+    agent replaying an imported dataset knows, e.g., that UFO's ``select_text`` exists."""
+    from lambench.action import action_tool_definitions
+
+    kinds: set[str] = set()
+    calls: dict[str, dict[str, set[str]]] = {}
+    for rec in records:
+        gold = rec["gold"]
+        for a in [gold["action"], *gold.get("alternatives", [])]:
+            kinds.add(a["type"])
+            if a["type"] == "call":
+                params = calls.setdefault(a["tool"], {})
+                for k, v in (a.get("args") or {}).items():
+                    types = params.setdefault(k, set())
+                    if v is not None:
+                        types.add(next((n for c, n in _JSON_TYPES if isinstance(v, c)), "string"))
+    kinds.add("finish")
+    tools = action_tool_definitions(tuple(sorted(kinds - {"call"})))
+    for name in sorted(calls):
+        props = {k: ({"type": sorted(ts)[0]} if len(ts) == 1 else {"type": sorted(ts)}) if ts else {}
+                 for k, ts in sorted(calls[name].items())}
+        tools.append({"type": "function", "function": {
+            "name": name, "description": f"{name} (an API function recorded in the source data)",
+            "parameters": {"type": "object", "properties": props, "required": []}}})
+    return tools
