@@ -400,3 +400,23 @@ def test_imported_records_carry_the_tools_their_actions_need():
     for rec in res.records:  # every gold is expressible with the tools given
         gold = rec["gold"]["action"]
         assert (gold["tool"] if gold["type"] == "call" else gold["type"]) in names
+
+
+def test_cli_import_then_replay(tmp_path):
+    from click.testing import CliRunner
+
+    from lambench.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "m2w.jsonl"
+    res = runner.invoke(main, ["import", "mind2web", str(MIND2WEB), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "1 trajectories, 3 steps" in res.output and "skipped" in res.output and "no positive candidate" in res.output
+    res = runner.invoke(main, ["replay", "--dataset", str(out), "--agent", "oracle", "--agent", "random",
+                               "--out", str(tmp_path / "runs"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "mind2web (1 trajectories, 3 steps)" in res.output
+    res = runner.invoke(main, ["import", "webarena", str(MIND2WEB), "--out", str(out)])
+    assert res.exit_code == 2 and "webarena" in res.output
+    res = runner.invoke(main, ["import", "ufo", str(tmp_path / "nothing"), "--out", str(out)])
+    assert res.exit_code == 2 and "no such file" in res.output
