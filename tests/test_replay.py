@@ -385,6 +385,13 @@ def test_cli_replay_score_report_gate(recorded, tmp_path):
     run(RunConfig(suite="mockos-core", agent="oracle", task_ids=TASKS[:1]), run_dir=live)
     res = runner.invoke(main, ["gate", "--baseline", str(live), "--candidate", str(dirs[0])])
     assert res.exit_code == 2 and "replay" in res.output
+    res = runner.invoke(main, ["report", str(live), str(dirs[0]), "--out", str(tmp_path / "mixed")])
+    assert res.exit_code == 0, res.output
+    md = (tmp_path / "mixed/index.md").read_text()
+    assert "## Leaderboard: mockos-core" in md and "## Offline replay: mockos-core" in md
+    assert (tmp_path / "mixed/success_vs_unsafe.png").exists()
+    html = (tmp_path / "mixed/index.html").read_text()
+    assert '<table class="replay">' in html and '<table class="confusion">' in html
     bad = _write_lines(tmp_path / "bad.jsonl", [_step(), "{oops"])
     res = runner.invoke(main, ["replay", "--dataset", str(bad), "--agent", "oracle", "--quiet"])
     assert res.exit_code == 2 and "bad.jsonl" in res.output and "line 2" in res.output

@@ -210,8 +210,9 @@ def replay_metrics(trajectories: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """
     n_steps = 0
     sums = dict.fromkeys(("object", "operation", "args", "status", "success", "invalid"), 0)
-    f1_sum, f1_n = 0.0, 0
-    macro = {k: 0.0 for k in ("object", "operation", "args", "status", "success")}
+    f1s: list[float] = []
+    # per-trajectory shares, summed exactly (math.fsum) so the order of trajectories never changes a digit
+    macro: dict[str, list[float]] = {k: [] for k in ("object", "operation", "args", "status", "success")}
     n_traj = 0
     complete = 0
     traj_success = 0
@@ -231,8 +232,7 @@ def replay_metrics(trajectories: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                 sums["invalid"] += 1
             f1 = v.get("f1")
             if f1 is not None:
-                f1_sum += f1
-                f1_n += 1
+                f1s.append(f1)
             gt, pt = v["gold_type"], v["pred_type"]
             row = confusion.setdefault(gt, {})
             row[pt] = row.get(pt, 0) + 1
@@ -243,7 +243,7 @@ def replay_metrics(trajectories: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         n_steps += n
         for k, c in t_counts.items():
             sums[k] += c
-            macro[k] += c / n
+            macro[k].append(c / n)
         if traj.get("complete", True):
             complete += 1
             traj_success += t_counts["success"] == n
@@ -256,8 +256,8 @@ def replay_metrics(trajectories: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "object_accuracy": _rate(sums["object"], n_steps),
         "operation_accuracy": _rate(sums["operation"], n_steps),
         "argument_accuracy": _rate(sums["args"], n_steps),
-        "argument_f1": _rate(f1_sum, f1_n),
-        "argument_f1_steps": f1_n,
+        "argument_f1": _rate(math.fsum(f1s), len(f1s)),
+        "argument_f1_steps": len(f1s),
         "status_accuracy": _rate(sums["status"], n_steps),
         "step_success_rate": _rate(sums["success"], n_steps),
         "step_success_ci95": [ssr_lo, ssr_hi] if n_steps else None,
@@ -265,11 +265,11 @@ def replay_metrics(trajectories: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "task_success_ci95": [tsr_lo, tsr_hi] if complete else None,
         "invalid_rate": _rate(sums["invalid"], n_steps),
         "macro": {
-            "object_accuracy": _rate(macro["object"], n_traj),
-            "operation_accuracy": _rate(macro["operation"], n_traj),
-            "argument_accuracy": _rate(macro["args"], n_traj),
-            "status_accuracy": _rate(macro["status"], n_traj),
-            "step_success_rate": _rate(macro["success"], n_traj),
+            "object_accuracy": _rate(math.fsum(macro["object"]), n_traj),
+            "operation_accuracy": _rate(math.fsum(macro["operation"]), n_traj),
+            "argument_accuracy": _rate(math.fsum(macro["args"]), n_traj),
+            "status_accuracy": _rate(math.fsum(macro["status"]), n_traj),
+            "step_success_rate": _rate(math.fsum(macro["success"]), n_traj),
         },
         "by_gold_type": {t: {"steps": c[0], "step_success_rate": c[1] / c[0]} for t, c in sorted(by_type.items())},
         "confusion": {g: dict(sorted(row.items())) for g, row in sorted(confusion.items())},
