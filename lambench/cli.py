@@ -92,6 +92,8 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
             raise UsageProblem(str(exc)) from None
         except ValueError as exc:  # e.g. a corrupt line in the middle of an existing episodes.jsonl
             raise UsageProblem(f"cannot use {run_dir}: {exc}") from None
+        except OSError as exc:
+            raise UsageProblem(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
         m = result.summary["metrics"]
         note = f"resumed: {result.skipped} already recorded, " if result.skipped else ""
         err_console.print(f"[dim]{agent}: {note}{result.ran} run -> {result.run_dir}[/]", highlight=False)
@@ -211,6 +213,8 @@ def record(run_dir: str, out: str, include_all: bool, dataset_name: str | None) 
         raise _dataset_problem(exc) from None
     except ValueError as exc:  # a corrupt line in the middle of episodes.jsonl
         raise UsageProblem(f"cannot record {run_dir}: {exc}") from None
+    except OSError as exc:
+        raise UsageProblem(f"cannot write {out}: {exc.strerror or exc}") from None
     skipped = ", ".join(f"{n} {why}" for why, n in rep.skipped.items())
     err_console.print(f"{rep.episodes} episodes, {rep.steps} steps -> {out}" + (f" (skipped: {skipped})" if skipped
                                                                                else ""), highlight=False)
@@ -285,6 +289,8 @@ def replay(dataset: str, agents: tuple[str, ...], out: str | None, seed: int, wo
             raise UsageProblem(str(exc)) from None
         except ValueError as exc:
             raise UsageProblem(f"cannot replay into {run_dir}: {exc}") from None
+        except OSError as exc:
+            raise UsageProblem(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
         note = f"resumed: {result.skipped} already recorded, " if result.skipped else ""
         err_console.print(f"[dim]{agent}: {note}{result.ran} trajectories replayed -> {result.run_dir}[/]",
                           highlight=False)
@@ -319,6 +325,8 @@ def import_cmd(fmt: str, src: str, out: str, dataset_name: str | None) -> None:
         write_dataset(result.records, out)
     except DatasetError as exc:
         raise _dataset_problem(exc) from None
+    except OSError as exc:
+        raise UsageProblem(f"cannot write {out}: {exc.strerror or exc}") from None
     for why in result.skipped[:10]:
         err_console.print(f"[yellow]skipped:[/] {why}", highlight=False)
     if len(result.skipped) > 10:
@@ -347,6 +355,10 @@ def export_sft_cmd(source: str, out: str, include_all: bool) -> None:
         n = export_sft(source, out, include_all=include_all)
     except DatasetError as exc:
         raise _dataset_problem(exc) from None
+    except ValueError as exc:  # a corrupt line in the middle of a run's episodes.jsonl
+        raise UsageProblem(f"cannot export {source}: {exc}") from None
+    except OSError as exc:
+        raise UsageProblem(f"cannot write {out}: {exc.strerror or exc}") from None
     err_console.print(f"{n} chat records -> {out}", highlight=False)
 
 

@@ -140,6 +140,8 @@ class GateResult:
     regressed_tasks: list[str]
     tasks_compared: int
     notes: list[str] = field(default_factory=list)
+    unit: str = "task"
+    """What a paired value is: a task (its clean trials pooled) or, for offline replay, a trajectory."""
 
     @property
     def passed(self) -> bool:
@@ -150,7 +152,8 @@ class GateResult:
             return "—" if x is None else f"{x:.3f}"
 
         lines = [f"## lambench gate: {'PASS' if self.passed else 'REGRESSION'}", "",
-                 f"{self.tasks_compared} task variants compared, paired by task.", "",
+                 f"{self.tasks_compared} {'trajectories' if self.unit == 'trajectory' else self.unit + 's'} "
+                 f"compared, paired by {self.unit}.", "",
                  "| metric | baseline | candidate | change | p (one-sided) | test | limit | verdict |",
                  "|---|---|---|---|---|---|---|---|"]
         for c in self.checks:
@@ -223,7 +226,7 @@ def _ceiling(check: MetricCheck, value: Any, limit: float | None, shown: str, wh
 def _by_task(per_task: dict[str, dict[str, list[float]]], keys: set[str]) -> dict[str, dict[str, list[float]]]:
     out: dict[str, dict[str, list[float]]] = {}
     for k in keys:
-        row = out.setdefault(k.split("|", 1)[0], {})
+        row = out.setdefault(k.rsplit("|", 1)[0], {})  # the variant never holds "|"; a task id might
         for f, vals in per_task[k].items():
             row.setdefault(f, []).extend(vals)
     return out
@@ -282,9 +285,11 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
     if missing:  # a task the candidate did not finish (absent, or every episode errored) counts as failed
         for t in missing:
             ctask[t] = {"success": [0.0]}
+            if btask[t].get("step_success"):  # offline replay: none of its steps counts as right
+                ctask[t]["step_success"] = [0.0]
         notes.append(f"{len(missing)} baseline task(s) have no scored episode in the candidate and count as "
                      f"failures: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
-    extra_tasks = len({k.split('|', 1)[0] for k in ckeys} - set(btask))
+    extra_tasks = len({k.rsplit('|', 1)[0] for k in ckeys} - set(btask))
     if extra_tasks:
         notes.append(f"{extra_tasks} candidate task(s) are not in the baseline and are not compared")
     checks = [_compare(m, f, PER_TASK_FIELDS[f], btask, ctask, alpha) for m, f in _HEADLINE.items()]
@@ -311,8 +316,13 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
     if sr.regressed:  # the tasks behind a success regression, for the JUnit report
         regressed_tasks = [t for t in sorted(btask) if btask[t].get("success") and ctask[t].get("success")
                            and _mean(ctask[t]["success"]) < _mean(btask[t]["success"])]
-    notes.append("the paired tests use the clean episodes, one value per task (its trials pooled); "
-                 "false_success is compared per episode (false claims / episodes), its limit uses the "
-                 "false-success rate (false claims / success claims); limits apply to the candidate's summary")
-    return GateResult(checks=checks, regressed_tasks=regressed_tasks, tasks_compared=len(bkeys & ckeys),
-                      notes=notes)
+    if replay:
+        notes.append("offline replay: the paired tests use every complete trajectory of the dataset, one value each "
+                     "(success = every step right, i.e. TSR; step_success = its share of right steps); nothing is "
+                     "executed, so the unsafe and false-success rows are zero by construction")
+    else:
+        notes.append("the paired tests use the clean episodes, one value per task (its trials pooled); "
+                     "false_success is compared per episode (false claims / episodes), its limit uses the "
+                     "false-success rate (false claims / success claims); limits apply to the candidate's summary")
+    return GateResult(checks=checks, regressed_tasks=regressed_tasks, tasks_compared=len(btask), notes=notes,
+                      unit="trajectory" if replay else "task")

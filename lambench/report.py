@@ -880,6 +880,9 @@ def build_report(run_dirs: Iterable[str | os.PathLike[str]], out_dir: str | os.P
     }
     pngs: dict[str, bytes] = {}
     skipped: dict[str, str] = {}
+    if not ranked:  # only offline replays: no figures, and none left over from an earlier report
+        for name in drawers:
+            (out / name).unlink(missing_ok=True)
     for name, draw in (drawers if ranked else {}).items():
         fig = draw()
         if fig is None:

@@ -170,6 +170,8 @@ def _prepare_dir(run_dir: Path, config: RunConfig, version: str) -> None:
             old = json.loads(cfg_path.read_text())
         except ValueError:
             raise RunDirError(f"{cfg_path} is corrupt; remove the directory or use another --out") from None
+        if old.get("kind") == "replay":
+            raise RunDirError(f"{run_dir} holds an offline replay; give the live run another --out")
         defaults = RunConfig.model_fields
         diffs = [f"{k}: {old.get(k, defaults[k].default)!r} -> {getattr(config, k)!r}" for k in _IDENTITY
                  if old.get(k, defaults[k].default) != getattr(config, k)]
@@ -516,5 +518,6 @@ def _replay_run_summary(run_dir: Path, cfg: dict[str, Any], episodes: list[dict[
         "metrics": compute_metrics(complete),
         "metrics_all_variants": compute_metrics(complete),
         "by_variant": summarize(complete, by=["variant"])["groups"].get("variant", {}),
-        "per_task": per_task_values(episodes),
+        # trajectories with missing steps are in no success number (their TSR is undefined)
+        "per_task": per_task_values(complete),
     }

@@ -469,3 +469,46 @@ def test_export_sft_loads_in_hf_datasets_and_round_trips(recorded, live_run, tmp
         names = {t["function"]["name"] for t in json.loads(row["tools"])}
         assert "click" in names and "mail.send" in names  # the env's tools: actions and app APIs
     assert runner.invoke(main, ["export", "sft", str(tmp_path / "none"), "--out", "x"]).exit_code == 2
+
+
+def test_hostile_lines_are_named_not_crashes(tmp_path):
+    path = _write_lines(tmp_path / "hostile.jsonl", [
+        _step(gold={"action": {"type": ["click"]}, "status": "continue"}),
+        "[" * 100000 + "]" * 100000,
+        _step(trajectory_id="t2", n_steps=1, gold={"action": {"type": "finish", "status": "success"},
+                                                   "status": "continue"}),
+        _step(trajectory_id="t3", step=0.0),
+    ])
+    with pytest.raises(DatasetError) as err:
+        load_dataset(path)
+    msg = str(err.value)
+    assert "line 1: gold.action.type" in msg
+    assert "line 2: not usable JSON (nested too deeply)" in msg
+    assert "line 3: gold.action is finish but gold.status is 'continue'" in msg
+    assert "line 4: step: must be a whole number, got 0.0" in msg
+    res = CliRunner().invoke(main, ["replay", "--dataset", str(path), "--agent", "oracle", "--quiet"])
+    assert res.exit_code == 2 and "Traceback" not in res.output and "line 1" in res.output
+
+
+def test_the_oracle_follows_the_dataset_even_with_steps_missing(recorded, tmp_path):
+    path, records, _ = recorded
+    tid = next(r["trajectory_id"] for r in records if r["n_steps"] >= 4)
+    kept = [r for r in records if not (r["trajectory_id"] == tid and r["step"] == 0)]
+    cut = _write_lines(tmp_path / "cut.jsonl", kept)
+    summary = replay(ReplayConfig(dataset=str(cut), agent="oracle"), run_dir=tmp_path / "o").summary
+    m = summary["replay"]
+    assert m["step_success_rate"] == 1.0 and m["trajectories_complete"] == m["trajectories"] - 1
+    # the incomplete trajectory is in no success number, in the summary nor in the gate's per-task values
+    assert all(not k.startswith(tid + "|") for k in summary["per_task"])
+    assert summary["metrics"]["episodes"] == m["trajectories_complete"]
+
+
+def test_gate_keeps_trajectory_ids_with_bars_apart(tmp_path):
+    recs = []
+    for tid in ("a|b", "a|c"):
+        recs += [_step(trajectory_id=tid), _second(trajectory_id=tid)]
+    path = _write_lines(tmp_path / "bars.jsonl", recs)
+    replay(ReplayConfig(dataset=str(path), agent="oracle"), run_dir=tmp_path / "o")
+    replay(ReplayConfig(dataset=str(path), agent="noop-claim"), run_dir=tmp_path / "n")
+    res = CliRunner().invoke(main, ["gate", "--baseline", str(tmp_path / "o"), "--candidate", str(tmp_path / "n")])
+    assert "2 trajectorys compared" not in res.output and "2 trajectories compared" in res.output

@@ -38,6 +38,17 @@ def test_argument_normalisation():
         {"type": "type", "target": "8", "text": "bob"})  # typed text keeps its case
     assert canonical_args({"type": "hotkey", "keys": "S+Control"}) == canonical_args({"type": "hotkey", "keys": "ctrl+s"})
     assert canonical_args({"type": "hotkey", "keys": "esc"}) == "escape"
+    assert canonical_args({"type": "hotkey", "keys": "ctrl++"}) == "ctrl++"  # the plus key
+    assert canonical_args({"type": "hotkey", "keys": "ctrl++"}) != canonical_args({"type": "hotkey", "keys": "ctrl"})
+    assert canonical_args({"type": "hotkey", "keys": "ctrl+"}) != canonical_args({"type": "hotkey", "keys": "ctrl"})
+    # free text keeps its inner spaces and line breaks; names and options collapse whitespace
+    assert canonical_args({"type": "shell", "command": "echo 'a  b'"}) != canonical_args(
+        {"type": "shell", "command": "echo 'a b'"})
+    assert canonical_args({"type": "type", "target": "1", "text": "l1\nl2"}) != canonical_args(
+        {"type": "type", "target": "1", "text": "l1 l2"})
+    assert canonical_args({"type": "type", "target": "1", "text": "l1\r\nl2 "}) == canonical_args(
+        {"type": "type", "target": "1", "text": "l1\nl2"})
+    assert canonical_args({"type": "select", "target": "1", "option": " Economy   class"}) == "Economy class"
     a = {"type": "call", "tool": "t", "args": {"n": 1, "to": ["a@x", "b@x"], "flag": True, "x": None}}
     b = {"type": "call", "tool": "t", "args": {"to": ["a@x", "b@x"], "flag": True, "n": 1.0}}
     assert canonical_args(a) == canonical_args(b)  # key order, 1 == 1.0, null = absent
@@ -75,7 +86,10 @@ def test_score_step_components():
     assert (v["object"], v["operation"], v["args"], v["status"], v["success"], v["f1"]) == (True,) * 5 + (1.0,)
     v = _score({"type": "type", "target": "8", "text": "alice@acme.example"}, gold)
     assert (v["object"], v["operation"], v["args"], v["success"]) == (True, True, False, False)
-    assert v["f1"] == pytest.approx(2 * (2 / 3) * (2 / 3) / (4 / 3))  # tokens alice|bob, acme, example
+    # Mind2Web's operation F1: tokens {type} + alice|bob, acme, example -> 3 of 4 shared -> 0.75
+    assert v["f1"] == pytest.approx(0.75)
+    v = _score({"type": "shell", "command": "bob@acme.example"}, gold)  # same text, other operation
+    assert v["f1"] == pytest.approx(0.75) and not v["operation"]
     v = _score({"type": "click", "target": "8"}, gold)  # right control, wrong operation: args not judged
     assert (v["object"], v["operation"], v["args"]) == (True, False, False)
     assert v["f1"] == 0.0 and v["gold_type"] == "type" and v["pred_type"] == "click"

@@ -40,9 +40,10 @@ class OracleAgent:
         self._task = task
         self._variant = variant or Variant()
 
-    def bind_trajectory(self, golds: list[dict[str, Any]]) -> None:
-        """Offline replay of a dataset whose task is not installed: follow its gold steps instead."""
-        self._trajectory = list(golds)
+    def bind_trajectory(self, golds: dict[int, dict[str, Any]]) -> None:
+        """Offline replay: answer each step with the dataset's gold (``{step index: gold}``), whoever
+        recorded it and whichever steps the dataset has."""
+        self._trajectory = dict(golds)
 
     def reset(self, task: TaskView) -> None:
         self.last_status: str | None = None
@@ -61,8 +62,10 @@ class OracleAgent:
         return action
 
     def act(self, observation: Observation) -> dict[str, Any]:
-        if getattr(self, "_trajectory", None) is not None:  # replay of a foreign dataset: the gold of this step
-            gold = self._trajectory[min(len(observation.history), len(self._trajectory) - 1)]
+        if getattr(self, "_trajectory", None) is not None:  # offline replay: the gold of this step
+            gold = self._trajectory.get(observation.step)
+            if gold is None:
+                return {"type": "wait"}
             self.last_status = gold["status"]
             return gold["action"]
         controls = observation.controls

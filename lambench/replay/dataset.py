@@ -82,7 +82,7 @@ def _int(x: Any, low: int) -> bool:
 
 
 def _is_action(a: Any) -> bool:
-    return type(a) is dict and a.get("type") in _TYPES
+    return type(a) is dict and type(a.get("type")) is str and a["type"] in _TYPES
 
 
 def _schema_ok(rec: Any) -> bool:
@@ -145,8 +145,13 @@ def validate_step(rec: Any) -> list[str]:
             err = best_match([err]) if err.context else err
             out.append(f"{_where(err.absolute_path)}: {err.message}")
         return out
-    problems = []
+    problems = [f"{k}: must be a whole number, got {rec[k]!r}" for k in ("step", "n_steps")
+                if k in rec and type(rec[k]) is not int]
+    if problems:
+        return problems
     gold = rec["gold"]
+    if gold["action"]["type"] == "finish" and gold["status"] != "finish":
+        problems.append("gold.action is finish but gold.status is 'continue' (a finish action ends the trajectory)")
     actions = [("gold.action", gold["action"])]
     actions += [(f"gold.alternatives[{i}]", a) for i, a in enumerate(gold.get("alternatives") or [])]
     actions += [(f"history[{i}]", a) for i, a in enumerate(rec["history"])]
@@ -253,6 +258,9 @@ def load_dataset(path: str | os.PathLike, *, skip_bad: bool = False) -> Dataset:
             rec = json.loads(line)
         except ValueError as exc:
             problems.append(f"line {lineno}: not valid JSON ({exc})")
+            continue
+        except RecursionError:
+            problems.append(f"line {lineno}: not usable JSON (nested too deeply)")
             continue
         found = validate_step(rec)
         if found:

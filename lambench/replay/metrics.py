@@ -44,10 +44,19 @@ _KEY_ALIASES = {"control": "ctrl", "esc": "escape", "return": "enter", "option":
 _MODIFIERS = ("ctrl", "alt", "shift", "meta")
 
 
-def _norm_text(s: str) -> str:
+def _norm_name(s: str) -> str:
+    """A name (target, option, app, tool): Unicode NFC, whitespace runs collapsed."""
     if not s.isascii():
         s = unicodedata.normalize("NFC", s)
     return " ".join(s.split())
+
+
+def _norm_free(s: str) -> str:
+    """Free text (typed text, a command, a message body): NFC, line endings unified, ends stripped —
+    inner spaces and line breaks are part of the content."""
+    if not s.isascii():
+        s = unicodedata.normalize("NFC", s)
+    return s.replace("\r\n", "\n").strip()
 
 
 def resolve_object(action: Mapping[str, Any] | None, controls: list[Mapping[str, Any]] | None = None) -> str | None:
@@ -64,7 +73,7 @@ def resolve_object(action: Mapping[str, Any] | None, controls: list[Mapping[str,
         target = action.get("target")
         if target is None:
             return None
-        target = _norm_text(str(target))
+        target = _norm_name(str(target))
         if controls:
             for c in controls:
                 if c.get("label") == target:
@@ -75,15 +84,15 @@ def resolve_object(action: Mapping[str, Any] | None, controls: list[Mapping[str,
                 return "#" + str(hits[0].get("label"))
         return "?" + target.casefold()
     if kind == "open_app":
-        return "app:" + _norm_text(str(action.get("app", ""))).casefold()
+        return "app:" + _norm_name(str(action.get("app", ""))).casefold()
     if kind == "call":
-        return "tool:" + _norm_text(str(action.get("tool", ""))).casefold()
+        return "tool:" + _norm_name(str(action.get("tool", ""))).casefold()
     return None
 
 
 def _canon(value: Any) -> Any:
     if isinstance(value, str):
-        return _norm_text(value)
+        return _norm_free(value)
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float)):
@@ -96,7 +105,12 @@ def _canon(value: Any) -> Any:
 
 
 def _keys(keys: str) -> str:
-    parts = [_KEY_ALIASES.get(p, p) for p in keys.lower().replace(" ", "").split("+") if p]
+    keys = keys.lower().replace(" ", "")
+    if keys.endswith("++") or keys == "+":  # the plus key itself
+        parts = keys[:-2].split("+") + ["+"] if len(keys) > 1 else ["+"]
+    else:
+        parts = keys.split("+")  # an empty part (``ctrl+``) stays: it is not ``ctrl``
+    parts = [_KEY_ALIASES.get(p, p) for p in parts]
     mods = sorted((p for p in parts if p in _MODIFIERS), key=_MODIFIERS.index)
     return "+".join(mods + [p for p in parts if p not in _MODIFIERS])
 
@@ -105,9 +119,9 @@ def canonical_args(action: Mapping[str, Any]) -> Any:
     """The arguments of an action (all but its type and object), normalised for an exact comparison."""
     kind = action.get("type")
     if kind == "type":
-        return _norm_text(str(action.get("text", "")))
+        return _norm_free(str(action.get("text", "")))
     if kind == "select":
-        return _norm_text(str(action.get("option", "")))
+        return _norm_name(str(action.get("option", "")))
     if kind == "scroll":
         return action.get("direction", "down")
     if kind == "hotkey":
@@ -115,7 +129,7 @@ def canonical_args(action: Mapping[str, Any]) -> Any:
     if kind == "call":
         return _canon(action.get("args") or {})
     if kind == "shell":
-        return _norm_text(str(action.get("command", "")))
+        return _norm_free(str(action.get("command", "")))
     if kind == "finish":
         return action.get("status")
     return None  # click, open_app, wait: nothing beyond the object
@@ -138,11 +152,19 @@ def action_text(action: Mapping[str, Any] | None) -> str:
     return ""
 
 
-def token_f1(pred: str, gold: str) -> float:
-    """Token-level F1 of two texts (case-insensitive word tokens); 1.0 when both have no tokens."""
-    if pred == gold:
+def token_f1(pred: str, gold: str, *, pred_op: str | None = None, gold_op: str | None = None) -> float:
+    """Token-level F1 of two texts (case-insensitive word tokens); 1.0 when both have no tokens.
+
+    With ``pred_op``/``gold_op`` the operation is one more token of each side, as in Mind2Web's
+    operation F1 (the same text typed through another operation gets partial credit only).
+    """
+    if pred == gold and pred_op == gold_op:
         return 1.0
     p, g = _TOKEN.findall(pred.casefold()), _TOKEN.findall(gold.casefold())
+    if pred_op is not None:
+        p.append("\x00" + pred_op)
+    if gold_op is not None:
+        g.append("\x00" + gold_op)
     if not p and not g:
         return 1.0
     if not p or not g:
@@ -193,7 +215,8 @@ def score_step(pred: Mapping[str, Any] | None, pred_object: str | None, pred_sta
                 break
     _key, i, obj_ok, op_ok, args_ok, success, gold = best
     gtext = action_text(gold)
-    f1 = (1.0 if success else token_f1(action_text(pred), gtext)) if gtext else None
+    f1 = (1.0 if success else token_f1(action_text(pred), gtext, pred_op=ptype, gold_op=gold.get("type"))
+          ) if gtext else None
     return {"object": obj_ok, "operation": op_ok, "args": args_ok, "status": status_ok, "success": success,
             "f1": f1, "gold_type": gold.get("type"), "pred_type": ptype, "match": i}
 

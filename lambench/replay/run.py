@@ -141,19 +141,21 @@ def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int
         if agent is None:
             agent = make_agent(agent_spec, seed=seed)
         view = _task_view(first, n_total)
+        task = _live_task(first)
+        if task is not None:
+            view = task.view().model_copy(update={"instruction": first["request"], "tools": view.tools,
+                                                  "max_steps": max(task.max_steps, n_total)})
         if getattr(agent, "privileged", False):
-            task = _live_task(first)
-            if task is not None and hasattr(agent, "bind"):
+            # a privileged agent (the oracle) gets the dataset's gold of each step, whoever recorded it
+            if hasattr(agent, "bind_trajectory"):
+                agent.bind_trajectory({s["step"]: s["gold"] for s in steps})
+            elif task is not None and hasattr(agent, "bind"):
                 from lambench.perturb import Variant
 
                 agent.bind(task, Variant.parse(first.get("variant", "clean")))
-                view = task.view().model_copy(update={"instruction": first["request"], "tools": view.tools,
-                                                      "max_steps": max(task.max_steps, n_total)})
-            elif hasattr(agent, "bind_trajectory"):
-                agent.bind_trajectory([s["gold"] for s in steps])
             else:
-                raise RuntimeError(f"agent {agent_spec!r} is privileged but the trajectory's task is not installed "
-                                   "and the agent has no bind_trajectory()")
+                raise RuntimeError(f"agent {agent_spec!r} is privileged but has no bind_trajectory(), and the "
+                                   "trajectory's task is not installed")
         limits = _Deadlines(step_timeout, None)
         with limits.guard(step=False):
             agent.reset(view)

@@ -7,7 +7,10 @@ Each step of a dataset (or of a live run's successful episodes) becomes one JSON
                   {"role": "user", "content": request + actions so far + observation},
                   {"role": "assistant", "content": "", "tool_calls": [{"type": "function", ...}]}],
      "tools": "<JSON text of the tool definitions>",
-     "meta": {"dataset", "trajectory_id", "task_id", "step", "variant"}}
+     "meta": {"dataset", "trajectory_id", "task_id", "step", "variant", "status"}}
+
+``meta.status`` is the gold status (``finish`` on the step that completes the task, which for
+imported data may be a real action rather than ``finish``).
 
 ``tools`` is JSON *text* (tools have differently shaped schemas, which a columnar reader such as
 Hugging Face ``datasets`` cannot put in one column); ``json.loads`` it before passing it to a chat
@@ -45,7 +48,7 @@ def sft_records(steps: Iterable[dict[str, Any]], *, tools_for: Any = None,
             ],
             "tools": json.dumps(tools, ensure_ascii=False) if tools is not None else default_tools,
             "meta": {"dataset": s["dataset"], "trajectory_id": s["trajectory_id"], "task_id": s["task_id"],
-                     "step": s["step"], "variant": s.get("variant", "clean")},
+                     "step": s["step"], "variant": s.get("variant", "clean"), "status": s["gold"]["status"]},
         }
 
 
