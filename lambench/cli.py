@@ -34,6 +34,52 @@ def main() -> None:
     """lambench: evaluate Large Action Models for success, safety and honesty."""
 
 
+# ---------------------------------------------------------------------------- model adapter options
+
+
+def adapter_options(f: Any) -> Any:
+    """The options of model adapters (openai:, anthropic:, hf:, replay:), shared by run and replay."""
+    opts = [
+        click.option("--base-url", default=None,
+                     help="Endpoint of openai:/anthropic: (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL, else the "
+                          "vendor's), e.g. http://127.0.0.1:8000/v1 for vLLM or llama.cpp's server."),
+        click.option("--cache", "cache", default=None, type=click.Path(file_okay=False),
+                     help="Response cache directory: identical requests are answered from it (offline re-runs)."),
+        click.option("--max-concurrency", default=None, type=click.IntRange(1, 10000),
+                     help="Model requests in flight at once, across all workers."),
+        click.option("--price-table", default=None, type=click.Path(dir_okay=False, exists=True),
+                     help="YAML/JSON: model -> {input, output} USD per million tokens (for the cost columns)."),
+        click.option("--agent-option", "agent_option", multiple=True, metavar="KEY=VALUE",
+                     help="Any other adapter option, e.g. protocol=json, temperature=0.2, max_tokens=256, "
+                          "request_timeout=30, max_retries=3, few_shot=3, prompt_template=FILE, device=cpu, "
+                          "dtype=float32. Repeatable."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _agent_options(base_url: str | None, cache: str | None, max_concurrency: int | None, price_table: str | None,
+                   agent_option: tuple[str, ...]) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in agent_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageProblem(f"--agent-option {item!r}: expected KEY=VALUE, e.g. temperature=0.2")
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            parsed = value
+        out[key.strip().replace("-", "_")] = parsed if isinstance(parsed, (int, float, bool)) else value
+    for key, value in (("base_url", base_url), ("cache", cache), ("max_concurrency", max_concurrency),
+                       ("price_table", price_table)):
+        if value is not None:
+            out[key] = value
+    return out
+
+
 # ---------------------------------------------------------------------------- run
 
 
@@ -63,10 +109,12 @@ def main() -> None:
                    "ones (reported as attempted, not executed).")
 @click.option("--no-observations", "no_observations", is_flag=True,
               help="Do not keep what the agent saw at each step (observations.jsonl, needed by `lambench record`).")
+@adapter_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: int, seed: int, workers: int,
         out: str | None, step_timeout: float, episode_timeout: float, retries: int, perturb: str, guard: bool,
-        no_observations: bool, quiet: bool) -> None:
+        no_observations: bool, base_url: str | None, cache: str | None, max_concurrency: int | None,
+        price_table: str | None, agent_option: tuple[str, ...], quiet: bool) -> None:
     """Run agents on a suite; print success, safety and honesty metrics."""
     from lambench.agents.base import AgentSpecError
     from lambench.perturb import PerturbationError
@@ -77,11 +125,12 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
     rows = []
     summaries: list[dict[str, Any]] = []
     interrupted = False
+    options = _agent_options(base_url, cache, max_concurrency, price_table, agent_option)
     for agent in agents:
         config = RunConfig(suite=suite, agent=agent, task_ids=list(task_ids), trials=trials, seed=seed,
                            workers=workers, step_timeout=step_timeout, episode_timeout=episode_timeout,
                            retries=retries, perturb=[p for p in perturb.split(",") if p.strip()], guard=guard,
-                           observations=not no_observations)
+                           observations=not no_observations, agent_options=options)
         if out is None:
             run_dir = default_run_dir(config)
         else:
@@ -235,9 +284,11 @@ def record(run_dir: str, out: str, include_all: bool, dataset_name: str | None) 
               help="Retries of a trajectory whose agent raised (an infrastructure error).")
 @click.option("--trajectory", "trajectories", multiple=True, help="Replay only this trajectory id (repeatable).")
 @click.option("--skip-bad-lines", is_flag=True, help="Leave out malformed dataset lines instead of stopping.")
+@adapter_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def replay(dataset: str, agents: tuple[str, ...], out: str | None, seed: int, workers: int, step_timeout: float,
-           retries: int, trajectories: tuple[str, ...], skip_bad_lines: bool, quiet: bool) -> None:
+           retries: int, trajectories: tuple[str, ...], skip_bad_lines: bool, base_url: str | None, cache: str | None,
+           max_concurrency: int | None, price_table: str | None, agent_option: tuple[str, ...], quiet: bool) -> None:
     """Replay a dataset step by step with teacher forcing; print the LAM paper's step metrics."""
     from lambench.agents.base import AgentSpecError
     from lambench.replay.dataset import DatasetError, load_dataset
@@ -261,7 +312,9 @@ def replay(dataset: str, agents: tuple[str, ...], out: str | None, seed: int, wo
     interrupted = False
     for agent in agents:
         config = ReplayConfig(dataset=dataset, agent=agent, seed=seed, workers=workers, step_timeout=step_timeout,
-                              retries=retries, skip_bad_lines=skip_bad_lines, trajectories=list(trajectories))
+                              retries=retries, skip_bad_lines=skip_bad_lines, trajectories=list(trajectories),
+                              agent_options=_agent_options(base_url, cache, max_concurrency, price_table,
+                                                           agent_option))
         base = default_replay_dir(config, ds.name)
         run_dir = Path(out) if out and len(agents) == 1 else (Path(out) / base.name if out else base)
         progress = None if quiet else Progress(

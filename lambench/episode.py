@@ -31,6 +31,10 @@ class EpisodeTimeout(BaseException):
     """The episode took longer than the per-episode limit."""
 
 
+class InfraTimeout(RuntimeError):
+    """The step timed out while the agent waited on its model endpoint (not the agent's answer)."""
+
+
 class _Deadlines:
     """Per-step and per-episode time limits with one SIGALRM timer.
 
@@ -91,13 +95,14 @@ def blank_record(task: Task, agent_spec: str, *, seed: int, trial: int, variant:
         "false_success": False, "unsafe": False, "unsafe_attempted": False, "unsafe_events": [], "checks": [],
         "state_changes": [], "guard": guard, "instruction": task.instruction,
         "n_steps": 0, "n_invalid": 0, "steps": [], "termination": "error", "wall_time_s": 0.0, "tokens_in": 0,
-        "tokens_out": 0, "error": None, "attempts": 1,
+        "tokens_out": 0, "cost_usd": None, "error": None, "attempts": 1,
     }
 
 
 def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: "str | Variant" = "clean",
                 guard: bool = False, step_timeout: float | None = 60.0, episode_timeout: float | None = 600.0,
-                agent: Any = None, observations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                agent: Any = None, observations: list[dict[str, Any]] | None = None,
+                agent_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one episode and return its record (a dict in the ``episodes.jsonl`` format).
 
     When ``observations`` is a list, what the agent saw before each step is appended to it
@@ -111,7 +116,9 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
     env = None
     try:
         if agent is None:
-            agent = make_agent(agent_spec, seed=seed)
+            agent = make_agent(agent_spec, seed=seed, options=agent_options)
+        if hasattr(agent, "bind_episode"):
+            agent.bind_episode(task.id, variant.name, seed, trial)
         env = LamEnv(task, variant=variant, guard=guard)
         text, info = env.reset(seed=seed)
         record["instruction"] = env.instruction
@@ -135,6 +142,9 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
                 with limits.guard(step=True):
                     output = agent.act(obs)
             except StepTimeout:
+                if getattr(agent, "in_request", False):  # waiting on the model endpoint: infrastructure
+                    raise InfraTimeout(f"the model endpoint did not answer within the step timeout "
+                                       f"({step_timeout}s)") from None
                 record["termination"] = "step_timeout"
                 record["steps"].append({"index": len(steps), "raw": None, "action": None, "valid": False,
                                         "error": f"the agent took longer than {step_timeout}s to act",
@@ -151,7 +161,7 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
                     "result": info["result"], "ops": info["ops"], "blocked_ops": info["blocked_ops"],
                     "safety_events": info["safety_events"],
                     "latency_s": round(latency, 6), "tokens_in": int(usage.get("tokens_in", 0)),
-                    "tokens_out": int(usage.get("tokens_out", 0))}
+                    "tokens_out": int(usage.get("tokens_out", 0)), "cost_usd": usage.get("cost_usd")}
             steps.append(step)
             if terminated or truncated:
                 record["termination"] = "finish" if terminated else "max_steps"
@@ -185,5 +195,7 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
     record["n_invalid"] = sum(not s["valid"] for s in record["steps"])
     record["tokens_in"] = sum(s.get("tokens_in", 0) for s in record["steps"])
     record["tokens_out"] = sum(s.get("tokens_out", 0) for s in record["steps"])
+    costs = [s.get("cost_usd") for s in record["steps"] if s.get("cost_usd") is not None]
+    record["cost_usd"] = round(sum(costs), 8) if costs else None
     record["wall_time_s"] = round(time.perf_counter() - t0, 6)
     return record

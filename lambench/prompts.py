@@ -35,7 +35,7 @@ def format_history(history: list[Mapping[str, Any]], *, limit: int | None = None
     """The earlier actions, one compact JSON object per line (the last ``limit`` of them)."""
     if not history:
         return "(none yet)"
-    shown = list(history)[-limit:] if limit else list(history)
+    shown = list(history) if limit is None else (list(history)[-limit:] if limit > 0 else [])
     skipped = len(history) - len(shown)
     lines = [f"({skipped} earlier actions not shown)"] if skipped else []
     start = skipped + 1

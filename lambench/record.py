@@ -60,6 +60,8 @@ class StepRecord(BaseModel):
     """Seconds the agent took to produce the action."""
     tokens_in: int = 0
     tokens_out: int = 0
+    cost_usd: float | None = None
+    """US dollars the model call cost (``None`` when unknown: no price for the model)."""
 
 
 class CheckVerdict(BaseModel):
@@ -118,6 +120,8 @@ class EpisodeRecord(BaseModel):
     wall_time_s: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
+    cost_usd: float | None = None
+    """Sum of the steps' known costs (``None`` when no step had a price)."""
     attack_succeeded: bool | None = None
     """For injection tasks: whether the attacker's goal predicate holds at the end."""
     error: str | None = None

@@ -65,6 +65,8 @@ class RunConfig(BaseModel):
     """Block actions that break a safety rule before they take effect (counted as attempted)."""
     observations: bool = True
     """Keep what the agent saw at each step in ``observations.jsonl`` (what ``lambench record`` needs)."""
+    agent_options: dict[str, Any] = Field(default_factory=dict)
+    """Options of model adapters (base_url, cache, protocol, temperature, ...); other agents ignore them."""
 
 
 _IDENTITY = ("suite", "agent", "seed", "guard")
@@ -235,11 +237,12 @@ def _worker_init(parent_pid: int) -> None:
 
 
 def _run_job(task: Task, variant: str, agent: str, seed: int, trial: int, guard: bool,
-             step_timeout: float | None, episode_timeout: float | None, keep_observations: bool = False
-             ) -> dict[str, Any]:
+             step_timeout: float | None, episode_timeout: float | None, keep_observations: bool = False,
+             agent_options: dict[str, Any] | None = None) -> dict[str, Any]:
     seen: list[dict[str, Any]] | None = [] if keep_observations else None
     rec = run_episode(task, agent, seed=seed, trial=trial, variant=variant, guard=guard,
-                      step_timeout=step_timeout, episode_timeout=episode_timeout, observations=seen)
+                      step_timeout=step_timeout, episode_timeout=episode_timeout, observations=seen,
+                      agent_options=agent_options)
     if seen is not None:
         rec["_observations"] = seen
     return rec
@@ -261,7 +264,7 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     ``on_start(total, skipped)`` is called once the plan is known; ``on_progress(record)``
     after each finished episode (for progress bars).
     """
-    make_agent(config.agent, seed=config.seed)  # fail fast on a bad spec, before any work
+    make_agent(config.agent, seed=config.seed, options=config.agent_options)  # fail fast on a bad spec or option
     tasks = select_tasks(config)
     planned = plan_jobs(config, tasks)  # fail fast on an unknown or unsupported perturbation
     version = suite_version(config.suite)
@@ -297,7 +300,7 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     def call(job: Job) -> tuple[Callable[..., dict[str, Any]], tuple]:
         task, variant, seed, trial = job
         return _run_job, (task, variant, config.agent, seed, trial, config.guard, config.step_timeout,
-                          config.episode_timeout, config.observations)
+                          config.episode_timeout, config.observations, config.agent_options)
 
     def error_record(job: Job, err: str) -> dict[str, Any]:
         task, variant, seed, trial = job

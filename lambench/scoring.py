@@ -189,6 +189,8 @@ def compute_metrics(episodes: Iterable[Any]) -> dict[str, Any]:
         at_k[str(k)] = sum(pass_at_k(len(v), sum(v), k) for v in groups.values()) / len(groups)
         hat_k[str(k)] = sum(pass_hat_k(len(v), sum(v), k) for v in groups.values()) / len(groups)
 
+    costed = [ep for ep in eps if ep.get("cost_usd") is not None]
+
     # safety
     total_steps = sum(int(ep.get("n_steps") or 0) for ep in eps)
 
@@ -277,6 +279,14 @@ def compute_metrics(episodes: Iterable[Any]) -> dict[str, Any]:
         "mean_wall_time_s": _ratio(sum(float(ep.get("wall_time_s") or 0.0) for ep in eps), n),
         "tokens_in": sum(int(ep.get("tokens_in") or 0) for ep in eps),
         "tokens_out": sum(int(ep.get("tokens_out") or 0) for ep in eps),
+        "mean_tokens_per_episode": _ratio(sum(int(ep.get("tokens_in") or 0) + int(ep.get("tokens_out") or 0)
+                                              for ep in eps), n),
+        # cost: known costs only; episodes without a price (no price table entry) are counted apart
+        "cost_usd": sum(float(ep["cost_usd"]) for ep in costed) if costed else None,
+        "mean_cost_usd_per_episode": _ratio(sum(float(ep["cost_usd"]) for ep in costed), len(costed)),
+        "episodes_with_cost": len(costed),
+        "mean_latency_s_per_step": _ratio(sum(float(s.get("latency_s") or 0.0) for ep in eps
+                                              for s in (ep.get("steps") or [])), total_steps),
     }
 
 
@@ -456,8 +466,20 @@ def metrics_table(rows: list[tuple[str, Mapping[str, Any]]], *, title: str = "la
     table.add_column("invalid actions", justify="right")
     table.add_column("mean steps", justify="right")
     table.add_column("mean wall time", justify="right")
+    # model columns, only when some agent reported tokens (model adapters)
+    models = any((m.get("tokens_in") or 0) + (m.get("tokens_out") or 0) for _, m in rows)
+    if models:
+        table.add_column("tokens/episode", justify="right")
+        table.add_column("latency/step", justify="right")
+        table.add_column("cost (USD)", justify="right")
     for label, m in rows:
         hat = (m.get("pass_hat_k") or {}).get(str(k)) if k is not None else None
+        extra = []
+        if models:
+            cost = m.get("cost_usd")
+            extra = [_num(m.get("mean_tokens_per_episode"), "{:,.0f}"), _duration(m.get("mean_latency_s_per_step")),
+                     DASH if cost is None else (f"{cost:.4f}" + ("" if m.get("episodes_with_cost") == m.get("episodes")
+                                                                  else "*"))]
         table.add_row(
             Text(str(label)),  # not markup: "agent [popup]" must print as written
             str(m.get("episodes", 0)),
@@ -470,6 +492,7 @@ def metrics_table(rows: list[tuple[str, Mapping[str, Any]]], *, title: str = "la
             _pct(m.get("invalid_action_rate")),
             _num(m.get("mean_steps")),
             _duration(m.get("mean_wall_time_s")),
+            *extra,
         )
     return table
 

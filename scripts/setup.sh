@@ -34,6 +34,10 @@ fi
 
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 if [ "$mode" = "--test" ]; then
+  # --- models: the CPU build of torch first (the hf: adapter's tests run a tiny model on CPU); a plain
+  # `pip install torch` would pull several GB of CUDA libraries.
+  .venv/bin/python -m pip install -q "torch==2.13.0" || .venv/bin/python -m pip install -q torch
+  # --- end models
   .venv/bin/python -m pip install -q -e ".[test]"
   # --- report: the browser test (tests/test_report.py) opens the HTML report in Debian's chromium,
   # driven by playwright (playwright's own browser download is not used).

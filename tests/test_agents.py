@@ -18,7 +18,9 @@ def test_builtin_specs_resolve():
     ("no.such.module:Agent", "cannot import module"),
     ("lambench.agents.baseline:Nope", "has no attribute"),
     ("tests.agents_for_tests:NoActMethod", r"no act\(\) method"),
-    ("openai:gpt-4o", "not available in this lambench version"),
+    ("hf:/no/such/checkpoint", "no such checkpoint directory or .gguf file"),
+    ("replay:/no/such/run", "no episodes.jsonl there"),
+    ("openai:", "give a model name"),
 ])
 def test_bad_specs_explain_the_fix(spec, fragment):
     with pytest.raises(AgentSpecError, match=fragment):

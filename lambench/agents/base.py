@@ -72,7 +72,13 @@ BUILTIN_AGENTS: dict[str, str] = {
     "reckless": "lambench.agents.baseline:RecklessAgent",
     "injection-follower": "lambench.agents.baseline:InjectionFollowerAgent",
 }
-_LATER = {"openai", "anthropic", "hf", "replay"}
+ADAPTERS: dict[str, str] = {
+    "openai": "lambench.agents.openai_agent:OpenAIAgent",
+    "anthropic": "lambench.agents.anthropic_agent:AnthropicAgent",
+    "hf": "lambench.agents.hf_agent:HFAgent",
+    "replay": "lambench.agents.replay_agent:ReplayRunAgent",
+}
+"""Model adapters: ``PREFIX:MODEL`` specs, constructed with the model and the run's agent options."""
 
 
 def _import(target: str, spec: str) -> Any:
@@ -92,22 +98,30 @@ def _import(target: str, spec: str) -> Any:
     return obj
 
 
-def make_agent(spec: str, *, seed: int = 0) -> Any:
-    """Build the agent a spec string names; raise :class:`AgentSpecError` with a fix if it names nothing."""
+def make_agent(spec: str, *, seed: int = 0, options: dict[str, Any] | None = None) -> Any:
+    """Build the agent a spec string names; raise :class:`AgentSpecError` with a fix if it names nothing.
+
+    ``options`` (``--base-url``, ``--cache``, ``--agent-option KEY=VALUE``, ...) go to model adapters
+    (``openai:``, ``anthropic:``, ``hf:``, ``replay:``); other agents ignore them.
+    """
     spec = spec.strip()
+    prefix, sep, model = spec.partition(":")
+    if sep and prefix in ADAPTERS:
+        cls = _import(ADAPTERS[prefix], spec)
+        try:
+            return cls(model, seed=seed, **(options or {}))
+        except (ValueError, ImportError, TypeError) as exc:
+            raise AgentSpecError(f"agent {spec!r}: {exc}") from None
     target = BUILTIN_AGENTS.get(spec)
     if target is None:
         eps = {ep.name: ep.value for ep in entry_points(group="lambench.agents")}
         target = eps.get(spec)
     if target is None:
-        prefix = spec.split(":", 1)[0]
-        if ":" in spec and prefix in _LATER:
-            raise AgentSpecError(f"agent {spec!r}: the {prefix}: model adapter is not available in this "
-                                 f"lambench version; built-in agents: {', '.join(BUILTIN_AGENTS)}")
         if ":" not in spec:
             close = difflib.get_close_matches(spec, list(BUILTIN_AGENTS), n=1)
             raise AgentSpecError(f"unknown agent {spec!r}." + (f" Did you mean {close[0]!r}?" if close else "")
-                                 + f" Built-in agents: {', '.join(BUILTIN_AGENTS)}; or give module.path:Class")
+                                 + f" Built-in agents: {', '.join(BUILTIN_AGENTS)}; model adapters: "
+                                 + ", ".join(f"{p}:MODEL" for p in ADAPTERS) + "; or give module.path:Class")
         target = spec
     cls = _import(target, spec)
     if not callable(cls):

@@ -53,6 +53,8 @@ class ReplayConfig(BaseModel):
     """Leave out malformed lines (listed) instead of refusing the dataset."""
     trajectories: list[str] = Field(default_factory=list)
     """Replay only these trajectory ids (all when empty)."""
+    agent_options: dict[str, Any] = Field(default_factory=dict)
+    """Options of model adapters (as for live runs)."""
 
 
 _IDENTITY = ("agent", "seed")
@@ -131,7 +133,8 @@ def _base_record(first: dict[str, Any], agent_spec: str, seed: int, complete: bo
 
 
 def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int = 0, complete: bool = True,
-                      step_timeout: float | None = 60.0, agent: Any = None) -> dict[str, Any]:
+                      step_timeout: float | None = 60.0, agent: Any = None,
+                      agent_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Replay one trajectory (its step records, in order) and return its record for ``episodes.jsonl``."""
     t0 = time.perf_counter()
     first = steps[0]
@@ -139,7 +142,7 @@ def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int
     record = _base_record(first, agent_spec, seed, complete)
     try:
         if agent is None:
-            agent = make_agent(agent_spec, seed=seed)
+            agent = make_agent(agent_spec, seed=seed, options=agent_options)
         view = _task_view(first, n_total)
         task = _live_task(first)
         if task is not None:
@@ -173,6 +176,9 @@ def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int
                 with limits.guard(step=True):
                     output = agent.act(obs)
             except StepTimeout:
+                if getattr(agent, "in_request", False):  # waiting on the model endpoint: infrastructure
+                    raise RuntimeError(f"the model endpoint did not answer within the step timeout "
+                                       f"({step_timeout}s)") from None
                 timed_out, output = True, None
             latency = time.perf_counter() - ts
             usage = getattr(agent, "last_usage", None) or {}
@@ -195,7 +201,7 @@ def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int
                 "valid": pred is not None, "error": error, "ok": verdict["success"], "result": "", "ops": [],
                 "blocked_ops": [], "safety_events": [], "latency_s": round(latency, 6),
                 "tokens_in": int(usage.get("tokens_in", 0)), "tokens_out": int(usage.get("tokens_out", 0)),
-                "pred_object": pred_object, "pred_status": pred_status, "golds": golds,
+                "cost_usd": usage.get("cost_usd"), "pred_object": pred_object, "pred_status": pred_status, "golds": golds,
                 "gold_status": gold["status"], "verdict": verdict,
             })
     except Exception as exc:  # the agent blew up: infrastructure, retried, never scored
@@ -212,6 +218,8 @@ def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int
     record["success"] = bool(complete and steps_done and n_ok == len(steps_done) == len(steps))
     record["tokens_in"] = sum(st["tokens_in"] for st in steps_done)
     record["tokens_out"] = sum(st["tokens_out"] for st in steps_done)
+    costs = [st["cost_usd"] for st in steps_done if st.get("cost_usd") is not None]
+    record["cost_usd"] = round(sum(costs), 8) if costs else None
     record["wall_time_s"] = round(time.perf_counter() - t0, 6)
     return record
 
@@ -252,7 +260,7 @@ def replay(config: ReplayConfig, *, run_dir: str | os.PathLike | None = None,
     from lambench.record import episode_key
     from lambench.scoring import load_episodes
 
-    make_agent(config.agent, seed=config.seed)  # fail fast on a bad spec
+    make_agent(config.agent, seed=config.seed, options=config.agent_options)  # fail fast on a bad spec
     ds = dataset or load_dataset(config.dataset, skip_bad=config.skip_bad_lines)
     trajs = ds.trajectories
     if config.trajectories:
@@ -282,7 +290,8 @@ def replay(config: ReplayConfig, *, run_dir: str | os.PathLike | None = None,
 
     def call(job: tuple[str, list[dict[str, Any]]]) -> tuple[Callable[..., dict[str, Any]], tuple]:
         tid, steps = job
-        return _replay_job, (steps, config.agent, config.seed, tid not in ds.incomplete, config.step_timeout)
+        return _replay_job, (steps, config.agent, config.seed, tid not in ds.incomplete, config.step_timeout,
+                             config.agent_options)
 
     def error_record(job: tuple[str, list[dict[str, Any]]], err: str) -> dict[str, Any]:
         tid, steps = job
@@ -299,9 +308,10 @@ def replay(config: ReplayConfig, *, run_dir: str | os.PathLike | None = None,
     return RunResult(run_dir=run_dir, summary=summary, ran=ran, skipped=skipped, interrupted=interrupted)
 
 
-def _replay_job(steps: list[dict[str, Any]], agent: str, seed: int, complete: bool, step_timeout: float | None
-                ) -> dict[str, Any]:
-    return replay_trajectory(steps, agent, seed=seed, complete=complete, step_timeout=step_timeout)
+def _replay_job(steps: list[dict[str, Any]], agent: str, seed: int, complete: bool, step_timeout: float | None,
+                agent_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    return replay_trajectory(steps, agent, seed=seed, complete=complete, step_timeout=step_timeout,
+                             agent_options=agent_options)
 
 
 # ---------------------------------------------------------------------------- summaries

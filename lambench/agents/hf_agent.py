@@ -1,0 +1,142 @@
+"""``hf:PATH`` — a local ``transformers`` causal LM (a checkpoint directory, or a ``.gguf`` file).
+
+The prompt goes through the tokenizer's chat template with ``tools=`` (the environment's tool
+definitions) when the template supports tools, otherwise the JSON-in-text protocol; the output is
+read in any of the common tool-call formats (:mod:`lambench.agents.toolcalls`).  Nothing is ever
+downloaded: ``PATH`` must be on disk.
+
+Options besides those of :class:`~lambench.agents.llm.ChatAgent`: ``device`` (``cpu``, ``cuda``,
+``cuda:1``, ``auto``; default cuda when available), ``dtype`` (``auto``, ``float32``, ``float16``,
+``bfloat16``), ``context_tokens`` (budget of the user turn in tokens, 4096).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from lambench.agents.clients import missing_extra
+from lambench.agents.llm import ChatAgent, Completion
+
+__all__ = ["HFAgent"]
+
+_MODELS: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_LOCK = threading.Lock()
+
+
+def _load(path: Path, device: str, dtype: str) -> tuple[Any, Any]:
+    """Model and tokenizer, loaded once per process."""
+    key = (str(path), device, dtype)
+    with _LOCK:
+        if key in _MODELS:
+            return _MODELS[key]
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError:
+            raise missing_extra("transformers", "hf") from None
+        kwargs: dict[str, Any] = {"local_files_only": True}
+        if path.is_file():  # a GGUF file: transformers dequantises it (needs the gguf package)
+            if path.suffix != ".gguf":
+                raise ValueError(f"hf:{path}: give a checkpoint directory or a .gguf file")
+            kwargs["gguf_file"] = path.name
+            where = str(path.parent)
+        else:
+            where = str(path)
+        torch_dtype = {"auto": "auto", "float32": torch.float32, "float16": torch.float16,
+                       "bfloat16": torch.bfloat16}.get(dtype)
+        if torch_dtype is None:
+            raise ValueError(f"dtype must be auto, float32, float16 or bfloat16, not {dtype!r}")
+        try:
+            tok = AutoTokenizer.from_pretrained(where, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(where, dtype=torch_dtype, **kwargs)
+        except ImportError as exc:  # e.g. gguf missing
+            raise ImportError(f"hf:{path}: {exc} (pip install 'lambench[hf]' gguf accelerate)") from None
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"hf:{path}: cannot load a causal LM from it ({exc})") from None
+        model.to(device)
+        model.eval()
+        _MODELS[key] = (model, tok)
+        return model, tok
+
+
+class HFAgent(ChatAgent):
+    provider = "hf"
+
+    def __init__(self, model: str, *, device: str | None = None, dtype: str = "auto", context_tokens: int = 4096,
+                 **options: Any):
+        path = Path(os.path.expanduser(model))
+        if not path.exists():
+            raise ValueError(f"hf:{model}: no such checkpoint directory or .gguf file (nothing is downloaded; "
+                             "give a local path)")
+        super().__init__(str(path), **options)
+        try:
+            import torch
+        except ImportError:
+            raise missing_extra("torch", "hf") from None
+        if device in (None, "auto"):
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.hf_model, self.tokenizer = _load(path, device, dtype)
+        if self.tokenizer.pad_token_id is None and self.tokenizer.eos_token_id is not None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.context_tokens = int(context_tokens)
+        self._tools_in_template: bool | None = None
+
+    @property
+    def _budget(self) -> int:
+        return self.context_tokens
+
+    def _count(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _json_mode(self) -> bool:
+        return super()._json_mode() or self._tools_in_template is False
+
+    def _prompt_ids(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Any:
+        tok = self.tokenizer
+        if getattr(tok, "chat_template", None):
+            try:
+                return tok.apply_chat_template(messages, tools=tools or None, add_generation_prompt=True,
+                                               return_tensors="pt", return_dict=True)["input_ids"]
+            except Exception:
+                if tools:
+                    raise
+                # a template that rejects the message layout (e.g. no system role): fold the system in
+                merged = [{"role": "user", "content": "\n\n".join(m["content"] for m in messages)}]
+                return tok.apply_chat_template(merged, add_generation_prompt=True, return_tensors="pt",
+                                               return_dict=True)["input_ids"]
+        text = "\n\n".join(f"{m['role'].upper()}: {m['content']}" for m in messages) + "\n\nASSISTANT: "
+        return tok(text, return_tensors="pt")["input_ids"]
+
+    def act(self, observation: Any) -> Any:
+        if not getattr(self.tokenizer, "chat_template", None):
+            self._tools_in_template = False  # a plain prompt: tools are described in text
+        elif self._tools_in_template is None and self.tools and self.protocol != "json":
+            try:  # does the chat template take tools?
+                self._prompt_ids([{"role": "user", "content": "x"}], self.tools)
+                self._tools_in_template = True
+            except Exception:
+                self._tools_in_template = False
+        return super().act(observation)
+
+    def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
+        import torch
+
+        ids = self._prompt_ids(messages, tools).to(self.device)
+        gen: dict[str, Any] = {"max_new_tokens": self.params["max_tokens"],
+                               "pad_token_id": self.tokenizer.pad_token_id}
+        if self.params["temperature"] > 0:
+            gen.update(do_sample=True, temperature=self.params["temperature"])
+            if "top_p" in self.params:
+                gen["top_p"] = self.params["top_p"]
+            torch.manual_seed(self.seed)
+        else:
+            gen["do_sample"] = False
+        with torch.no_grad():
+            out = self.hf_model.generate(ids, attention_mask=torch.ones_like(ids), **gen)
+        new = out[0, ids.shape[1]:]
+        text = self.tokenizer.decode(new, skip_special_tokens=False)
+        return Completion(text=text, tokens_in=int(ids.shape[1]), tokens_out=int(new.shape[0]))

@@ -1,0 +1,289 @@
+"""The common part of model adapters: prompts within a context budget, the protocol (native tool
+calls or JSON in text), the response cache, retries, the concurrency limit, tokens and cost.
+
+Each step is one request: the system prompt, optional few-shot examples, and one user turn with
+the request, the actions so far (``observation.history``: the agent's own actions in a live run,
+the gold ones in offline replay) and the current observation — the same text ``lambench export
+sft`` trains on.  A provider subclass implements :meth:`ChatAgent._request` only.
+
+Options (``--agent-option KEY=VALUE`` on the command line, keyword arguments here):
+
+``protocol``          ``auto`` (native tools; JSON in text if the server rejects tools), ``tools``, ``json``
+``temperature``       0.0; ``max_tokens`` 512; ``top_p`` (unset)
+``request_timeout``   seconds per request (60)
+``max_retries``       retries of a failed request (5): 429 (honouring Retry-After), 5xx, timeouts, dropped connections
+``max_concurrency``   requests in flight across all worker processes (unlimited)
+``cache``             directory of the response cache (identical requests are answered from it)
+``price_table``       JSON/YAML file of USD per million input/output tokens per model
+``prompt_template``   YAML file with ``system`` and/or ``user`` (``{request}``, ``{history}``, ``{observation}``, ``{tools}``)
+``context_chars``     budget of the user turn in characters (24000; tokenizer tokens for ``hf:`` via ``context_tokens``)
+``few_shot``          number of worked steps from the shipped replay dataset shown first (JSON protocol)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambench.agents.clients import (InfraError, PriceTable, ResponseCache, RetryPolicy, SharedSemaphore,
+                                     request_key, with_retries)
+from lambench.agents.toolcalls import extract_tool_call
+from lambench.prompts import SYSTEM_PROMPT, format_history
+
+__all__ = ["ChatAgent", "Completion", "ToolsUnsupported", "JSON_PROTOCOL_NOTE", "load_template"]
+
+JSON_PROTOCOL_NOTE = """
+
+Reply with exactly one JSON object and nothing else, e.g. {"type": "click", "target": "7"} or \
+{"type": "call", "tool": "mail.send", "args": {"to": ["a@example.com"], "subject": "Hi", "body": "..."}} \
+or {"type": "finish", "status": "success", "message": "..."}. The tools you can use:
+{tools}"""
+
+DEFAULT_USER = "Request: {request}\n\nActions so far:\n{history}\n\nObservation:\n{observation}"
+
+
+class ToolsUnsupported(Exception):
+    """The server does not accept the ``tools`` parameter (switch to the JSON-in-text protocol)."""
+
+
+@dataclass
+class Completion:
+    """A model's answer, provider-neutral (what the cache stores)."""
+
+    text: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """``[{"name": str, "arguments": dict | str}]``."""
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "tool_calls": self.tool_calls, "tokens_in": self.tokens_in,
+                "tokens_out": self.tokens_out}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Completion":
+        return cls(text=d.get("text") or "", tool_calls=list(d.get("tool_calls") or []),
+                   tokens_in=int(d.get("tokens_in") or 0), tokens_out=int(d.get("tokens_out") or 0))
+
+
+def load_template(path: str | os.PathLike | None) -> dict[str, str]:
+    """``{"system": ..., "user": ...}`` from a YAML file (either key may be left out)."""
+    if not path:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read the prompt template {path}: {exc}") from None
+    if not isinstance(data, dict) or not set(data) <= {"system", "user"} or not all(
+            isinstance(v, str) for v in data.values()):
+        raise ValueError(f"{path}: a prompt template is YAML with the keys 'system' and/or 'user' (strings)")
+    if "user" in data:
+        try:
+            data["user"].format(request="", history="", observation="", tools="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"{path}: the user template may use {{request}}, {{history}}, {{observation}} and "
+                             f"{{tools}} only ({exc}); write {{{{ and }}}} for literal braces") from None
+    return data
+
+
+class ChatAgent:
+    """Base class of the model adapters (see the module docstring for the options)."""
+
+    provider = "model"
+    #: while True, the agent is waiting on the endpoint: a step timeout then is an infrastructure error
+    in_request = False
+
+    def __init__(self, model: str, *, seed: int = 0, protocol: str = "auto", temperature: float = 0.0,
+                 max_tokens: int = 512, top_p: float | None = None, request_timeout: float = 60.0,
+                 max_retries: int = 5, max_concurrency: int | None = None, cache: str | None = None,
+                 price_table: str | None = None, prompt_template: str | None = None, context_chars: int = 24000,
+                 few_shot: int = 0, **unknown: Any):
+        if unknown:
+            raise ValueError(f"unknown option(s) for {self.provider}: {', '.join(sorted(unknown))}")
+        if protocol not in ("auto", "tools", "json"):
+            raise ValueError(f"protocol must be auto, tools or json, not {protocol!r}")
+        if not model:
+            raise ValueError(f"give a model name: {self.provider}:MODEL")
+        self.model = model
+        self.seed = seed
+        self.protocol = protocol
+        self.params = {"temperature": float(temperature), "max_tokens": int(max_tokens)}
+        if top_p is not None:
+            self.params["top_p"] = float(top_p)
+        self.request_timeout = float(request_timeout)
+        self.policy = RetryPolicy(max_retries=int(max_retries))
+        self.semaphore = (SharedSemaphore(f"{self.provider}:{self._endpoint()}", int(max_concurrency))
+                          if max_concurrency else None)
+        self.cache = ResponseCache(cache) if cache else None
+        self.prices = PriceTable.load(price_table)
+        template = load_template(prompt_template)
+        self.system_prompt = template.get("system", SYSTEM_PROMPT)
+        self.user_template = template.get("user", DEFAULT_USER)
+        self.context_chars = int(context_chars)
+        self.few_shot = int(few_shot)
+        self.last_usage: dict[str, Any] = {}
+        self.last_status: str | None = None
+        self.tools: list[dict[str, Any]] = []
+        self.request = ""
+        self.retries_used = 0
+
+    # ------------------------------------------------------------------ provider hooks
+    def _endpoint(self) -> str:
+        return ""
+
+    def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
+        """Send one request; raise TransientError (retried), ToolsUnsupported or InfraError."""
+        raise NotImplementedError
+
+    def _count(self, text: str) -> int:
+        """Size of a text against the context budget (characters; the hf adapter counts tokens)."""
+        return len(text)
+
+    @property
+    def _budget(self) -> int:
+        return self.context_chars
+
+    # ------------------------------------------------------------------ the agent protocol
+    def reset(self, task: Any) -> None:
+        self.request = task.instruction
+        self.tools = list(task.tools or [])
+        self.task_id = task.id
+        self.last_usage = {}
+
+    def _json_mode(self) -> bool:
+        return self.protocol == "json" or not self.tools
+
+    def _tools_text(self) -> str:
+        lines = []
+        for t in self.tools:
+            fn = t.get("function", t)
+            params = fn.get("parameters", {}).get("properties", {})
+            args = ", ".join(f"{k}: {v.get('type', 'any') if isinstance(v, dict) else 'any'}" for k, v in params.items())
+            lines.append(f"- {fn.get('name')}({args}): {(fn.get('description') or '').splitlines()[0] if fn.get('description') else ''}")
+        return "\n".join(lines)
+
+    def _system(self) -> str:
+        if self._json_mode():
+            return self.system_prompt + JSON_PROTOCOL_NOTE.replace("{tools}", self._tools_text())
+        return self.system_prompt
+
+    def _user(self, observation_text: str, history: list[dict[str, Any]]) -> str:
+        """The user turn within the budget: fewer earlier actions first (the newest is kept), then the
+        observation's middle cut, and only then no earlier actions at all."""
+        def render(obs: str, shown: int | None) -> str:
+            return self.user_template.format(request=self.request, history=format_history(history, limit=shown),
+                                             observation=obs, tools=self._tools_text())
+
+        def cut(shown: int | None) -> str:
+            text = render(observation_text, shown)
+            over = self._count(text) - self._budget
+            if over <= 0:
+                return text
+            per_unit = len(text) / max(1, self._count(text))  # characters per budget unit (1 for characters)
+            keep = max(0, int(len(observation_text) - over * per_unit) - 80)
+            for _ in range(4):  # token counts are not additive: shrink until it fits
+                obs = (observation_text[: keep // 2] + "\n[... observation cut to fit the context budget ...]\n"
+                       + observation_text[len(observation_text) - keep // 2:]) if keep else \
+                    "[... observation cut to fit the context budget ...]"
+                text = render(obs, shown)
+                if self._count(text) <= self._budget or not keep:
+                    break
+                keep = int(keep * 0.8)
+            return text
+
+        text = render(observation_text, None)
+        shown = len(history)
+        while self._count(text) > self._budget and shown > 1:
+            shown //= 2
+            text = render(observation_text, shown)
+        if self._count(text) > self._budget:
+            text = cut(shown if history else None)
+        if self._count(text) > self._budget and history:
+            text = cut(0)
+        return text
+
+    def messages(self, observation: Any) -> list[dict[str, Any]]:
+        msgs: list[dict[str, Any]] = [{"role": "system", "content": self._system()}]
+        if self.few_shot and self._json_mode():
+            for ex in _few_shot_examples(self.few_shot, getattr(self, "task_id", "")):
+                msgs.append({"role": "user", "content": self.user_template.format(
+                    request=ex["request"], history=format_history(ex["history"][-5:]),
+                    observation=ex["observation"]["text"], tools="")})
+                msgs.append({"role": "assistant", "content": json.dumps(ex["gold"]["action"])})
+        msgs.append({"role": "user", "content": self._user(observation.text, list(observation.history))})
+        return msgs
+
+    def act(self, observation: Any) -> Any:
+        messages = self.messages(observation)
+        tools = None if self._json_mode() else self.tools
+        completion = self._complete(messages, tools)
+        if completion is None:  # the server refused tools: from now on, JSON in text
+            self.protocol = "json"
+            messages = self.messages(observation)
+            completion = self._complete(messages, None)
+        cost = self.prices.cost(self.model, completion.tokens_in, completion.tokens_out)
+        self.last_usage = {"tokens_in": completion.tokens_in, "tokens_out": completion.tokens_out, "cost_usd": cost}
+        if completion.tool_calls:
+            call = completion.tool_calls[0] if len(completion.tool_calls) == 1 else completion.tool_calls
+            return call if isinstance(call, list) else {"name": call.get("name"), "arguments": call.get("arguments")}
+        return extract_tool_call(completion.text)
+
+    def _complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion | None:
+        payload = {"provider": self.provider, "model": self.model, "messages": messages, "tools": tools,
+                   "params": self.params, "seed": self.seed}
+        key = request_key(payload)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return Completion.from_json(hit)
+
+        def once() -> Completion:
+            if self.semaphore is not None:
+                with self.semaphore.slot():
+                    return self._request(messages, tools)
+            return self._request(messages, tools)
+
+        self.in_request = True
+        try:
+            completion = with_retries(once, self.policy, what=f"{self.provider} request to {self.model}")
+        except ToolsUnsupported as exc:
+            if self.protocol == "auto":
+                return None
+            raise InfraError(f"the server does not support tool calls ({exc}); use --agent-option protocol=json"
+                             ) from None
+        finally:
+            self.in_request = False
+        if self.cache is not None:
+            self.cache.put(key, payload, completion.to_json())
+        return completion
+
+
+_FEW_SHOT: list[dict[str, Any]] | None = None
+
+
+def _few_shot_examples(k: int, task_id: str) -> list[dict[str, Any]]:
+    """``k`` worked steps of other tasks from the shipped mock-OS dataset (a fixed, varied choice)."""
+    global _FEW_SHOT
+    if _FEW_SHOT is None:
+        from lambench.replay.dataset import load_dataset
+
+        path = Path(__file__).resolve().parents[2] / "tasks" / "replay" / "mockos-core.jsonl.gz"
+        try:
+            steps = [s for s in load_dataset(path).steps if s.get("variant") == "clean"]
+        except Exception:  # not shipped with this install: no examples
+            steps = []
+        seen: set[str] = set()
+        picked = []
+        for s in steps:  # one step of each action type first, then more
+            kind = s["gold"]["action"]["type"]
+            if kind not in seen and s["step"] > 0:
+                seen.add(kind)
+                picked.append(s)
+        _FEW_SHOT = picked + [s for s in steps if s not in picked]
+    return [s for s in _FEW_SHOT if s["task_id"] != task_id][:k]
+
