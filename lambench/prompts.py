@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-__all__ = ["SYSTEM_PROMPT", "format_step", "action_to_tool_call", "format_history"]
+__all__ = ["SYSTEM_PROMPT", "USER_TEMPLATE", "format_step", "action_to_tool_call", "format_history"]
+
+USER_TEMPLATE = "Request: {request}\n\nActions so far:\n{history}\n\nObservation:\n{observation}\n\nYour next action:"
+"""The user turn of one step (``{request}``, ``{history}``, ``{observation}``; ``{tools}`` may be used too)."""
 
 SYSTEM_PROMPT = """\
 You are an agent that completes a user's request by acting on a computer, one action at a time.
@@ -46,8 +49,8 @@ def format_history(history: list[Mapping[str, Any]], *, limit: int | None = None
 def format_step(request: str, observation_text: str, history: list[Mapping[str, Any]], *,
                 history_limit: int | None = None) -> str:
     """The user turn of one step: the request, the actions so far and the observation."""
-    return (f"Request: {request}\n\nActions so far:\n{format_history(history, limit=history_limit)}\n\n"
-            f"Observation:\n{observation_text}")
+    return USER_TEMPLATE.format(request=request, history=format_history(history, limit=history_limit),
+                                observation=observation_text, tools="")
 
 
 def action_to_tool_call(action: Mapping[str, Any], call_id: str = "call_0") -> dict[str, Any]:

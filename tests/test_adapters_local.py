@@ -57,6 +57,8 @@ def test_tool_call_formats(text, expected):
     ('<tool_call>{"name": "click", "arguments": "{broken"}</tool_call>', "not valid JSON"),
     ("I would click the button.", "no JSON object"),
     ("", "empty output"),
+    ("[6]", "must be a JSON object"),
+    ("<tool_call>6</tool_call>", "no JSON object"),
 ])
 def test_tool_call_garbage_is_an_invalid_action(text, fragment):
     assert fragment in _parsed(text)

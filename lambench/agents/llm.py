@@ -31,7 +31,7 @@ from typing import Any
 from lambench.agents.clients import (InfraError, PriceTable, ResponseCache, RetryPolicy, SharedSemaphore,
                                      request_key, with_retries)
 from lambench.agents.toolcalls import extract_tool_call
-from lambench.prompts import SYSTEM_PROMPT, format_history
+from lambench.prompts import SYSTEM_PROMPT, USER_TEMPLATE, format_history
 
 __all__ = ["ChatAgent", "Completion", "ToolsUnsupported", "JSON_PROTOCOL_NOTE", "load_template"]
 
@@ -42,7 +42,7 @@ Reply with exactly one JSON object and nothing else, e.g. {"type": "click", "tar
 or {"type": "finish", "status": "success", "message": "..."}. The tools you can use:
 {tools}"""
 
-DEFAULT_USER = "Request: {request}\n\nActions so far:\n{history}\n\nObservation:\n{observation}"
+DEFAULT_USER = USER_TEMPLATE
 
 
 class ToolsUnsupported(Exception):

@@ -50,6 +50,14 @@ def _one(calls: Any) -> Any:
     return calls
 
 
+def _calls_or(text: str, loaded: Any) -> Any:
+    """The call(s) when ``loaded`` holds JSON objects; otherwise the text (e.g. ``[6]`` is no tool call)."""
+    one = _one(loaded)
+    if isinstance(one, dict) or (isinstance(one, list) and one and all(isinstance(c, dict) for c in one)):
+        return one
+    return text
+
+
 def extract_tool_call(text: str) -> Any:
     """The tool call (or action object) in a model's text; the text itself when none is found."""
     if not isinstance(text, str):
@@ -58,22 +66,20 @@ def extract_tool_call(text: str) -> Any:
     blocks = _TOOL_CALL.findall(clean)
     if blocks:
         calls = [c for c in (_load(b) for b in blocks) if c is not None]
-        return _one(calls) if calls else clean
+        return _calls_or(clean, calls)
     if "[TOOL_CALLS]" in clean:
         m = _MISTRAL_ARGS.search(clean)
         if m:
             args = _load(m.group(2))
             return {"name": m.group(1), "arguments": args if args is not None else m.group(2)}
-        loaded = _load(clean.split("[TOOL_CALLS]", 1)[1])
-        return _one(loaded) if loaded is not None else clean
+        return _calls_or(clean, _load(clean.split("[TOOL_CALLS]", 1)[1]))
     if "<|python_tag|>" in clean:
-        loaded = _load(clean.split("<|python_tag|>", 1)[1])
-        return _one(loaded) if loaded is not None else clean
+        return _calls_or(clean, _load(clean.split("<|python_tag|>", 1)[1]))
     stripped = clean
     if stripped.startswith("```"):
         stripped = re.sub(r"^```[A-Za-z]*\s*|\s*```$", "", stripped)
     if stripped.startswith("[") or stripped.startswith("{"):
         loaded = _load(stripped)
         if isinstance(loaded, list) or (isinstance(loaded, dict) and isinstance(loaded.get("tool_calls"), list)):
-            return _one(loaded)
+            return _calls_or(clean, loaded)
     return clean  # plain JSON (bare, fenced or amid prose) is parse_action's job
