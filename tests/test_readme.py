@@ -52,3 +52,27 @@ def test_readme_replay_record_example_is_valid():
 
     example = next(b for b in blocks("json") if '"trajectory_id"' in b)
     assert validate_step(json.loads(example)) == []
+
+
+def test_readme_command_lines_use_real_options():
+    """Every `lambench ...` line of the README names a real command and only options it has."""
+    import shlex
+
+    import click
+
+    from lambench.cli import main
+
+    joined = [b.replace("\\\n", " ") for b in blocks("bash")]  # continuation lines
+    lines = [ln.strip() for b in joined for ln in b.splitlines() if ln.strip().startswith("lambench ")]
+    assert len(lines) > 20
+    for line in lines:
+        words = shlex.split(line.split(" #")[0])[1:]
+        cmd, ctx = main, click.Context(main)
+        while isinstance(cmd, click.Group) and words and not words[0].startswith("-"):
+            sub = cmd.get_command(ctx, words[0])
+            assert sub is not None, f"README: unknown command in {line!r}"
+            cmd, words = sub, words[1:]
+        known = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        for w in words:
+            if w.startswith("--"):
+                assert w.split("=", 1)[0] in known, f"README: {cmd.name} has no option {w} ({line!r})"
