@@ -183,9 +183,19 @@ def _prepare_dir(run_dir: Path, config: RunConfig, version: str) -> None:
         if old.get("suite_version") not in (None, version):
             raise RunDirError(f"{run_dir} was recorded on suite version {old.get('suite_version')}, but the task "
                               f"files are now version {version}; use a new --out so results are not mixed.")
-    data = {**config.model_dump(), "suite_version": version, "lambench_version": __version__,
+    data = {**redacted(config.model_dump()), "suite_version": version, "lambench_version": __version__,
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     _atomic_write(cfg_path, json.dumps(data, indent=2))
+
+
+def redacted(config: dict[str, Any]) -> dict[str, Any]:
+    """The configuration as written to config.json: secrets in the agent options (keys, tokens) masked."""
+    opts = config.get("agent_options")
+    if not opts:
+        return config
+    secret = ("key", "token", "secret", "password")
+    return {**config, "agent_options": {k: ("***" if any(s in k.lower() for s in secret) else v)
+                                         for k, v in opts.items()}}
 
 
 def _atomic_write(path: Path, text: str) -> None:

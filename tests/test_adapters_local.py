@@ -233,3 +233,11 @@ def test_missing_sdk_message_names_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "anthropic", None)  # as if not installed
     with pytest.raises(AgentSpecError, match=r"pip install 'lambench\[api\]'"):
         make_agent("anthropic:claude-x", options={"api_key": "k"})
+
+
+def test_secrets_in_agent_options_never_reach_config_json(tmp_path):
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=["mail-send-report"],
+                  agent_options={"api_key": "sk-very-secret", "temperature": 0.5}), run_dir=tmp_path / "r")
+    cfg = json.loads((tmp_path / "r/config.json").read_text())
+    assert cfg["agent_options"] == {"api_key": "***", "temperature": 0.5}
+    assert "sk-very-secret" not in (tmp_path / "r/config.json").read_text()

@@ -245,7 +245,9 @@ def _prepare(run_dir: Path, config: ReplayConfig, ds: Dataset) -> None:
         if diffs:
             raise RunDirError(f"{run_dir} holds a replay with a different configuration ({'; '.join(diffs)}). "
                               "Use another --out, or the same flags and dataset to resume it.")
-    data = {"kind": "replay", **config.model_dump(), "suite": ds.name, "suite_version": ds.version,
+    from lambench.runner import redacted
+
+    data = {"kind": "replay", **redacted(config.model_dump()), "suite": ds.name, "suite_version": ds.version,
             "trajectories_in_dataset": len(ds.trajectories), "steps_in_dataset": len(ds.steps),
             "incomplete": ds.incomplete, "skipped_lines": ds.skipped[:100], "lambench_version": __version__,
             "guard": False}
