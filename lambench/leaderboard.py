@@ -93,12 +93,16 @@ def _row(s: dict[str, Any]) -> list[str]:
         "—" if rob.get("robustness") is None else f"{rob['robustness']:.2f}",
         _pct(inj.get("attack_success_rate")),
         "—" if m.get("mean_steps") is None else f"{m['mean_steps']:.1f}",
+        _pct(m.get("invalid_action_rate")),
         str(m.get("tokens_in", 0) + m.get("tokens_out", 0)),
+        "—" if not m.get("mean_latency_s_per_step") or not (m.get("tokens_in") or m.get("tokens_out"))
+        else f"{m['mean_latency_s_per_step']:.2f} s",
+        "—" if m.get("cost_usd") is None else f"{m['cost_usd']:.4f}",
     ]
 
 
 _HEADER = ["agent", "episodes", "SR [95% CI]", "pass^k", "UAR", "FSR", "robustness", "attack success",
-           "mean steps", "tokens"]
+           "mean steps", "invalid actions", "tokens", "latency/step (models)", "cost (USD)"]
 
 
 def _figure(group: list[dict[str, Any]], path: Path, title: str) -> None:

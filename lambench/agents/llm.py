@@ -130,7 +130,8 @@ class ChatAgent:
         self.last_status: str | None = None
         self.tools: list[dict[str, Any]] = []
         self.request = ""
-        self.retries_used = 0
+        if (self.provider, self._endpoint(), model) in _NO_TOOLS and protocol == "auto":
+            self.protocol = "json"  # this process already learnt that the server rejects tools
 
     # ------------------------------------------------------------------ provider hooks
     def _endpoint(self) -> str:
@@ -222,8 +223,9 @@ class ChatAgent:
         messages = self.messages(observation)
         tools = None if self._json_mode() else self.tools
         completion = self._complete(messages, tools)
-        if completion is None:  # the server refused tools: from now on, JSON in text
+        if completion is None:  # the server refused tools: from now on (in this process), JSON in text
             self.protocol = "json"
+            _NO_TOOLS.add((self.provider, self._endpoint(), self.model))
             messages = self.messages(observation)
             completion = self._complete(messages, None)
         cost = self.prices.cost(self.model, completion.tokens_in, completion.tokens_out)
@@ -264,6 +266,8 @@ class ChatAgent:
 
 
 _FEW_SHOT: list[dict[str, Any]] | None = None
+_NO_TOOLS: set[tuple[str, str, str]] = set()
+"""(provider, endpoint, model) that rejected the tools parameter in this process."""
 
 
 def _few_shot_examples(k: int, task_id: str) -> list[dict[str, Any]]:
