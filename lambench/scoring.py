@@ -500,7 +500,8 @@ def metrics_table(rows: list[tuple[str, Mapping[str, Any]]], *, title: str = "la
 def format_metrics_text(rows: list[tuple[str, Mapping[str, Any]]], *, title: str = "lambench results") -> str:
     """``metrics_table`` rendered as plain text (no colour codes), for printing and tests."""
     buf = io.StringIO()
-    console = Console(file=buf, width=160, color_system=None, force_terminal=False)
+    models = any((m.get("tokens_in") or 0) + (m.get("tokens_out") or 0) for _, m in rows)
+    console = Console(file=buf, width=200 if models else 160, color_system=None, force_terminal=False)
     console.print(metrics_table(rows, title=title))
     return buf.getvalue()
 
