@@ -61,18 +61,24 @@ def adapter_options(f: Any) -> Any:
 
 def _agent_options(base_url: str | None, cache: str | None, max_concurrency: int | None, price_table: str | None,
                    agent_option: tuple[str, ...]) -> dict[str, Any]:
-    import yaml
+    import re
 
     out: dict[str, Any] = {}
     for item in agent_option:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageProblem(f"--agent-option {item!r}: expected KEY=VALUE, e.g. temperature=0.2")
-        try:
-            parsed = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
+        v = value.strip()
+        # plain decimal numbers and true/false only; anything else (0123, 0x1F, yes, off, paths) stays text
+        if re.fullmatch(r"-?(0|[1-9][0-9]*)", v):
+            parsed: Any = int(v)
+        elif re.fullmatch(r"-?(0|[1-9][0-9]*)?\.[0-9]+([eE][-+]?[0-9]+)?|-?[1-9][0-9]*[eE][-+]?[0-9]+", v):
+            parsed = float(v)
+        elif v in ("true", "false"):
+            parsed = v == "true"
+        else:
             parsed = value
-        out[key.strip().replace("-", "_")] = parsed if isinstance(parsed, (int, float, bool)) else value
+        out[key.strip().replace("-", "_")] = parsed
     for key, value in (("base_url", base_url), ("cache", cache), ("max_concurrency", max_concurrency),
                        ("price_table", price_table)):
         if value is not None:

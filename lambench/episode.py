@@ -172,7 +172,10 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
                               step=info["step"] + 1, error=info["error"], result=info["result"],
                               data=info["data"], instruction=env.instruction, history=list(history))
     except EpisodeTimeout:
-        record["termination"] = "episode_timeout"
+        if agent is not None and getattr(agent, "in_request", False):  # the time went to the model endpoint
+            record["error"] = (f"InfraTimeout: the model endpoint did not answer within the episode timeout "
+                               f"({episode_timeout}s)")
+        record["termination"] = "episode_timeout" if record["error"] is None else "error"
     except Exception as exc:  # agent or sandbox blew up: infrastructure, not a score
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""

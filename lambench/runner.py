@@ -177,6 +177,10 @@ def _prepare_dir(run_dir: Path, config: RunConfig, version: str) -> None:
         defaults = RunConfig.model_fields
         diffs = [f"{k}: {old.get(k, defaults[k].default)!r} -> {getattr(config, k)!r}" for k in _IDENTITY
                  if old.get(k, defaults[k].default) != getattr(config, k)]
+        old_opts, new_opts = _answer_options(old.get("agent_options") or {}), _answer_options(
+            redacted(config.model_dump())["agent_options"])
+        if old_opts != new_opts:
+            diffs.append(f"agent options: {old_opts} -> {new_opts}")
         if diffs:
             raise RunDirError(f"{run_dir} holds a run with a different configuration ({'; '.join(diffs)}). "
                               "Use another --out, or the same flags to resume it.")
@@ -188,14 +192,29 @@ def _prepare_dir(run_dir: Path, config: RunConfig, version: str) -> None:
     _atomic_write(cfg_path, json.dumps(data, indent=2))
 
 
+_NEUTRAL_OPTIONS = frozenset(("cache", "max_concurrency", "price_table", "request_timeout", "max_retries", "api_key"))
+
+
+def _answer_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """The agent options that can change an agent's answers (what a resumed run must keep)."""
+    return {k: v for k, v in sorted(opts.items()) if k not in _NEUTRAL_OPTIONS}
+
+
 def redacted(config: dict[str, Any]) -> dict[str, Any]:
     """The configuration as written to config.json: secrets in the agent options (keys, tokens) masked."""
     opts = config.get("agent_options")
     if not opts:
         return config
+    from lambench.agents.clients import safe_url
+
     secret = ("key", "token", "secret", "password")
-    return {**config, "agent_options": {k: ("***" if any(s in k.lower() for s in secret) else v)
-                                         for k, v in opts.items()}}
+
+    def clean(k: str, v: Any) -> Any:
+        if any(s in k.lower() for s in secret):
+            return "***"
+        return safe_url(v) if isinstance(v, str) and "://" in v else v
+
+    return {**config, "agent_options": {k: clean(k, v) for k, v in opts.items()}}
 
 
 def _atomic_write(path: Path, text: str) -> None:

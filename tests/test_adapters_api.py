@@ -332,11 +332,27 @@ def test_the_response_cache_replays_an_episode_without_the_server(oai, tmp_path)
         assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
 
     same(first, episode(base_url=url, cache=cache))  # the server is gone
+    same(first, episode(base_url=url, cache=cache))  # and again: still nothing is sent
+    changed = episode(base_url=url, cache=cache, temperature=0.5, max_retries=0)  # another request: not cached
+    assert changed["error"] and "cannot connect" in changed["error"]
     with OpenAIServer(default=OpenAIServer.tool_call("finish", {"status": "failure"})) as other:
-        same(first, episode(other, cache=cache))  # a server that would answer differently
-        assert other.requests == []
-        changed = episode(other, cache=cache, temperature=0.5)  # another request: not from the cache
-        assert len(other.requests) == 1 and changed["claim"] == "failure"
+        # another endpoint is another model as far as the cache knows: never an answer recorded elsewhere
+        assert episode(other, cache=cache)["claim"] == "failure" and len(other.requests) == 1
+
+
+def test_the_cache_remembers_a_refusal_of_tools(tmp_path):
+    cache = str(tmp_path / "cache")
+    with OpenAIServer(reject_tools=True) as server:
+        server.script(OpenAIServer.text(json.dumps(SEND_ACTION)),
+                      OpenAIServer.text(json.dumps({"type": "finish", **FINISH})))
+        first = episode(server, cache=cache)
+        url = server.url
+    assert first["success"]
+    from lambench.agents import llm
+
+    llm._NO_TOOLS.clear()  # as in a new process: only the cache knows the server refuses tools
+    again = episode(base_url=url, cache=cache)  # the server is gone: the refusal and the answers are cached
+    assert again["error"] is None and [s["action"] for s in again["steps"]] == [s["action"] for s in first["steps"]]
 
 
 # ---------------------------------------------------------------------------- 9: Anthropic

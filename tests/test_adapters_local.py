@@ -241,3 +241,87 @@ def test_secrets_in_agent_options_never_reach_config_json(tmp_path):
     cfg = json.loads((tmp_path / "r/config.json").read_text())
     assert cfg["agent_options"] == {"api_key": "***", "temperature": 0.5}
     assert "sk-very-secret" not in (tmp_path / "r/config.json").read_text()
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts connections and never answers (a hung endpoint)."""
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    conns = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}/v1"
+    stop.set()
+    t.join(2)
+    for c in conns:
+        c.close()
+    srv.close()
+
+
+def test_a_hung_endpoint_is_an_infrastructure_error_not_a_scored_timeout(silent_server, tmp_path):
+    opts = {"base_url": silent_server, "request_timeout": 30}
+    rec = run_episode(get_task("mail-send-report"), "openai:m", seed=0, trial=0, step_timeout=1.0,
+                      agent_options=opts)
+    assert rec["error"] and "did not answer within the step timeout" in rec["error"]
+    assert rec["termination"] == "error"
+    result = run(RunConfig(suite="mockos-core", agent="openai:m", task_ids=["mail-send-report", "mail-send-report"][:1],
+                           step_timeout=1.0, retries=1, agent_options=opts), run_dir=tmp_path / "r")
+    assert result.summary["metrics"]["errored"] == 1 and result.summary["metrics"]["episodes"] == 0
+
+
+def test_a_prompt_longer_than_the_model_is_the_models_failure(tiny_model):
+    from transformers import AutoConfig
+
+    agent = make_agent(f"hf:{tiny_model}", options={"max_tokens": 4, "context_tokens": 100000})
+    limit = AutoConfig.from_pretrained(tiny_model).max_position_embeddings
+    agent.reset(get_task("mail-send-report").view())
+    out = agent.act(Observation(text="word " * (limit + 10), history=[]))
+    assert "exceeds the model's context window" in out and not parse_action(out).valid
+
+
+def test_resuming_with_other_agent_options_is_refused(tmp_path):
+    from lambench.runner import RunDirError
+
+    cfg = dict(suite="mockos-core", agent="oracle", task_ids=["mail-send-report"])
+    run(RunConfig(**cfg, agent_options={"temperature": 0.0, "cache": "/tmp/a"}), run_dir=tmp_path / "r")
+    run(RunConfig(**cfg, agent_options={"temperature": 0.0, "cache": "/tmp/b"}), run_dir=tmp_path / "r")  # neutral
+    with pytest.raises(RunDirError, match="agent options"):
+        run(RunConfig(**cfg, agent_options={"temperature": 1.0}), run_dir=tmp_path / "r")
+
+
+def test_templates_without_a_system_role_get_it_folded_in(tiny_model, tmp_path):
+    import shutil as sh
+
+    from transformers import AutoTokenizer
+
+    d = tmp_path / "nosys"
+    sh.copytree(tiny_model, d)
+    tok = AutoTokenizer.from_pretrained(d)
+    tok.chat_template = ("{%- for m in messages %}{%- if m['role'] == 'system' %}{{ raise_exception('System role "
+                         "not supported') }}{%- endif %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor -%}"
+                         "{%- if add_generation_prompt %}<|assistant|>{% endif -%}")  # ignores tools, too
+    tok.save_pretrained(d)
+    rec = run_episode(get_task("settings-enable-bluetooth"), f"hf:{d}", seed=0, trial=0,
+                      agent_options={"max_tokens": 4})
+    assert rec["error"] is None and rec["n_steps"] > 0
+    agent = make_agent(f"hf:{d}", options={"max_tokens": 4})
+    agent.reset(get_task("settings-enable-bluetooth").view().model_copy(update={"tools": [
+        {"type": "function", "function": {"name": "click", "parameters": {"type": "object", "properties": {}}}}]}))
+    agent.act(Observation(text="x", history=[]))
+    assert agent._tools_in_template is False and agent._json_mode()  # tools described in the prompt instead
+    prompt = agent.tokenizer.decode(agent._prompt_ids(agent.messages(Observation(text="x")), None)[0])
+    assert prompt.startswith("<|user|>") and "Reply with exactly one JSON object" in prompt

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from typing import Any
 
-from lambench.agents.clients import (InfraError, TransientError, html_title, missing_extra, retry_after_from,
+from lambench.agents.clients import (InfraError, safe_url, TransientError, html_title, missing_extra, retry_after_from,
                                      wire_tool_names)
-from lambench.agents.llm import ChatAgent, Completion, ToolsUnsupported
+from lambench.agents.llm import ChatAgent, Completion, ContextOverflow, ToolsUnsupported
 
 __all__ = ["AnthropicAgent"]
 
@@ -32,6 +33,11 @@ def _anthropic_tools(tools: list[dict[str, Any]], names: dict[str, str] | None =
         out.append({"name": names.get(fn["name"], fn["name"]), "description": fn.get("description") or fn["name"],
                     "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}})
     return out
+
+
+_CONTEXT = re.compile(r"context (length|window)|maximum context|too many tokens|prompt is too long"
+                      r"|exceeds? the (model|context)", re.I)
+"""A 400 that says the prompt is too long for the model: the model's failure, scored (not retried)."""
 
 
 class AnthropicAgent(ChatAgent):
@@ -58,7 +64,7 @@ class AnthropicAgent(ChatAgent):
         self._sampling = {k: v for k, v in self.params.items() if k in ("temperature", "top_p") and k in accepted}
 
     def _endpoint(self) -> str:
-        return self.base_url or "https://api.anthropic.com"
+        return safe_url(self.base_url) or "https://api.anthropic.com"
 
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
         a = self._anthropic
@@ -89,6 +95,8 @@ class AnthropicAgent(ChatAgent):
             if status >= 500 or status in (408, 529):
                 raise TransientError(f"{status} server error: {text}", retry_after=retry_after_from(exc.response.headers)
                                      ) from None
+            if status in (400, 413, 422) and _CONTEXT.search(text):
+                raise ContextOverflow(text) from None
             if tools and status in (400, 422, 501) and any(w in text.lower() for w in _TOOL_ERRORS):
                 raise ToolsUnsupported(text) from None
             if status in (401, 403):

@@ -38,6 +38,25 @@ class TransientError(Exception):
         self.retry_after = retry_after
 
 
+def safe_url(url: str | None) -> str | None:
+    """A URL without credentials (``http://user:pw@host`` -> ``http://host``) and with key-like query values
+    masked, for messages, cache keys and config files."""
+    if not url:
+        return url
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unreadable URL)"
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    query = urlencode([(k, "***" if any(s in k.lower() for s in ("key", "token", "secret", "sig")) else v)
+                       for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def missing_extra(package: str, extra: str) -> ImportError:
     """The error for an optional dependency that is not installed, with the exact fix."""
     return ImportError(f"this agent needs the {package!r} package: pip install 'lambench[{extra}]' "

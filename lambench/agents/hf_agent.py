@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lambench.agents.clients import missing_extra
-from lambench.agents.llm import ChatAgent, Completion
+from lambench.agents.llm import ChatAgent, Completion, ContextOverflow
 
 __all__ = ["HFAgent"]
 
@@ -83,7 +83,9 @@ class HFAgent(ChatAgent):
         if self.tokenizer.pad_token_id is None and self.tokenizer.eos_token_id is not None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.context_tokens = int(context_tokens)
+        self.dtype = dtype
         self._tools_in_template: bool | None = None
+        self._fold = False
 
     @property
     def _budget(self) -> int:
@@ -95,37 +97,63 @@ class HFAgent(ChatAgent):
     def _json_mode(self) -> bool:
         return super()._json_mode() or self._tools_in_template is False
 
+    def _render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Any:
+        return self.tokenizer.apply_chat_template(messages, tools=tools or None, add_generation_prompt=True,
+                                                  return_tensors="pt", return_dict=True)["input_ids"]
+
+    @staticmethod
+    def _fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """For templates without a system role: the system text opens the first user turn."""
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        rest = [dict(m) for m in messages if m["role"] != "system"]
+        if system and rest and rest[0]["role"] == "user":
+            rest[0]["content"] = system + "\n\n" + rest[0]["content"]
+        elif system:
+            rest.insert(0, {"role": "user", "content": system})
+        return rest
+
     def _prompt_ids(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Any:
         tok = self.tokenizer
         if getattr(tok, "chat_template", None):
+            if self._fold:
+                messages = self._fold_system(messages)
             try:
-                return tok.apply_chat_template(messages, tools=tools or None, add_generation_prompt=True,
-                                               return_tensors="pt", return_dict=True)["input_ids"]
+                return self._render(messages, tools)
             except Exception:
-                if tools:
+                if self._fold:
                     raise
-                # a template that rejects the message layout (e.g. no system role): fold the system in
-                merged = [{"role": "user", "content": "\n\n".join(m["content"] for m in messages)}]
-                return tok.apply_chat_template(merged, add_generation_prompt=True, return_tensors="pt",
-                                               return_dict=True)["input_ids"]
+                self._fold = True  # e.g. "System role not supported"
+                return self._render(self._fold_system(messages), tools)
         text = "\n\n".join(f"{m['role'].upper()}: {m['content']}" for m in messages) + "\n\nASSISTANT: "
         return tok(text, return_tensors="pt")["input_ids"]
+
+    def _probe_tools(self) -> bool:
+        """Does the chat template show the tools? (Rendering must work with them, and differ without them.)"""
+        probe = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+        try:
+            with_tools = self._prompt_ids(probe, self.tools)
+            without = self._prompt_ids(probe, None)
+        except Exception:
+            return False
+        return with_tools.shape != without.shape or bool((with_tools != without).any())
 
     def act(self, observation: Any) -> Any:
         if not getattr(self.tokenizer, "chat_template", None):
             self._tools_in_template = False  # a plain prompt: tools are described in text
         elif self._tools_in_template is None and self.tools and self.protocol != "json":
-            try:  # does the chat template take tools?
-                self._prompt_ids([{"role": "user", "content": "x"}], self.tools)
-                self._tools_in_template = True
-            except Exception:
-                self._tools_in_template = False
+            self._tools_in_template = self._probe_tools()
         return super().act(observation)
+
+    def _cache_identity(self) -> dict[str, Any]:
+        return {"endpoint": "local", "dtype": self.dtype, "device": self.device}
 
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
         import torch
 
         ids = self._prompt_ids(messages, tools).to(self.device)
+        limit = getattr(self.hf_model.config, "max_position_embeddings", None)
+        if isinstance(limit, int) and ids.shape[1] + self.params["max_tokens"] > limit:
+            raise ContextOverflow(f"{ids.shape[1]} prompt tokens + {self.params['max_tokens']} new > {limit}")
         gen: dict[str, Any] = {"max_new_tokens": self.params["max_tokens"],
                                "pad_token_id": self.tokenizer.pad_token_id}
         if self.params["temperature"] > 0:

@@ -49,6 +49,10 @@ class ToolsUnsupported(Exception):
     """The server does not accept the ``tools`` parameter (switch to the JSON-in-text protocol)."""
 
 
+class ContextOverflow(Exception):
+    """The prompt is longer than the model's context window: the model cannot answer (scored as invalid)."""
+
+
 @dataclass
 class Completion:
     """A model's answer, provider-neutral (what the cache stores)."""
@@ -109,6 +113,16 @@ class ChatAgent:
             raise ValueError(f"protocol must be auto, tools or json, not {protocol!r}")
         if not model:
             raise ValueError(f"give a model name: {self.provider}:MODEL")
+        for name, value, low in (("max_tokens", max_tokens, 1), ("max_retries", max_retries, 0),
+                                 ("context_chars", context_chars, 200), ("few_shot", few_shot, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be a whole number >= {low}, not {value!r}")
+        if not isinstance(request_timeout, (int, float)) or request_timeout <= 0:
+            raise ValueError(f"request_timeout must be a number of seconds > 0, not {request_timeout!r}")
+        if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
+            raise ValueError(f"max_concurrency must be a whole number >= 1, not {max_concurrency!r}")
+        if not isinstance(temperature, (int, float)) or temperature < 0:
+            raise ValueError(f"temperature must be a number >= 0, not {temperature!r}")
         self.model = model
         self.seed = seed
         self.protocol = protocol
@@ -117,8 +131,12 @@ class ChatAgent:
             self.params["top_p"] = float(top_p)
         self.request_timeout = float(request_timeout)
         self.policy = RetryPolicy(max_retries=int(max_retries))
-        self.semaphore = (SharedSemaphore(f"{self.provider}:{self._endpoint()}", int(max_concurrency))
-                          if max_concurrency else None)
+        try:
+            self.semaphore = (SharedSemaphore(f"{self.provider}:{self._endpoint()}", int(max_concurrency))
+                              if max_concurrency else None)
+        except OSError as exc:
+            raise ValueError(f"cannot set up the concurrency limit ({exc}); set TMPDIR to a writable directory"
+                             ) from None
         self.cache = ResponseCache(cache) if cache else None
         self.prices = PriceTable.load(price_table)
         template = load_template(prompt_template)
@@ -151,6 +169,7 @@ class ChatAgent:
 
     # ------------------------------------------------------------------ the agent protocol
     def reset(self, task: Any) -> None:
+        self.in_request = False
         self.request = task.instruction
         self.tools = list(task.tools or [])
         self.task_id = task.id
@@ -186,15 +205,15 @@ class ChatAgent:
             if over <= 0:
                 return text
             per_unit = len(text) / max(1, self._count(text))  # characters per budget unit (1 for characters)
-            keep = max(0, int(len(observation_text) - over * per_unit) - 80)
-            for _ in range(4):  # token counts are not additive: shrink until it fits
+            floor = min(400, len(observation_text))  # never cut the screen away entirely
+            keep = max(floor, int(len(observation_text) - over * per_unit) - 80)
+            for _ in range(6):  # token counts are not additive: shrink until it fits
                 obs = (observation_text[: keep // 2] + "\n[... observation cut to fit the context budget ...]\n"
-                       + observation_text[len(observation_text) - keep // 2:]) if keep else \
-                    "[... observation cut to fit the context budget ...]"
+                       + observation_text[len(observation_text) - keep // 2:])
                 text = render(obs, shown)
-                if self._count(text) <= self._budget or not keep:
+                if self._count(text) <= self._budget or keep <= floor:
                     break
-                keep = int(keep * 0.8)
+                keep = max(floor, int(keep * 0.8))
             return text
 
         text = render(observation_text, None)
@@ -219,10 +238,18 @@ class ChatAgent:
         msgs.append({"role": "user", "content": self._user(observation.text, list(observation.history))})
         return msgs
 
+    def _cache_identity(self) -> dict[str, Any]:
+        """What else, besides the request, decides the answer (the endpoint; the hf load settings)."""
+        return {"endpoint": self._endpoint()}
+
     def act(self, observation: Any) -> Any:
         messages = self.messages(observation)
         tools = None if self._json_mode() else self.tools
-        completion = self._complete(messages, tools)
+        try:
+            completion = self._complete(messages, tools)
+        except ContextOverflow as exc:  # the model cannot take this prompt: its failure, scored as invalid
+            self.last_usage = {"tokens_in": 0, "tokens_out": 0, "cost_usd": None}
+            return f"(no answer: the prompt exceeds the model's context window: {exc})"
         if completion is None:  # the server refused tools: from now on (in this process), JSON in text
             self.protocol = "json"
             _NO_TOOLS.add((self.provider, self._endpoint(), self.model))
@@ -237,11 +264,16 @@ class ChatAgent:
 
     def _complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion | None:
         payload = {"provider": self.provider, "model": self.model, "messages": messages, "tools": tools,
-                   "params": self.params, "seed": self.seed}
+                   "params": self.params, "seed": self.seed, **self._cache_identity()}
         key = request_key(payload)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
+                if hit.get("tools_rejected"):  # a recorded refusal of the tools parameter
+                    if self.protocol == "auto":
+                        return None
+                    raise InfraError("the server does not support tool calls (recorded in the cache); use "
+                                     "--agent-option protocol=json")
                 return Completion.from_json(hit)
 
         def once() -> Completion:
@@ -250,16 +282,23 @@ class ChatAgent:
                     return self._request(messages, tools)
             return self._request(messages, tools)
 
+        # in_request stays True if a step or episode timeout (a BaseException) interrupts the request, so
+        # the episode knows the time went to the endpoint (an infrastructure error, not the model's answer)
         self.in_request = True
         try:
             completion = with_retries(once, self.policy, what=f"{self.provider} request to {self.model}")
         except ToolsUnsupported as exc:
+            self.in_request = False
+            if self.cache is not None:
+                self.cache.put(key, payload, {"tools_rejected": True, "message": str(exc)[:500]})
             if self.protocol == "auto":
                 return None
             raise InfraError(f"the server does not support tool calls ({exc}); use --agent-option protocol=json"
                              ) from None
-        finally:
+        except Exception:
             self.in_request = False
+            raise
+        self.in_request = False
         if self.cache is not None:
             self.cache.put(key, payload, completion.to_json())
         return completion

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
-from lambench.agents.clients import (InfraError, TransientError, html_title, missing_extra, retry_after_from,
+from lambench.agents.clients import (InfraError, safe_url, TransientError, html_title, missing_extra, retry_after_from,
                                      wire_tool_names)
-from lambench.agents.llm import ChatAgent, Completion, ToolsUnsupported
+from lambench.agents.llm import ChatAgent, Completion, ContextOverflow, ToolsUnsupported
 
 __all__ = ["OpenAIAgent"]
 
 _TOOL_ERRORS = ("tool", "function call", "function_call", "tool_choice")
+
+
+_CONTEXT = re.compile(r"context (length|window)|maximum context|too many tokens|prompt is too long"
+                      r"|exceeds? the (model|context)", re.I)
+"""A 400 that says the prompt is too long for the model: the model's failure, scored (not retried)."""
 
 
 class OpenAIAgent(ChatAgent):
@@ -41,7 +47,7 @@ class OpenAIAgent(ChatAgent):
                                     max_retries=0)
 
     def _endpoint(self) -> str:
-        return self.base_url or "https://api.openai.com/v1"
+        return safe_url(self.base_url) or "https://api.openai.com/v1"
 
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
         o = self._openai
@@ -72,6 +78,8 @@ class OpenAIAgent(ChatAgent):
             if status >= 500 or status == 408:
                 raise TransientError(f"{status} server error: {text}", retry_after=retry_after_from(exc.response.headers)
                                      ) from None
+            if status in (400, 413, 422) and _CONTEXT.search(text):
+                raise ContextOverflow(text) from None
             if tools and status in (400, 422, 501) and any(w in text.lower() for w in _TOOL_ERRORS):
                 raise ToolsUnsupported(text) from None
             if status in (401, 403):

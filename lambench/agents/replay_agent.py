@@ -32,7 +32,9 @@ def _load(run_dir: Path) -> dict[tuple[str, str, int, int], list[Any]]:
         runs = {}
         for ep in load_episodes(path):
             if ep.get("error") is None and ep.get("sandbox") != "replay":
-                runs[episode_key(ep)] = [s.get("raw") if s.get("raw") is not None else s.get("action")
+                # a valid step replays its parsed action (the stored raw text may be cut at 4000
+                # characters); an invalid one its raw output, so it stays invalid
+                runs[episode_key(ep)] = [s["action"] if s.get("valid") and s.get("action") else s.get("raw")
                                          for s in ep.get("steps") or []]
         if not runs:
             raise ValueError(f"replay:{run_dir}: the run has no scored live episodes to replay")
