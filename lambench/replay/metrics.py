@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections import Counter
 from typing import Any, Iterable, Mapping
 
 from lambench.scoring import wilson_interval
@@ -169,7 +168,15 @@ def token_f1(pred: str, gold: str, *, pred_op: str | None = None, gold_op: str |
         return 1.0
     if not p or not g:
         return 0.0
-    common = sum((Counter(p) & Counter(g)).values())
+    left: dict[str, int] = {}
+    for t in g:
+        left[t] = left.get(t, 0) + 1
+    common = 0
+    for t in p:  # multiset intersection, without Counter's overhead (these lists are short)
+        c = left.get(t)
+        if c:
+            common += 1
+            left[t] = c - 1
     if not common:
         return 0.0
     precision, recall = common / len(p), common / len(g)
@@ -241,35 +248,47 @@ def replay_metrics(trajectories: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     traj_success = 0
     confusion: dict[str, dict[str, int]] = {}
     by_type: dict[str, list[int]] = {}
+    pairs: dict[tuple[str, str], list[int]] = {}  # (gold type, predicted type) -> [steps, successes]
     for traj in trajectories:
         verdicts = traj["verdicts"]
         if not verdicts:
             continue
         n_traj += 1
-        t_counts = dict.fromkeys(macro, 0)
+        c_obj = c_op = c_args = c_status = c_ok = 0
         for v in verdicts:
-            for k in t_counts:
-                if v[k]:
-                    t_counts[k] += 1
-            if v["pred_type"] == INVALID:
-                sums["invalid"] += 1
-            f1 = v.get("f1")
+            c_obj += v["object"]
+            c_op += v["operation"]
+            c_args += v["args"]
+            c_status += v["status"]
+            ok = v["success"]
+            c_ok += ok
+            f1 = v["f1"]
             if f1 is not None:
                 f1s.append(f1)
-            gt, pt = v["gold_type"], v["pred_type"]
-            row = confusion.setdefault(gt, {})
-            row[pt] = row.get(pt, 0) + 1
-            bt = by_type.setdefault(gt, [0, 0])
-            bt[0] += 1
-            bt[1] += bool(v["success"])
+            key = (v["gold_type"], v["pred_type"])
+            cell = pairs.get(key)
+            if cell is None:
+                pairs[key] = [1, int(ok)]
+            else:
+                cell[0] += 1
+                cell[1] += ok
         n = len(verdicts)
         n_steps += n
-        for k, c in t_counts.items():
+        for k, c in (("object", c_obj), ("operation", c_op), ("args", c_args), ("status", c_status),
+                     ("success", c_ok)):
             sums[k] += c
             macro[k].append(c / n)
         if traj.get("complete", True):
             complete += 1
-            traj_success += t_counts["success"] == n
+            traj_success += c_ok == n
+    for (gt, pt), (count, ok) in pairs.items():
+        row = confusion.setdefault(gt, {})
+        row[pt] = row.get(pt, 0) + count
+        bt = by_type.setdefault(gt, [0, 0])
+        bt[0] += count
+        bt[1] += ok
+        if pt == INVALID:
+            sums["invalid"] += count
     ssr_lo, ssr_hi = wilson_interval(sums["success"], n_steps) if n_steps else (math.nan, math.nan)
     tsr_lo, tsr_hi = wilson_interval(traj_success, complete) if complete else (math.nan, math.nan)
     return {
