@@ -448,6 +448,7 @@ def sandboxes_build(root: str, base_image: str | None, no_pull: bool, names: tup
         client = get_client()
         base = base_image or ensure_base_image(client, log=log, allow_pull=not no_pull)
         built = build_images(root, client=client, base_image=base, log=log, names=list(names) or None)
+        client.close()
     except DockerUnavailable as exc:
         raise UsageProblem(str(exc)) from None
     except Exception as exc:  # a failing Dockerfile: the engine's message is the useful part

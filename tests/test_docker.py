@@ -21,11 +21,13 @@ def client():
     from lambench.sandbox.docker import DockerUnavailable, get_client
 
     try:
-        return get_client()
+        c = get_client()
     except DockerUnavailable as exc:
         if CI:
             pytest.fail(f"CI needs a Docker engine: {exc}")
         pytest.skip(str(exc))
+    yield c
+    c.close()
 
 
 @pytest.fixture(scope="module")

@@ -52,10 +52,13 @@ def get_client(timeout: float = 120.0) -> Any:
         import docker
     except ImportError:
         raise DockerUnavailable("container sandboxes need the docker SDK: pip install 'lambench[docker]'") from None
+    client = None
     try:
         client = docker.from_env(timeout=timeout)
         client.ping()
     except Exception as exc:  # DockerException, connection refused, permission denied
+        if client is not None:
+            client.close()
         raise DockerUnavailable(
             f"cannot reach a Docker engine ({type(exc).__name__}: {exc}). Install and start one: "
             "apt-get install -y docker.io && dockerd & (or set DOCKER_HOST); as a non-root user, join the "
