@@ -54,7 +54,9 @@ def get_client(timeout: float = 120.0) -> Any:
         raise DockerUnavailable("container sandboxes need the docker SDK: pip install 'lambench[docker]'") from None
     client = None
     try:
-        client = docker.from_env(timeout=timeout)
+        # a fixed API version (Docker 20.10+): "auto" would query the engine inside the constructor, and a
+        # failure there leaks the connection where it cannot be closed
+        client = docker.from_env(timeout=timeout, version=os.environ.get("LAMBENCH_DOCKER_API", "1.41"))
         client.ping()
     except Exception as exc:  # DockerException, connection refused, permission denied
         if client is not None:
