@@ -141,3 +141,21 @@ def test_no_engine_gives_a_clear_message(tmp_path):
     res = subprocess.run([sys.executable, "-m", "lambench.cli", "sandboxes", "prune"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 2 and "apt-get install -y docker.io" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_shell_session_keeps_its_directory_and_environment(client, shell_image):
+    from lambench.sandbox.docker import Container
+
+    with Container(shell_image, run_id="test-session", client=client) as c:
+        first = c.shell("mkdir -p proj/src && cd proj && export GREETING='hello there'")
+        assert first.exit_code == 0 and first.cwd == "/work/proj"
+        out = c.shell('cd src; echo "$GREETING from $(pwd)"')
+        assert out.stdout == "hello there from /work/proj/src\n" and out.cwd == "/work/proj/src"
+        assert c.shell("pwd").stdout == "/work/proj/src\n"
+        slow = c.shell("cd /tmp && sleep 100000", timeout=1)  # killed: the session keeps its last state
+        assert slow.timed_out and slow.cwd == "/work/proj/src" and c.shell("pwd").stdout == "/work/proj/src\n"
+        bad = c.shell("if then fi")  # a syntax error is the command's error, not the session's
+        assert bad.exit_code != 0 and "syntax error" in bad.stderr
+        assert c.shell('echo "$GREETING"').stdout == "hello there\n"
+        fail = c.shell("ls /nonexistent")
+        assert fail.exit_code == 2 and "No such file" in fail.stderr and fail.stdout == ""

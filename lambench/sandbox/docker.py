@@ -134,6 +134,18 @@ class ExecOutput:
     stderr: str
     timed_out: bool
     seconds: float
+    cwd: str = ""
+    """The working directory after the command (shell sessions)."""
+
+
+_STATE = "/work/.lambench-shell"
+_SESSION = (
+    # one shell session across commands: the working directory and the exported environment are
+    # saved after every command and restored before the next (a killed command leaves them as they were)
+    f'[ -f {_STATE}/env ] && . {_STATE}/env; cd "$(cat {_STATE}/cwd 2>/dev/null || echo /work)" 2>/dev/null || cd /work; '
+    'eval "$LAMBENCH_CMD"; __lambench_rc=$?; unset LAMBENCH_CMD; '
+    f'mkdir -p {_STATE} && pwd > {_STATE}/cwd && export -p > {_STATE}/env; exit $__lambench_rc'
+)
 
 
 def _cut(data: bytes | None) -> str:
@@ -206,6 +218,23 @@ class Container:
         code = -1 if code is None else int(code)
         return ExecOutput(exit_code=code, stdout=_cut(out), stderr=_cut(err),
                           timed_out=code == 137 and seconds >= limit * 0.95, seconds=seconds)
+
+    def shell(self, command: str, *, timeout: float | None = None) -> ExecOutput:
+        """Run ``command`` in the episode's shell session: ``cd`` and ``export`` carry over to the next one."""
+        limit = self.limits.command_timeout if timeout is None else timeout
+        script = _SESSION
+        api = self.client.api
+        t0 = time.monotonic()
+        exec_id = api.exec_create(self.container.id, ["timeout", "-s", "KILL", f"{limit:g}", "bash", "-c", script],
+                                  user=self.USER, workdir=self.WORKDIR,
+                                  environment={**self.env, "LAMBENCH_CMD": command})["Id"]
+        out, err = api.exec_start(exec_id, demux=True)
+        seconds = time.monotonic() - t0
+        code = api.exec_inspect(exec_id).get("ExitCode")
+        code = -1 if code is None else int(code)
+        cwd = self.exec(f"cat {_STATE}/cwd 2>/dev/null || echo /work", timeout=10).stdout.strip() or "/work"
+        return ExecOutput(exit_code=code, stdout=_cut(out), stderr=_cut(err),
+                          timed_out=code == 137 and seconds >= limit * 0.95, seconds=seconds, cwd=cwd)
 
     def inspect(self) -> dict[str, Any]:
         return self.client.api.inspect_container(self.container.id)
