@@ -29,13 +29,7 @@ def _env():
 
 
 def _keyed(path):
-    out = {}
-    for line in path.read_bytes().splitlines():
-        rec = json.loads(line)  # a corrupt line fails here
-        key = (rec["task_id"], rec["variant"], rec["seed"], rec["trial"])
-        assert key not in out, f"episode {key} written twice"
-        out[key] = rec
-    return out
+    return _keyed_bytes(path.read_bytes())
 
 
 @pytest.mark.slow

@@ -13,9 +13,17 @@ from lambench.action import parse_action
 from lambench.cli import main
 from lambench.env import LamEnv
 from lambench.perturb import Variant
-from lambench.replay.dataset import DatasetError, _schema_ok, _validator, load_dataset, schema, validate_step, write_dataset
+from lambench.replay.dataset import (
+    DatasetError,
+    _schema_ok,
+    _validator,
+    load_dataset,
+    schema,
+    validate_step,
+    write_dataset,
+)
 from lambench.replay.recorder import record_run
-from lambench.replay.run import ReplayConfig, replay, replay_trajectory
+from lambench.replay.run import ReplayConfig, replay
 from lambench.runner import RunConfig, run
 from lambench.task import get_task, suite_version
 
@@ -282,14 +290,6 @@ class Garbage:
                 '{"type": "teleport", "to": "mars"}'][self.n % 9]
 
 
-class Exploder:
-    def reset(self, task):
-        pass
-
-    def act(self, obs):
-        raise RuntimeError("model server down")
-
-
 class Sleeper:
     def reset(self, task):
         pass
@@ -318,11 +318,11 @@ def test_agents_that_fail_in_known_ways(recorded, tmp_path):
     garbage = replay(ReplayConfig(dataset=str(path), agent="tests.test_replay:Garbage"), run_dir=tmp_path / "g").summary
     assert garbage["replay"]["invalid_rate"] == 1.0 and garbage["replay"]["step_success_rate"] == 0.0
     assert garbage["replay"]["errored_trajectories"] == 0
-    boom = replay(ReplayConfig(dataset=str(path), agent="tests.test_replay:Exploder", retries=1),
+    boom = replay(ReplayConfig(dataset=str(path), agent="tests.agents_for_tests:RaisingAgent", retries=1),
                   run_dir=tmp_path / "b").summary
     assert boom["replay"]["errored_trajectories"] == len(load_dataset(path).trajectories)
     eps = [json.loads(x) for x in (tmp_path / "b/episodes.jsonl").open()]
-    assert all(e["attempts"] == 2 and "model server down" in e["error"] for e in eps)
+    assert all(e["attempts"] == 2 and "model backend exploded" in e["error"] for e in eps)
     tid = next(iter(load_dataset(path).trajectories))
     slow = replay(ReplayConfig(dataset=str(path), agent="tests.test_replay:Sleeper", step_timeout=0.2,
                                trajectories=[tid]), run_dir=tmp_path / "s").summary

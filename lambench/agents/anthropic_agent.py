@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import inspect
 import os
-import re
 from typing import Any
 
-from lambench.agents.clients import (InfraError, safe_url, TransientError, html_title, missing_extra, retry_after_from,
-                                     wire_tool_names)
+from lambench.agents.clients import (
+    CONTEXT_OVERFLOW,
+    InfraError,
+    TransientError,
+    error_message,
+    html_title,
+    missing_extra,
+    retry_after_from,
+    safe_url,
+    wire_tool_names,
+)
 from lambench.agents.llm import ChatAgent, Completion, ContextOverflow, ToolsUnsupported
 
 __all__ = ["AnthropicAgent"]
@@ -33,11 +41,6 @@ def _anthropic_tools(tools: list[dict[str, Any]], names: dict[str, str] | None =
         out.append({"name": names.get(fn["name"], fn["name"]), "description": fn.get("description") or fn["name"],
                     "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}})
     return out
-
-
-_CONTEXT = re.compile(r"context (length|window)|maximum context|too many tokens|prompt is too long"
-                      r"|exceeds? the (model|context)", re.I)
-"""A 400 that says the prompt is too long for the model: the model's failure, scored (not retried)."""
 
 
 class AnthropicAgent(ChatAgent):
@@ -82,7 +85,7 @@ class AnthropicAgent(ChatAgent):
         try:
             resp = self.client.messages.create(**kwargs)
         except a.RateLimitError as exc:
-            raise TransientError(f"429 rate limited: {_msg(exc)}", retry_after=retry_after_from(exc.response.headers)
+            raise TransientError(f"429 rate limited: {error_message(exc)}", retry_after=retry_after_from(exc.response.headers)
                                  ) from None
         except a.APITimeoutError:
             raise TransientError(f"no answer from {self._endpoint()} within {self.request_timeout:g}s "
@@ -91,11 +94,11 @@ class AnthropicAgent(ChatAgent):
             raise TransientError(f"cannot connect to {self._endpoint()}: {exc.__cause__ or exc}") from None
         except a.APIStatusError as exc:
             status = exc.status_code
-            text = _msg(exc)
+            text = error_message(exc)
             if status >= 500 or status in (408, 529):
                 raise TransientError(f"{status} server error: {text}", retry_after=retry_after_from(exc.response.headers)
                                      ) from None
-            if status in (400, 413, 422) and _CONTEXT.search(text):
+            if status in (400, 413, 422) and CONTEXT_OVERFLOW.search(text):
                 raise ContextOverflow(text) from None
             if tools and status in (400, 422, 501) and any(w in text.lower() for w in _TOOL_ERRORS):
                 raise ToolsUnsupported(text) from None
@@ -126,15 +129,3 @@ class AnthropicAgent(ChatAgent):
         usage = getattr(resp, "usage", None)
         return Completion(text=text, tool_calls=calls, tokens_in=int(getattr(usage, "input_tokens", 0) or 0),
                           tokens_out=int(getattr(usage, "output_tokens", 0) or 0))
-
-
-def _msg(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:500]
-    title = html_title(body)
-    if title is not None:
-        return f"an HTML page ({title!r}) instead of a JSON answer"
-    return str(getattr(exc, "message", exc))[:500]

@@ -57,6 +57,26 @@ def safe_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+CONTEXT_OVERFLOW = re.compile(r"context (length|window)|maximum context|too many tokens|prompt is too long"
+                      r"|exceeds? the (model|context)", re.I)
+"""A 400 that says the prompt is too long for the model: the model's failure, scored (not retried)."""
+
+
+def error_message(exc: Any) -> str:
+    """The message of an SDK's API error: the JSON error body's, an HTML page's title, or the exception's."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])[:500]
+        if isinstance(err, str):
+            return err[:500]
+    title = html_title(body)
+    if title is not None:
+        return f"an HTML page ({title!r}) instead of a JSON answer"
+    return str(getattr(exc, "message", exc))[:500]
+
+
 def missing_extra(package: str, extra: str) -> ImportError:
     """The error for an optional dependency that is not installed, with the exact fix."""
     return ImportError(f"this agent needs the {package!r} package: pip install 'lambench[{extra}]' "

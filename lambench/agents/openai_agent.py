@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from typing import Any
 
-from lambench.agents.clients import (InfraError, safe_url, TransientError, html_title, missing_extra, retry_after_from,
-                                     wire_tool_names)
+from lambench.agents.clients import (
+    CONTEXT_OVERFLOW,
+    InfraError,
+    TransientError,
+    error_message,
+    html_title,
+    missing_extra,
+    retry_after_from,
+    safe_url,
+    wire_tool_names,
+)
 from lambench.agents.llm import ChatAgent, Completion, ContextOverflow, ToolsUnsupported
 
 __all__ = ["OpenAIAgent"]
 
 _TOOL_ERRORS = ("tool", "function call", "function_call", "tool_choice")
-
-
-_CONTEXT = re.compile(r"context (length|window)|maximum context|too many tokens|prompt is too long"
-                      r"|exceeds? the (model|context)", re.I)
-"""A 400 that says the prompt is too long for the model: the model's failure, scored (not retried)."""
 
 
 class OpenAIAgent(ChatAgent):
@@ -62,7 +65,7 @@ class OpenAIAgent(ChatAgent):
         try:
             resp = self.client.chat.completions.create(**kwargs)
         except o.RateLimitError as exc:
-            text = _msg(exc)
+            text = error_message(exc)
             if getattr(exc, "code", None) == "insufficient_quota" or "insufficient_quota" in text:
                 raise InfraError(f"{self._endpoint()} refused the request: out of quota (429: {text})") from None
             raise TransientError(f"429 rate limited: {text}", retry_after=retry_after_from(exc.response.headers)
@@ -74,11 +77,11 @@ class OpenAIAgent(ChatAgent):
             raise TransientError(f"cannot connect to {self._endpoint()}: {exc.__cause__ or exc}") from None
         except o.APIStatusError as exc:
             status = exc.status_code
-            text = _msg(exc)
+            text = error_message(exc)
             if status >= 500 or status == 408:
                 raise TransientError(f"{status} server error: {text}", retry_after=retry_after_from(exc.response.headers)
                                      ) from None
-            if status in (400, 413, 422) and _CONTEXT.search(text):
+            if status in (400, 413, 422) and CONTEXT_OVERFLOW.search(text):
                 raise ContextOverflow(text) from None
             if tools and status in (400, 422, 501) and any(w in text.lower() for w in _TOOL_ERRORS):
                 raise ToolsUnsupported(text) from None
@@ -103,19 +106,6 @@ def _renamed(tool: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
         return tool
     return {"type": "function", "function": {**fn, "name": wire}}
 
-
-def _msg(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:500]
-        if isinstance(err, str):
-            return err[:500]
-    title = html_title(body)
-    if title is not None:
-        return f"an HTML page ({title!r}) instead of a JSON answer"
-    return str(getattr(exc, "message", exc))[:500]
 
 
 def _completion(resp: Any, endpoint: str, back: dict[str, str] | None = None) -> Completion:
