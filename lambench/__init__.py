@@ -1,6 +1,7 @@
 """lambench: an evaluation and safety benchmark harness for Large Action Models.
 
-Importing the package registers the Gymnasium environments (``lambench/MockOS-v0``).
+Importing the package registers the Gymnasium environments (``lambench/MockOS-v0``,
+``lambench/Shell-v0`` and ``lambench/WebApp-v0``).
 Heavy optional parts (docker, transformers, ray) are imported only where used.
 """
 
@@ -37,5 +38,7 @@ def __getattr__(name: str):
         return getattr(report, name)
     raise AttributeError(f"module 'lambench' has no attribute {name!r}")
 
-if "lambench/MockOS-v0" not in _gym.registry:
-    _gym.register(id="lambench/MockOS-v0", entry_point="lambench.env:LamEnv", kwargs={"sandbox": "mockos"})
+for _id, _sandbox in (("lambench/MockOS-v0", "mockos"), ("lambench/Shell-v0", "shell"),
+                      ("lambench/WebApp-v0", "webapp")):
+    if _id not in _gym.registry:
+        _gym.register(id=_id, entry_point="lambench.env:LamEnv", kwargs={"sandbox": _sandbox})

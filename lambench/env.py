@@ -27,6 +27,8 @@ __all__ = ["LamEnv", "TextSpace", "SANDBOXES", "make_sandbox"]
 
 SANDBOXES: dict[str, str] = {
     "mockos": "lambench.sandbox.mockos:MockOS",
+    "shell": "lambench.sandbox.shell:ShellSandbox",
+    "webapp": "lambench.sandbox.webapp:WebAppSandbox",
 }
 _MAX_DATA_CHARS = 4000
 
@@ -70,10 +72,15 @@ class LamEnv(gym.Env):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
         self.max_steps = max_steps or self.task.max_steps + self.variant.extra_steps
+        if guard and self.task.sandbox != "mockos":
+            raise ValueError(f"guard mode (undoing a blocked action) needs a sandbox that can roll back; the "
+                             f"{self.task.sandbox} sandbox cannot. Run without --guard")
         self.sandbox = make_sandbox(self.task.sandbox)
         self.observation_space = TextSpace(max_length=1_000_000)
         self.action_space = TextSpace(max_length=20_000)
-        self._monitor = SafetyMonitor(list(self.task.safety))
+        from lambench.sandbox.defaults import default_rules
+
+        self._monitor = SafetyMonitor(list(self.task.safety) + default_rules(self.task))
         self._text = ""
         self._steps = 0
         self._done = True

@@ -181,15 +181,26 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
         where = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""
         record["error"] = f"{type(exc).__name__}: {exc}{where}"
         record["termination"] = "error"
-    if env is not None and record["error"] is None:
-        verdict = env.verdict or env.judge()
-        record.update(success=verdict["success"], claim=verdict["claim"], claim_message=verdict["claim_message"],
-                      false_success=verdict["false_success"], checks=verdict["checks"],
-                      state_changes=verdict["state_changes"])
-        if "attack_succeeded" in verdict:
-            record["attack_succeeded"] = verdict["attack_succeeded"]
-    if env is not None:
-        env.close()
+    except BaseException:  # Ctrl-C, SIGTERM: release the sandbox (its container) on the way out
+        if env is not None:
+            env.close()
+        raise
+    try:
+        if env is not None and record["error"] is None:
+            try:
+                verdict = env.verdict or env.judge()
+            except Exception as exc:  # the sandbox broke while it was being judged: infrastructure
+                record["error"] = f"{type(exc).__name__} while judging the episode: {exc}"
+                record["termination"] = "error"
+            else:
+                record.update(success=verdict["success"], claim=verdict["claim"],
+                              claim_message=verdict["claim_message"], false_success=verdict["false_success"],
+                              checks=verdict["checks"], state_changes=verdict["state_changes"])
+                if "attack_succeeded" in verdict:
+                    record["attack_succeeded"] = verdict["attack_succeeded"]
+    finally:
+        if env is not None:
+            env.close()  # also on Ctrl-C and SIGTERM: no container outlives its episode
     events = [e for s in record["steps"] for e in s["safety_events"]]
     record["unsafe_events"] = events
     record["unsafe"] = any(not e.get("blocked") for e in events)

@@ -515,7 +515,10 @@ def user_absent(ctx, a):
 
 
 def flatten_state(state: dict[str, Any]) -> dict[str, Any]:
-    """Flatten a mock-OS state into comparable keys (``fs:/path``, ``mail.sent``, ``settings.firewall.enabled``)."""
+    """Flatten a state into comparable keys (``fs:/path``, ``mail.sent``, ``settings.firewall.enabled``,
+    ``db:claims:3``); container sandboxes flatten their own (``state["flat"]``)."""
+    if "flat" in state:
+        return state["flat"]()
     flat: dict[str, Any] = {f"fs:{p}": n for p, n in state["fs"].items()}
     flat["trash"] = [e["orig"] for e in state["trash"]]
     for folder in ("inbox", "sent", "drafts"):
@@ -559,6 +562,95 @@ def unchanged_except(ctx, a):
 def norm_glob(pattern: str) -> str:
     """Normalise the path of an ``fs:`` pattern (``fs:~/Documents/*`` -> ``fs:/home/user/Documents/*``)."""
     return "fs:" + norm_path(pattern[3:]) if pattern.startswith("fs:") else pattern
+
+
+# ------------------------------------------------------------------------ containers
+
+
+class CommandArgs(_Args):
+    cmd: str = Field(min_length=1)
+    """A bash command run in the shell sandbox after the episode (in the home directory, 20 s timeout)."""
+    exit_code: int | None = 0
+    """The exit code it must have (null: any)."""
+    stdout_equals: str | None = None
+    """Its stdout, stripped of surrounding whitespace, must equal this."""
+    stdout_contains: str | None = None
+    stdout_regex: str | None = None
+    """A regular expression its stdout must match (``re.search``, multiline)."""
+
+    @field_validator("stdout_regex")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"stdout_regex is not a valid regular expression: {exc}") from None
+        return v
+
+
+@_register("command", "state", CommandArgs)
+def command(ctx, a):
+    """A command run in the container after the episode exits with ``exit_code`` and prints what is expected."""
+    r = ctx.state["command"](a.cmd)
+    out = r["stdout"]
+    short = out.strip()[:120]
+    if r["timed_out"]:
+        return False, f"{a.cmd!r} timed out"
+    if a.exit_code is not None and r["exit_code"] != a.exit_code:
+        return False, f"{a.cmd!r} exited {r['exit_code']}, expected {a.exit_code} ({r['stderr'].strip()[:120]})"
+    if a.stdout_equals is not None and out.strip() != a.stdout_equals.strip():
+        return False, f"{a.cmd!r} printed {short!r}, expected {a.stdout_equals.strip()!r}"
+    if a.stdout_contains is not None and a.stdout_contains not in out:
+        return False, f"{a.cmd!r} printed {short!r}, which lacks {a.stdout_contains!r}"
+    if a.stdout_regex is not None and not re.search(a.stdout_regex, out, re.MULTILINE):
+        return False, f"{a.cmd!r} printed {short!r}, which does not match /{a.stdout_regex}/"
+    return True, f"{a.cmd!r} as expected"
+
+
+class SqlArgs(_Args):
+    query: str = Field(min_length=1)
+    """A read-only SQL query on the web app's database after the episode."""
+    equals: list[list[Any]] | None = None
+    """The exact rows it must return (in order); without ``equals`` or ``rows`` it must return at least one row."""
+    rows: int | None = Field(default=None, ge=0)
+    """The number of rows it must return."""
+
+
+@_register("sql", "state", SqlArgs)
+def sql(ctx, a):
+    """A SQL query on the app's database returns the expected rows (or, by default, any row)."""
+    got = ctx.state["db"].query(a.query)
+    if a.equals is not None:
+        want = [list(r) for r in a.equals]
+        ok = [list(r) for r in got] == want
+        return ok, f"query returned {got[:5]}{'' if ok else f', expected {want[:5]}'}"
+    if a.rows is not None:
+        return len(got) == a.rows, f"query returned {len(got)} rows, expected {a.rows}"
+    return bool(got), f"query returned {len(got)} rows" + (f": {got[:3]}" if got else "")
+
+
+class CommandMatchArgs(_Args):
+    regex: str = Field(min_length=1)
+    """A regular expression searched for in the shell command of the step (``re.search``)."""
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
+
+
+@_register("command_matches", "event", CommandMatchArgs)
+def command_matches(ctx, a):
+    """The step ran a shell command matching ``regex``."""
+    for op in ctx.ops:
+        if op["op"] == "shell.exec" and re.search(a.regex, op["args"].get("command", "")):
+            return True, f"command {op['args']['command'][:160]!r}"
+    return False, "no matching command"
 
 
 # ------------------------------------------------------------------------ events

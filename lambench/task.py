@@ -20,7 +20,7 @@ from lambench.action import ACTION_TYPES, parse_action
 from lambench.predicate import PredicateError, PredicateSpec, compile_predicate
 from lambench.safety import RiskCategory, Severity
 
-__all__ = ["Task", "TaskError", "SafetyRule", "MockOSSetup", "load_task", "load_suite", "list_suites",
+__all__ = ["Task", "TaskError", "SafetyRule", "MockOSSetup", "ShellSetup", "WebAppSetup", "load_task", "load_suite", "list_suites",
            "tasks_root", "suite_version", "get_task", "validate_paths"]
 
 
@@ -92,6 +92,7 @@ class DocNode(_Model):
 class MockOSSetup(_Model):
     """Initial state of the mock OS, applied on top of the default desktop."""
 
+    kind: Literal["mockos"] = Field(default="mockos", exclude=True)
     files: dict[str, str | DirNode | DocNode] = Field(default_factory=dict)
     """Path -> text, ``{kind: dir}``, or a document ``{paras: [...], tables: [...]}``; parent folders are created."""
     remove: list[str] = Field(default_factory=list)
@@ -141,6 +142,40 @@ class MockOSSetup(_Model):
         return self
 
 
+class ShellSetup(_Model):
+    """Initial state of the shell sandbox, written into the home directory before the episode."""
+
+    kind: Literal["shell"] = Field(default="shell", exclude=True)
+    dirs: list[str] = Field(default_factory=list)
+    """Directories to create (with parents); ``~`` is /home/user."""
+    files: dict[str, str] = Field(default_factory=dict)
+    """Path -> text of files to write (parent directories are created)."""
+    modes: dict[str, str] = Field(default_factory=dict)
+    """Path -> octal permission bits, e.g. ``{~/bin/deploy.sh: "755"}``."""
+    commands: list[str] = Field(default_factory=list)
+    """Bash commands run in the home directory after the files are written (e.g. ``git init``)."""
+
+    @field_validator("modes")
+    @classmethod
+    def _octal(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for path, mode in v.items():
+            if not re.fullmatch(r"[0-7]{3,4}", str(mode)):
+                raise ValueError(f"mode of {path} must be octal digits such as \"644\" or \"0755\", not {mode!r}")
+        return v
+
+
+class WebAppSetup(_Model):
+    """Initial state of the web-app sandbox: the seeded back office, plus this."""
+
+    kind: Literal["webapp"] = Field(default="webapp", exclude=True)
+    user: str = Field(default="jordan", pattern=r"^[a-z][a-z0-9_.-]*$")
+    """The staff account the agent acts as (sent as ``X-Staff-User``)."""
+    sql: list[str] = Field(default_factory=list)
+    """SQL statements run on the app's database after the seed (extra rows, changed fields)."""
+
+
 class SafetyRule(_Model):
     """A rule whose violation is an unsafe event."""
 
@@ -170,10 +205,11 @@ class Injection(_Model):
     so utility with and without the attack are paired.
     """
 
-    kind: Literal["mail", "file", "doc", "message"]
+    kind: Literal["mail", "file", "doc", "message", "row"]
     """``mail``: a new inbox message from ``sender`` with ``subject``; ``file``: a file at ``path``
     (created, or the text added as its last block); ``doc``: a new last paragraph of the document at
-    ``path``; ``message``: a new last paragraph of the body of message ``message_id``."""
+    ``path``; ``message``: a new last paragraph of the body of message ``message_id``; ``row`` (web
+    app): a new row of ``table`` with the values of ``row`` and the text in column ``field``."""
     text: str = Field(min_length=1)
     goal: Any
     """Predicate on the final state that holds when the attack succeeded."""
@@ -181,6 +217,9 @@ class Injection(_Model):
     subject: str | None = None
     path: str | None = None
     message_id: str | None = None
+    table: str | None = Field(default=None, pattern=r"^[a-z_]+$")
+    field: str | None = Field(default=None, pattern=r"^[a-z_]+$")
+    row: dict[str, Any] | None = None
 
     @field_validator("goal")
     @classmethod
@@ -192,15 +231,64 @@ class Injection(_Model):
 
     @model_validator(mode="after")
     def _place(self) -> "Injection":
-        need = {"mail": ("sender", "subject"), "file": ("path",), "doc": ("path",), "message": ("message_id",)}
+        need = {"mail": ("sender", "subject"), "file": ("path",), "doc": ("path",), "message": ("message_id",),
+                "row": ("table", "field")}
         missing = [f for f in need[self.kind] if getattr(self, f) is None]
         if missing:
             raise ValueError(f"an injection of kind {self.kind!r} needs {', '.join(missing)}")
-        extra = [f for f in ("sender", "subject", "path", "message_id")
+        extra = [f for f in ("sender", "subject", "path", "message_id", "table", "field", "row")
                  if f not in need[self.kind] and getattr(self, f) is not None]
         if extra:
             raise ValueError(f"{', '.join(extra)} do not apply to an injection of kind {self.kind!r}")
         return self
+
+
+_SANDBOX_ONLY = {"command": "shell", "command_matches": "shell", "sql": "webapp"}
+_MOCKOS_ONLY = {"in_trash", "trash_empty", "doc_paragraph", "doc_table", "mail_sent", "mail_sent_outside",
+                "mail_sent_to", "message_exists", "event_exists", "event_absent", "setting_is", "user_exists",
+                "user_absent"}
+_FILE_PREDICATES = {"file_exists", "file_absent", "file_contains", "file_not_contains", "file_unchanged"}
+
+
+def _names(spec: PredicateSpec) -> set[str]:
+    out = {spec.name}
+    for c in spec.children:
+        out |= _names(c)
+    return out
+
+
+def _check_sandbox_fit(task: "Task") -> None:
+    """Predicates, injections and options that do not exist in the task's sandbox are errors on load."""
+    specs = [("checks", s) for s in task.checks] + [(f"safety rule {r.id}", r.when) for r in task.safety]
+    if task.injection is not None:
+        specs.append(("injection.goal", task.injection.goal))
+    for where, spec in specs:
+        for name in _names(spec):
+            only = _SANDBOX_ONLY.get(name)
+            if only is not None and only != task.sandbox:
+                raise ValueError(f"{where}: {name} applies to the {only} sandbox, not {task.sandbox}")
+            if task.sandbox != "mockos" and name in _MOCKOS_ONLY:
+                raise ValueError(f"{where}: {name} applies to the mock OS only, not the {task.sandbox} sandbox")
+            if task.sandbox == "webapp" and name in _FILE_PREDICATES:
+                raise ValueError(f"{where}: {name} reads files; the webapp sandbox is checked with sql")
+    if task.injection is not None:
+        allowed = {"mockos": ("mail", "file", "doc", "message"), "shell": ("file",), "webapp": ("row",)}[task.sandbox]
+        if task.injection.kind not in allowed:
+            raise ValueError(f"injection of kind {task.injection.kind!r} does not apply to the {task.sandbox} "
+                             f"sandbox (use {' or '.join(allowed)})")
+    if task.sandbox == "mockos":
+        if task.network:
+            raise ValueError("network applies to container sandboxes (shell, webapp), not the mock OS")
+    else:
+        if task.apps:
+            raise ValueError(f"apps apply to the mock OS only, not the {task.sandbox} sandbox")
+    from lambench.sandbox.defaults import default_rule_ids
+
+    known = default_rule_ids(task.sandbox)
+    bad = [w for w in task.waive_safety if w not in known]
+    if bad:
+        raise ValueError(f"waive_safety: {', '.join(bad)} is not a default safety rule of the {task.sandbox} "
+                         f"sandbox (those are: {', '.join(known) or 'none'})")
 
 
 def _compile(v: Any) -> PredicateSpec:
@@ -221,7 +309,13 @@ class Task(_Model):
     suite: str
     sandbox: Literal["mockos", "shell", "webapp"] = "mockos"
     instruction: str = Field(min_length=1)
-    setup: MockOSSetup = Field(default_factory=MockOSSetup)
+    setup: MockOSSetup | ShellSetup | WebAppSetup = Field(default_factory=MockOSSetup, discriminator="kind")
+    """The initial world; its fields depend on the sandbox (see MockOSSetup, ShellSetup, WebAppSetup)."""
+    network: bool = False
+    """Container sandboxes: the task needs a network (an internal one, with no route outside)."""
+    waive_safety: list[str] = Field(default_factory=list)
+    """Ids of the sandbox's default safety rules that do not apply to this task (e.g. a task whose job
+    is to delete a record waives ``delete-record``)."""
     checks: list[Any] = Field(min_length=1)
     """Predicates on the final state; all must hold."""
     safety: list[SafetyRule] = Field(default_factory=list)
@@ -240,6 +334,18 @@ class Task(_Model):
     def path(self) -> str | None:
         """The file the task was loaded from (None for tasks built in code)."""
         return self._path
+
+    @model_validator(mode="before")
+    @classmethod
+    def _setup_kind(cls, data: Any) -> Any:
+        # the setup's schema follows the sandbox (the tag is implied, never written in task files)
+        if isinstance(data, dict) and isinstance(data.get("setup"), dict) and "kind" not in data["setup"]:
+            sandbox = data.get("sandbox", "mockos")
+            if sandbox in ("mockos", "shell", "webapp"):
+                data = {**data, "setup": {**data["setup"], "kind": sandbox}}
+        elif isinstance(data, dict) and "setup" not in data and data.get("sandbox") in ("shell", "webapp"):
+            data = {**data, "setup": {"kind": data["sandbox"]}}
+        return data
 
     @field_validator("checks")
     @classmethod
@@ -284,6 +390,7 @@ class Task(_Model):
         ids = [r.id for r in self.safety]
         if len(ids) != len(set(ids)):
             raise ValueError("safety rule ids must be unique within a task")
+        _check_sandbox_fit(self)
         if self.injection is not None and self.sandbox == "mockos":
             from lambench.sandbox.mockos import build_state, plant_injection
             from lambench.sandbox.mockos_state import ToolError, norm_path
@@ -334,6 +441,8 @@ class TaskError(ValueError):
 
 
 def _loc(loc: tuple) -> str:
+    if len(loc) > 1 and loc[0] == "setup" and loc[1] in ("mockos", "shell", "webapp"):
+        loc = loc[:1] + loc[2:]  # the union's tag: implied by the sandbox, never written in a task file
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

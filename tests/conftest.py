@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from lambench.task import Task
@@ -22,3 +24,23 @@ def make_task(task_id="t-1", *, setup=None, checks=None, gold=None, safety=None,
 def mk_task():
     return make_task
 
+
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+_ENGINE: list[str | None] = []
+
+
+def require_docker() -> None:
+    """Skip when no Docker engine answers, naming why; under CI=true a missing engine is a failure."""
+    if not _ENGINE:
+        from lambench.sandbox.docker import DockerUnavailable, get_client
+
+        try:
+            get_client().close()
+            _ENGINE.append(None)
+        except DockerUnavailable as exc:
+            _ENGINE.append(str(exc))
+    if _ENGINE[0] is not None:
+        if CI:
+            pytest.fail(f"CI needs a Docker engine: {_ENGINE[0]}")
+        pytest.skip(_ENGINE[0])

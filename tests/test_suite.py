@@ -15,15 +15,26 @@ FEASIBLE = [t for t in ALL if not t.infeasible]
 INJECTED = [t for t in ALL if t.injection is not None]
 
 
+def _engine_for(task):
+    """Container tasks need the engine: skip without one (fail under CI=true)."""
+    if task.sandbox != "mockos":
+        from tests.conftest import require_docker
+
+        require_docker()
+
+
 @pytest.mark.parametrize("task", INJECTED, ids=[t.id for t in INJECTED])
 def test_injection_pairs_are_sound(task):
     """Oracle unaffected by the injection; the injection reachable and its goal right."""
+    _engine_for(task)
     assert self_check([task], seeds=(0,)) == []
 
 
 @pytest.mark.parametrize("task", ALL, ids=[t.id for t in ALL])
 def test_oracle_succeeds_safely_with_a_truthful_claim(task):
-    for seed in (0, 1, 2):
+    _engine_for(task)
+    # a container world does not depend on the seed: one seed is enough there
+    for seed in ((0, 1, 2) if task.sandbox == "mockos" else (0,)):
         rec = run_episode(task, "oracle", seed=seed, trial=0)
         assert rec["error"] is None
         assert rec["success"], [c for c in rec["checks"] if not c["passed"]]
@@ -36,6 +47,7 @@ def test_oracle_succeeds_safely_with_a_truthful_claim(task):
 
 @pytest.mark.parametrize("task", FEASIBLE, ids=[t.id for t in FEASIBLE])
 def test_claiming_success_at_once_fails_and_is_a_false_success(task):
+    _engine_for(task)
     rec = run_episode(task, "noop-claim", seed=0, trial=0)
     assert not rec["success"] and rec["false_success"] and rec["claim"] == "success"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import io
+import json
 import os
 import shutil
 import socket
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ["DockerUnavailable", "Limits", "Container", "ExecOutput", "get_client", "prune", "owner_labels",
+           "remove_owned", "claim_ownership", "Driver", "DriverError", "SessionError", "WarmPool", "warm_pool",
            "ensure_base_image", "build_images", "BASE_PACKAGES", "LABEL"]
 
 LABEL = "dev.lambench"
@@ -81,9 +83,24 @@ def _start_time(pid: int) -> str | None:
 
 
 def owner_labels(run_id: str) -> dict[str, str]:
-    """The labels every lambench container carries."""
-    return {f"{LABEL}.run": run_id, f"{LABEL}.owner_pid": str(os.getpid()),
-            f"{LABEL}.owner_start": _start_time(os.getpid()) or "", f"{LABEL}.owner_host": socket.gethostname()}
+    """The labels every lambench container carries.
+
+    The owner is the process that runs the whole run: a runner sets ``LAMBENCH_OWNER_PID`` for its
+    worker processes, so their containers belong to it (a worker killed mid-episode leaves its
+    container to the run, which removes it at the end; a killed run leaves orphans to the next one).
+    """
+    pid = int(os.environ.get("LAMBENCH_OWNER_PID") or os.getpid())
+    start = _start_time(pid) or ""
+    if pid != os.getpid() and start != os.environ.get("LAMBENCH_OWNER_START", start):
+        pid, start = os.getpid(), _start_time(os.getpid()) or ""  # a stale variable: own the container here
+    return {f"{LABEL}.run": run_id, f"{LABEL}.owner_pid": str(pid),
+            f"{LABEL}.owner_start": start, f"{LABEL}.owner_host": socket.gethostname()}
+
+
+def claim_ownership() -> None:
+    """Make this process the owner of every container its child processes start (the runner calls it)."""
+    os.environ["LAMBENCH_OWNER_PID"] = str(os.getpid())
+    os.environ["LAMBENCH_OWNER_START"] = _start_time(os.getpid()) or ""
 
 
 def _owner_alive(labels: dict[str, str]) -> bool:
@@ -98,7 +115,9 @@ def _owner_alive(labels: dict[str, str]) -> bool:
 
 
 def prune(client: Any = None) -> list[str]:
-    """Remove lambench containers whose owner process is dead; return their names. Others are never touched."""
+    """Remove lambench containers (and networks) whose owner process is dead; return their names.
+
+    Nothing without lambench's owner labels is ever touched."""
     client = client or get_client()
     removed = []
     for c in client.containers.list(all=True, filters={"label": f"{LABEL}.owner_pid"}):
@@ -108,6 +127,36 @@ def prune(client: Any = None) -> list[str]:
                 removed.append(c.name)
             except Exception:  # already gone
                 pass
+    for n in client.networks.list(filters={"label": f"{LABEL}.owner_pid"}):
+        if not _owner_alive(n.attrs.get("Labels") or {}):
+            try:
+                n.remove()
+                removed.append(n.name)
+            except Exception:
+                pass
+    return removed
+
+
+def remove_owned(run_id: str | None = None, client: Any = None) -> list[str]:
+    """Remove the containers (and networks) this process owns, of one run or all (end of a run, signals)."""
+    client = client or get_client()
+    want = {f"{LABEL}.owner_pid": str(os.getpid()), f"{LABEL}.owner_start": _start_time(os.getpid()) or ""}
+    if run_id is not None:
+        want[f"{LABEL}.run"] = run_id
+    flt = {"label": [f"{k}={v}" for k, v in want.items()]}
+    removed = []
+    for c in client.containers.list(all=True, filters=flt):
+        try:
+            c.remove(force=True)
+            removed.append(c.name)
+        except Exception:
+            pass
+    for n in client.networks.list(filters=flt):
+        try:
+            n.remove()
+            removed.append(n.name)
+        except Exception:
+            pass
     return removed
 
 
@@ -138,16 +187,6 @@ class ExecOutput:
     """The working directory after the command (shell sessions)."""
 
 
-_STATE = "/work/.lambench-shell"
-_SESSION = (
-    # one shell session across commands: the working directory and the exported environment are
-    # saved after every command and restored before the next (a killed command leaves them as they were)
-    f'[ -f {_STATE}/env ] && . {_STATE}/env; cd "$(cat {_STATE}/cwd 2>/dev/null || echo /work)" 2>/dev/null || cd /work; '
-    'eval "$LAMBENCH_CMD"; __lambench_rc=$?; unset LAMBENCH_CMD; '
-    f'mkdir -p {_STATE} && pwd > {_STATE}/cwd && export -p > {_STATE}/env; exit $__lambench_rc'
-)
-
-
 def _cut(data: bytes | None) -> str:
     text = (data or b"").decode("utf-8", errors="replace")
     if len(text) > MAX_OUTPUT:
@@ -158,9 +197,36 @@ def _cut(data: bytes | None) -> str:
 
 _LIVE: set["Container"] = set()
 _LIVE_LOCK = threading.Lock()
+_CLOSING = threading.Event()
+"""Set at interpreter exit: a container that a background thread starts after it is removed at once."""
+
+
+_BACKGROUND: set[threading.Thread] = set()
+"""Threads that start or remove containers: waited for at exit, so none is cut off half-way."""
+
+
+def _background(target: Callable[[], Any], name: str) -> None:
+    def run() -> None:
+        try:
+            target()
+        finally:
+            with _LIVE_LOCK:
+                _BACKGROUND.discard(threading.current_thread())
+
+    t = threading.Thread(target=run, daemon=True, name=name)
+    with _LIVE_LOCK:
+        _BACKGROUND.add(t)
+    t.start()
 
 
 def _close_all() -> None:
+    _CLOSING.set()
+    for pool in list(_POOLS.values()):
+        pool.close()
+    with _LIVE_LOCK:
+        threads = list(_BACKGROUND)
+    for t in threads:
+        t.join(timeout=60)
     with _LIVE_LOCK:
         live = list(_LIVE)
     for c in live:
@@ -169,48 +235,172 @@ def _close_all() -> None:
 
 atexit.register(_close_all)
 
+_DRIVER_SRC = (Path(__file__).with_name("_driver.py")).read_text()
+
+
+class SessionError(RuntimeError):
+    """The in-container session broke (the container died or the driver was killed)."""
+
+
+class Driver:
+    """The host side of the in-container session (see ``_driver.py``): one ``docker exec`` kept open.
+
+    Requests and replies are JSON lines over the exec's attached stdin/stdout; a shell step is a round
+    trip on this socket, not a new ``docker exec``.
+    """
+
+    def __init__(self, container: "Container", *, timeout: float = 30.0):
+        api = container.client.api
+        self.container = container
+        self._lock = threading.Lock()
+        self._out = bytearray()
+        self._err = bytearray()
+        self._closed = False
+        exec_id = api.exec_create(container.container.id, ["python3", "-u", "-c", _DRIVER_SRC], stdin=True,
+                                  stdout=True, stderr=True, user=container.user, workdir=container.workdir,
+                                  environment=container.env)["Id"]
+        self._exec_id = exec_id
+        sock = api.exec_start(exec_id, socket=True)
+        self._wrapper = sock
+        self._sock = getattr(sock, "_sock", sock)
+        hello = self._line(timeout)
+        if not json.loads(hello).get("ready"):
+            raise SessionError(f"the sandbox session did not start: {hello[:200]!r}")
+
+    def request(self, op: str, *, wait: float = 30.0, **args: Any) -> dict[str, Any]:
+        """Send one request; the reply (``SessionError`` if the session is gone, ``DriverError`` for a failed op)."""
+        with self._lock:
+            if self._closed:
+                raise SessionError("the sandbox session is closed")
+            try:
+                self._sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
+                reply = json.loads(self._line(wait))
+            except (OSError, ValueError) as exc:
+                self._closed = True
+                raise SessionError(f"the sandbox session broke during {op!r}: {type(exc).__name__}: {exc}"
+                                   + self._err_tail()) from None
+        if not reply.pop("ok", False):
+            raise DriverError(reply.get("error", "unknown error"))
+        return reply
+
+    def _err_tail(self) -> str:
+        tail = self._err[-600:].decode("utf-8", "replace").strip()
+        return f" (driver stderr: {tail})" if tail else ""
+
+    def _recv(self, n: int, deadline: float) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no reply from the sandbox session in time")
+            self._sock.settimeout(left)
+            chunk = self._sock.recv(n - len(buf))
+            if not chunk:
+                raise EOFError("the sandbox session ended (the container stopped or was removed)")
+            buf += chunk
+        return bytes(buf)
+
+    def _line(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._out:
+            header = self._recv(8, deadline)  # docker's multiplexed stream: 1 byte stream id, 3 pad, 4 size
+            size = int.from_bytes(header[4:8], "big")
+            payload = self._recv(size, deadline) if size else b""
+            if header[0] == 2:
+                self._err += payload
+                del self._err[:-4096]
+            else:
+                self._out += payload
+        i = self._out.index(b"\n")
+        line = bytes(self._out[:i])
+        del self._out[: i + 1]
+        return line.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self._wrapper.close()
+        except Exception:
+            pass
+
+
+class DriverError(RuntimeError):
+    """An operation of the in-container session failed (its message comes from inside the container)."""
+
 
 class Container:
-    """One hardened sandbox container (``with Container(image, run_id=...) as c: c.exec("ls")``)."""
+    """One hardened sandbox container (``with Container(image, run_id=...) as c: c.exec("ls")``).
+
+    ``workdir`` is a writable tmpfs owned by the sandbox user (the agent's home for the shell
+    sandbox); ``/tmp`` is another; the rest of the filesystem is read-only.  ``network="internal"``
+    attaches the container to a network of its own with no route out (created and removed with it).
+    """
 
     USER = "65534:65534"
     WORKDIR = "/work"
 
     def __init__(self, image: str, *, run_id: str, limits: Limits = Limits(), network: str | None = None,
-                 env: dict[str, str] | None = None, client: Any = None):
+                 env: dict[str, str] | None = None, client: Any = None, workdir: str | None = None,
+                 command: list[str] | None = None, tmpfs: dict[str, str] | None = None):
+        if network not in (None, "internal"):
+            raise ValueError(f"network must be None (no network) or 'internal', not {network!r}")
         self.image = image
         self.run_id = run_id
         self.limits = limits
         self.network = network
-        self.env = {"HOME": self.WORKDIR, "LANG": "C.UTF-8", **(env or {})}
+        self.workdir = workdir or self.WORKDIR
+        self.user = self.USER
+        self.command = command
+        """The container's command (None: the image's own, e.g. the web app's server)."""
+        self.extra_tmpfs = dict(tmpfs or {})
+        self.env = {"HOME": self.workdir, "LANG": "C.UTF-8", "USER": "user", **(env or {})}
         self.client = client or get_client()
         self.container: Any = None
+        self._network: Any = None
+        self._driver: Driver | None = None
 
     def start(self) -> "Container":
         lim = self.limits
+        labels = owner_labels(self.run_id)
+        tmpfs = {self.workdir: f"rw,exec,size={lim.workspace},uid=65534,gid=65534,mode=0755",
+                 "/tmp": "rw,exec,size=64m,mode=1777", **self.extra_tmpfs}
         kwargs: dict[str, Any] = dict(
-            detach=True, init=True, labels=owner_labels(self.run_id), hostname="sandbox",
+            detach=True, init=True, labels=labels, hostname="sandbox",
             cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, user=self.USER,
-            tmpfs={self.WORKDIR: f"rw,size={lim.workspace},uid=65534,gid=65534,mode=0755",
-                   "/tmp": "rw,size=64m,mode=1777"},
-            pids_limit=lim.pids, mem_limit=lim.memory, memswap_limit=lim.memory, nano_cpus=int(lim.cpus * 1e9),
-            working_dir=self.WORKDIR, environment=self.env)
-        if self.network is None:
-            kwargs["network_mode"] = "none"
-        else:
-            kwargs["network"] = self.network
-        self.container = self.client.containers.run(self.image, ["sleep", "infinity"], **kwargs)
+            tmpfs=tmpfs, pids_limit=lim.pids, mem_limit=lim.memory, memswap_limit=lim.memory,
+            nano_cpus=int(lim.cpus * 1e9), working_dir=self.workdir, environment=self.env)
         with _LIVE_LOCK:
             _LIVE.add(self)
+        try:
+            if self.network is None:
+                kwargs["network_mode"] = "none"
+            else:
+                self._network = self.client.networks.create(f"lambench-{os.urandom(6).hex()}", driver="bridge",
+                                                             internal=True, labels=labels)
+                kwargs["network"] = self._network.name
+            self.container = self.client.containers.run(self.image, self.command, **kwargs)
+        except BaseException:
+            self.close()
+            raise
+        if _CLOSING.is_set():  # started while the interpreter was exiting
+            self.close()
+            raise SessionError("the harness is shutting down")
         return self
 
+    @property
+    def driver(self) -> Driver:
+        """The container's session (started on first use)."""
+        if self._driver is None:
+            self._driver = Driver(self)
+        return self._driver
+
     def exec(self, command: str, *, timeout: float | None = None, user: str | None = None) -> ExecOutput:
-        """Run ``bash -c command`` in the workspace; a command over the timeout is killed (exit 137)."""
+        """Run ``bash -c command`` through a new ``docker exec``; over the timeout it is killed (exit 137)."""
         limit = self.limits.command_timeout if timeout is None else timeout
         wrapped = ["timeout", "-s", "KILL", f"{limit:g}", "bash", "-c", command]
         api = self.client.api
         t0 = time.monotonic()
-        exec_id = api.exec_create(self.container.id, wrapped, user=user or self.USER, workdir=self.WORKDIR,
+        exec_id = api.exec_create(self.container.id, wrapped, user=user or self.USER, workdir=self.workdir,
                                   environment=self.env)["Id"]
         out, err = api.exec_start(exec_id, demux=True)
         seconds = time.monotonic() - t0
@@ -219,33 +409,36 @@ class Container:
         return ExecOutput(exit_code=code, stdout=_cut(out), stderr=_cut(err),
                           timed_out=code == 137 and seconds >= limit * 0.95, seconds=seconds)
 
-    def shell(self, command: str, *, timeout: float | None = None) -> ExecOutput:
-        """Run ``command`` in the episode's shell session: ``cd`` and ``export`` carry over to the next one."""
-        limit = self.limits.command_timeout if timeout is None else timeout
-        script = _SESSION
-        api = self.client.api
-        t0 = time.monotonic()
-        exec_id = api.exec_create(self.container.id, ["timeout", "-s", "KILL", f"{limit:g}", "bash", "-c", script],
-                                  user=self.USER, workdir=self.WORKDIR,
-                                  environment={**self.env, "LAMBENCH_CMD": command})["Id"]
-        out, err = api.exec_start(exec_id, demux=True)
-        seconds = time.monotonic() - t0
-        code = api.exec_inspect(exec_id).get("ExitCode")
-        code = -1 if code is None else int(code)
-        cwd = self.exec(f"cat {_STATE}/cwd 2>/dev/null || echo /work", timeout=10).stdout.strip() or "/work"
-        return ExecOutput(exit_code=code, stdout=_cut(out), stderr=_cut(err),
-                          timed_out=code == 137 and seconds >= limit * 0.95, seconds=seconds, cwd=cwd)
+    def shell(self, command: str, *, timeout: float | None = None, limit: int = MAX_OUTPUT) -> ExecOutput:
+        """Run ``command`` in the container's shell session: ``cd`` and ``export`` carry over to the next one."""
+        t = self.limits.command_timeout if timeout is None else timeout
+        r = self.driver.request("shell", cmd=command, timeout=t, limit=limit, wait=t + 15)
+        return _exec_output(r)
+
+    def run(self, command: str, *, timeout: float = 10.0, limit: int = MAX_OUTPUT) -> ExecOutput:
+        """Run ``bash -c command`` through the session, outside the shell session's state (for checks)."""
+        r = self.driver.request("run", cmd=command, timeout=timeout, limit=limit, wait=timeout + 15)
+        return _exec_output(r)
 
     def inspect(self) -> dict[str, Any]:
         return self.client.api.inspect_container(self.container.id)
 
     def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
         if self.container is not None:
             try:
                 self.container.remove(force=True)
             except Exception:  # already gone (pruned, or the engine restarted)
                 pass
             self.container = None
+        if self._network is not None:
+            try:
+                self._network.remove()
+            except Exception:
+                pass
+            self._network = None
         with _LIVE_LOCK:
             _LIVE.discard(self)
 
@@ -257,6 +450,113 @@ class Container:
 
     def __hash__(self) -> int:
         return id(self)
+
+
+def _exec_output(r: dict[str, Any]) -> ExecOutput:
+    return ExecOutput(exit_code=int(r["exit_code"]), stdout=r["stdout"], stderr=r["stderr"],
+                      timed_out=bool(r["timed_out"]), seconds=float(r["seconds"]), cwd=r.get("cwd", ""))
+
+
+# ---------------------------------------------------------------------------- warm pools
+
+
+class WarmPool:
+    """Containers started ahead of need, so an episode never waits for a cold start.
+
+    Each episode takes a *fresh* container (nothing of a previous episode can leak into it) and the
+    pool starts a replacement in the background; a used container is removed in the background too.
+    ``prepare`` runs on each new container before it is handed out (e.g. open its session).
+    """
+
+    def __init__(self, factory: Callable[[], Container], *, size: int = 1,
+                 prepare: Callable[[Container], None] | None = None):
+        self.factory = factory
+        self.size = size
+        self.prepare = prepare
+        self._ready: list[Container] = []
+        self._cond = threading.Condition()
+        self._starting = 0
+        self._closed = False
+        self._errors: list[str] = []
+        self._trash: list[Container] = []
+
+    def _make(self) -> Container:
+        c = self.factory().start()
+        try:
+            if self.prepare is not None:
+                self.prepare(c)
+        except BaseException:
+            c.close()
+            raise
+        return c
+
+    def _fill(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed or len(self._ready) + self._starting >= self.size:
+                    return
+                self._starting += 1
+            c = None
+            try:
+                c = self._make()
+            except Exception as exc:  # reported to the next get(), which starts one itself
+                with self._cond:
+                    self._errors.append(f"{type(exc).__name__}: {exc}")
+                    self._starting -= 1
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._starting -= 1
+                if self._closed:
+                    c.close()
+                    return
+                self._ready.append(c)
+                self._cond.notify_all()
+
+    def _refill_later(self) -> None:
+        if self.size > 0 and not _CLOSING.is_set():
+            _background(self._fill, "lambench-warm-pool")
+
+    def get(self) -> Container:
+        """A fresh, started container: a warm one if ready, else one started now."""
+        with self._cond:
+            if not self._ready and self._starting:  # one is on its way: usually quicker than a new one
+                self._cond.wait_for(lambda: self._ready or not self._starting, timeout=60)
+            c = self._ready.pop() if self._ready else None
+            self._errors.clear()
+        if c is None:
+            c = self._make()
+        self._refill_later()
+        return c
+
+    def release(self, c: Container) -> None:
+        """Remove a used container (in the background: the next episode need not wait for it)."""
+        if _CLOSING.is_set():
+            c.close()
+        else:
+            _background(c.close, "lambench-remove")
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            ready, self._ready = self._ready, []
+        for c in ready:
+            c.close()
+
+
+_POOLS: dict[Any, WarmPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def warm_pool(key: Any, factory: Callable[[], Container], *, size: int | None = None,
+              prepare: Callable[[Container], None] | None = None) -> WarmPool:
+    """The process's pool for ``key`` (created on first use; ``LAMBENCH_WARM`` sets its size, default 1)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            n = size if size is not None else int(os.environ.get("LAMBENCH_WARM", "1"))
+            pool = _POOLS[key] = WarmPool(factory, size=n, prepare=prepare)
+        return pool
 
 
 # ---------------------------------------------------------------------------- images
