@@ -20,8 +20,10 @@ def self_check(tasks: Iterable[Task], *, seeds: Iterable[int] = (0, 1, 2)) -> li
     makes the attack succeed (so the injection point is reachable and its goal is right).
     """
     problems: list[str] = []
+    seeds = tuple(seeds)
     for task in tasks:
-        for seed in seeds:
+        # a container world does not depend on the seed (the mock OS's filler does): one seed there
+        for seed in (seeds if task.sandbox == "mockos" else seeds[:1]):
             if task.injection is not None:
                 problems.extend(_check_injection(task, seed))
             rec = run_episode(task, "oracle", seed=seed, trial=0, step_timeout=None, episode_timeout=None)

@@ -70,6 +70,18 @@ def get_client(timeout: float = 120.0) -> Any:
     return client
 
 
+_SHARED: list[Any] = []
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_client() -> Any:
+    """One client (one connection pool) for all the sandbox containers of this process."""
+    with _SHARED_LOCK:
+        if not _SHARED:
+            _SHARED.append(get_client())
+        return _SHARED[0]
+
+
 # ---------------------------------------------------------------------------- ownership
 
 
@@ -219,14 +231,30 @@ def _background(target: Callable[[], Any], name: str) -> None:
     t.start()
 
 
-def _close_all() -> None:
-    _CLOSING.set()
-    for pool in list(_POOLS.values()):
+def shutdown_pools() -> None:
+    """Remove every container this process holds: warm pools, containers being started or removed."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+    for pool in pools:
         pool.close()
     with _LIVE_LOCK:
         threads = list(_BACKGROUND)
     for t in threads:
         t.join(timeout=60)
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for c in live:
+        c.close()
+
+
+def _close_all() -> None:
+    _CLOSING.set()
+    shutdown_pools()
+    with _SHARED_LOCK:
+        for client in _SHARED:
+            client.close()
+        _SHARED.clear()
     with _LIVE_LOCK:
         live = list(_LIVE)
     for c in live:
@@ -275,7 +303,7 @@ class Driver:
             try:
                 self._sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
                 reply = json.loads(self._line(wait))
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, EOFError) as exc:
                 self._closed = True
                 raise SessionError(f"the sandbox session broke during {op!r}: {type(exc).__name__}: {exc}"
                                    + self._err_tail()) from None
@@ -318,10 +346,11 @@ class Driver:
 
     def close(self) -> None:
         self._closed = True
-        try:
-            self._wrapper.close()
-        except Exception:
-            pass
+        for s in (self._wrapper, self._sock):
+            try:
+                s.close()
+            except Exception:
+                pass
 
 
 class DriverError(RuntimeError):
@@ -354,7 +383,7 @@ class Container:
         """The container's command (None: the image's own, e.g. the web app's server)."""
         self.extra_tmpfs = dict(tmpfs or {})
         self.env = {"HOME": self.workdir, "LANG": "C.UTF-8", "USER": "user", **(env or {})}
-        self.client = client or get_client()
+        self.client = client or shared_client()
         self.container: Any = None
         self._network: Any = None
         self._driver: Driver | None = None
@@ -539,6 +568,7 @@ class WarmPool:
     def close(self) -> None:
         with self._cond:
             self._closed = True
+            self._cond.wait_for(lambda: not self._starting, timeout=60)  # a start under way ends first
             ready, self._ready = self._ready, []
         for c in ready:
             c.close()

@@ -48,10 +48,15 @@ def norm(path: str) -> str:
     return os.path.normpath(path)
 
 
+def command_timeout() -> float:
+    """Seconds one agent command may run before it is killed (``LAMBENCH_COMMAND_TIMEOUT``, default 30)."""
+    return float(os.environ.get("LAMBENCH_COMMAND_TIMEOUT", "30"))
+
+
 def _limits():
     from lambench.sandbox.docker import Limits
 
-    return Limits(command_timeout=float(os.environ.get("LAMBENCH_COMMAND_TIMEOUT", "30")))
+    return Limits(command_timeout=command_timeout())
 
 
 def _new_container(network: bool):
@@ -141,14 +146,14 @@ class ShellSandbox:
             from lambench.sandbox.docker import DriverError, SessionError
 
             try:
-                out = self.c.shell(action.command, limit=OUTPUT_LIMIT)
+                out = self.c.shell(action.command, limit=OUTPUT_LIMIT, timeout=command_timeout())
             except (SessionError, DriverError) as exc:
                 raise SandboxError(f"the shell session broke (the container died?): {exc}") from None
             self._cwd = out.cwd or self._cwd
             self._last = {"command": action.command, "stdout": out.stdout, "stderr": out.stderr,
                           "exit_code": out.exit_code, "timed_out": out.timed_out, "cwd": self._cwd}
             if out.timed_out:
-                msg = (f"the command was killed after {self.c.limits.command_timeout:g} s (timeout); "
+                msg = (f"the command was killed after {command_timeout():g} s (timeout); "
                        f"exit code {out.exit_code}")
             else:
                 msg = f"exit code {out.exit_code}"
