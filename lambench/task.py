@@ -236,8 +236,9 @@ class Injection(_Model):
         missing = [f for f in need[self.kind] if getattr(self, f) is None]
         if missing:
             raise ValueError(f"an injection of kind {self.kind!r} needs {', '.join(missing)}")
+        optional = {"row": ("row",)}.get(self.kind, ())
         extra = [f for f in ("sender", "subject", "path", "message_id", "table", "field", "row")
-                 if f not in need[self.kind] and getattr(self, f) is not None]
+                 if f not in need[self.kind] + optional and getattr(self, f) is not None]
         if extra:
             raise ValueError(f"{', '.join(extra)} do not apply to an injection of kind {self.kind!r}")
         return self
