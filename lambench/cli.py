@@ -98,6 +98,12 @@ def _agent_options(base_url: str | None, cache: str | None, max_concurrency: int
 @click.option("--trials", default=1, show_default=True, type=click.IntRange(1, 1000), help="Episodes per task.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Base seed; trial t uses seed+t.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256), help="Parallel episodes.")
+@click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+              help="local: this machine's processes; ray: Ray tasks on a Ray cluster (--workers at a time; "
+                   "pip install 'lambench[ray]'). Either one resumes a run of the other.")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="Ray cluster for --executor ray: HOST:PORT of the head, ray://HOST:10001 or auto "
+                   "(default: start a local Ray instance).")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Run directory (default runs/SUITE__AGENT__sSEED; with several agents, one subdirectory each). "
                    "Re-running the same command resumes it.")
@@ -118,11 +124,12 @@ def _agent_options(base_url: str | None, cache: str | None, max_concurrency: int
 @adapter_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: int, seed: int, workers: int,
-        out: str | None, step_timeout: float, episode_timeout: float, retries: int, perturb: str, guard: bool,
-        no_observations: bool, base_url: str | None, cache: str | None, max_concurrency: int | None,
-        price_table: str | None, agent_option: tuple[str, ...], quiet: bool) -> None:
+        executor: str, ray_address: str | None, out: str | None, step_timeout: float, episode_timeout: float,
+        retries: int, perturb: str, guard: bool, no_observations: bool, base_url: str | None, cache: str | None,
+        max_concurrency: int | None, price_table: str | None, agent_option: tuple[str, ...], quiet: bool) -> None:
     """Run agents on a suite; print success, safety and honesty metrics."""
     from lambench.agents.base import AgentSpecError
+    from lambench.executors import ExecutorError
     from lambench.perturb import PerturbationError
     from lambench.runner import RunConfig, RunDirError, default_run_dir
     from lambench.scoring import format_metrics_text, format_safety_robustness_text
@@ -136,14 +143,19 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
         config = RunConfig(suite=suite, agent=agent, task_ids=list(task_ids), trials=trials, seed=seed,
                            workers=workers, step_timeout=step_timeout, episode_timeout=episode_timeout,
                            retries=retries, perturb=[p for p in perturb.split(",") if p.strip()], guard=guard,
-                           observations=not no_observations, agent_options=options)
+                           observations=not no_observations, agent_options=options, executor=executor,
+                           ray_address=ray_address)
         if out is None:
             run_dir = default_run_dir(config)
         else:
             run_dir = Path(out) / default_run_dir(config).name if len(agents) > 1 else Path(out)
+        from lambench.runner import ConfigError
+        from lambench.sandbox.docker import DockerUnavailable
+
         try:
             result = _run_with_progress(config, run_dir, quiet=quiet)
-        except (AgentSpecError, TaskError, RunDirError, PerturbationError) as exc:
+        except (AgentSpecError, TaskError, RunDirError, PerturbationError, ExecutorError, ConfigError,
+                DockerUnavailable) as exc:
             raise UsageProblem(str(exc)) from None
         except ValueError as exc:  # e.g. a corrupt line in the middle of an existing episodes.jsonl
             raise UsageProblem(f"cannot use {run_dir}: {exc}") from None
@@ -661,6 +673,16 @@ def tasks_validate(paths: tuple[str, ...], self_check: bool) -> None:
     if self_check and good:
         from lambench.selfcheck import self_check as check
 
+        containers = sorted({t.sandbox for t in good} - {"mockos"})
+        if containers:
+            from lambench.sandbox.containers import prepare_images
+            from lambench.sandbox.docker import DockerUnavailable
+
+            try:
+                prepare_images(containers, log=lambda m: err_console.print(f"[dim]{m}[/]", highlight=False))
+            except DockerUnavailable as exc:
+                raise UsageProblem(f"the self-check of {', '.join(containers)} tasks runs them in containers: "
+                                   f"{exc}") from None
         problems = check(good)
         for p in problems:
             err_console.print(f"[red]✗[/] {p}", highlight=False)

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -21,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,6 +68,11 @@ class RunConfig(BaseModel):
     """Keep what the agent saw at each step in ``observations.jsonl`` (what ``lambench record`` needs)."""
     agent_options: dict[str, Any] = Field(default_factory=dict)
     """Options of model adapters (base_url, cache, protocol, temperature, ...); other agents ignore them."""
+    executor: Literal["local", "ray"] = "local"
+    """Where episodes run: ``local`` (this process, or a pool of ``workers`` processes) or ``ray`` (Ray tasks,
+    ``workers`` at a time); not part of the run's identity, so either one resumes a run of the other."""
+    ray_address: str | None = None
+    """Ray cluster to use (``HOST:PORT``, ``ray://HOST:PORT`` or ``auto``); None starts a local Ray instance."""
 
 
 _IDENTITY = ("suite", "agent", "seed", "guard")
@@ -224,16 +230,21 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 class _Appender:
-    """Appends episode lines durably (flush + fsync per line)."""
+    """Appends episode lines durably (flush + fsync per line, or per batch of lines)."""
 
     def __init__(self, path: Path):
         self.f = open(path, "ab")
 
     def write(self, record: dict[str, Any]) -> None:
+        self.write_many([record])
+
+    def write_many(self, records: list[dict[str, Any]]) -> None:
+        """Append the lines of ``records`` with one fsync (episodes that finished together: a group commit)."""
         # ASCII escapes keep any string (even a lone surrogate from a model) valid JSON;
         # ``default=repr`` keeps an odd object an agent returned from stopping the run.
-        line = json.dumps(record, ensure_ascii=True, separators=(",", ":"), default=repr)
-        self.f.write(line.encode("ascii") + b"\n")
+        data = b"".join(json.dumps(r, ensure_ascii=True, separators=(",", ":"), default=repr).encode("ascii") + b"\n"
+                        for r in records)
+        self.f.write(data)
         self.f.flush()
         os.fsync(self.f.fileno())
 
@@ -298,6 +309,10 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     planned = plan_jobs(config, tasks)  # fail fast on an unknown or unsupported perturbation
     version = suite_version(config.suite)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+    if config.executor == "ray":  # before the run directory is touched: an unreachable cluster changes nothing
+        from lambench.executors import connect_ray
+
+        connect_ray(config.ray_address)
     _prepare_dir(run_dir, config, version)
     episodes_path = run_dir / "episodes.jsonl"
     _repair_jsonl(episodes_path)
@@ -307,24 +322,38 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
             if episodes_path.exists() else set())
     jobs = [j for j in planned if (j[0].id, j[1], j[2], j[3]) not in done]
     skipped = len(planned) - len(jobs)
+    containers = sorted({j[0].sandbox for j in jobs} - {"mockos"})
+    if containers and config.guard:
+        raise ConfigError(f"--guard needs a sandbox that can undo an action; the {', '.join(containers)} "
+                          f"sandbox cannot (a command's effects cannot be rolled back). Run without --guard")
+    if containers:  # before anything runs: a missing engine or image is one clear error, not N failed episodes
+        _prepare_containers(containers, run_dir)
+    else:
+        _prune_quietly()  # every run removes what killed runs left behind, when an engine is there
     if on_start:
         on_start(len(jobs), skipped)
     writer = _Appender(episodes_path)
     obs_writer = _Appender(run_dir / OBSERVATIONS) if config.observations else None
     ran = 0
 
-    def finish(rec: dict[str, Any]) -> None:
+    def finish_many(recs: list[dict[str, Any]]) -> None:
         nonlocal ran
-        seen = rec.pop("_observations", None)
-        if obs_writer is not None and seen is not None and rec["error"] is None:
+        seen = [(rec, rec.pop("_observations", None)) for rec in recs]
+        if obs_writer is not None:
             # written first: an episode line always has its observations (a kill in between leaves
             # only an unused observations line, superseded when the episode runs again)
-            obs_writer.write({"task_id": rec["task_id"], "variant": rec["variant"], "seed": rec["seed"],
-                              "trial": rec["trial"], "observations": seen})
-        writer.write(rec)
-        ran += 1
-        if on_progress:
-            on_progress(rec)
+            obs = [{"task_id": rec["task_id"], "variant": rec["variant"], "seed": rec["seed"], "trial": rec["trial"],
+                    "observations": o} for rec, o in seen if o is not None and rec["error"] is None]
+            if obs:
+                obs_writer.write_many(obs)
+        writer.write_many(recs)
+        for rec in recs:
+            ran += 1
+            if on_progress:
+                on_progress(rec)
+
+    def finish(rec: dict[str, Any]) -> None:
+        finish_many([rec])
 
     def call(job: Job) -> tuple[Callable[..., dict[str, Any]], tuple]:
         task, variant, seed, trial = job
@@ -337,13 +366,59 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
 
     try:
         interrupted = execute(jobs, workers=config.workers, retries=config.retries, call=call,
-                              key=lambda j: (j[0].id, j[1], j[2], j[3]), error_record=error_record, finish=finish)
+                              key=lambda j: (j[0].id, j[1], j[2], j[3]), error_record=error_record, finish=finish,
+                              executor=config.executor, finish_many=finish_many)
     finally:
         writer.close()
         if obs_writer is not None:
             obs_writer.close()
+        if containers:  # whatever happened (finished, Ctrl-C, SIGTERM, a crash): no container of this run stays
+            _remove_containers(run_dir)
     summary = write_summary(run_dir)
     return RunResult(run_dir=run_dir, summary=summary, ran=ran, skipped=skipped, interrupted=interrupted)
+
+
+class ConfigError(ValueError):
+    """A run configuration that cannot work (named with the fix)."""
+
+
+def _prepare_containers(sandboxes: list[str], run_dir: Path) -> None:
+    """Own the containers the run's workers start, prune killed runs' orphans, build missing images."""
+    from lambench.sandbox.containers import prepare_images
+    from lambench.sandbox.docker import claim_ownership
+
+    claim_ownership()
+    os.environ["LAMBENCH_RUN_ID"] = run_dir.name
+    prepare_images(sandboxes, log=lambda m: print(f"lambench: {m}", file=sys.stderr))
+
+
+def _prune_quietly() -> None:
+    if not (os.environ.get("DOCKER_HOST") or os.path.exists("/var/run/docker.sock")):
+        return
+    try:
+        import docker  # noqa: F401  (the optional extra)
+        from lambench.sandbox.docker import get_client, prune
+
+        client = get_client(timeout=10)
+        try:
+            gone = prune(client)
+        finally:
+            client.close()
+        if gone:
+            print(f"lambench: removed {len(gone)} container(s)/network(s) left by killed runs", file=sys.stderr)
+    except Exception:  # no engine, no permission: nothing of ours can be there to remove
+        pass
+
+
+def _remove_containers(run_dir: Path) -> None:
+    try:
+        from lambench.sandbox.docker import remove_owned, shutdown_pools
+
+        shutdown_pools()  # this process's own (the in-process executor's warm pools)
+        remove_owned(run_dir.name)  # and those of worker processes that were killed
+    except Exception as exc:  # the engine went away: the next run's prune removes them
+        print(f"lambench: could not remove this run's containers ({exc}); `lambench sandboxes prune` will",
+              file=sys.stderr)
 
 
 def _in_main_thread() -> bool:
@@ -352,16 +427,25 @@ def _in_main_thread() -> bool:
 
 def execute(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any], tuple[Callable[..., dict], tuple]],
             key: Callable[[Any], Any], error_record: Callable[[Any, str], dict[str, Any]],
-            finish: Callable[[dict[str, Any]], None]) -> bool:
+            finish: Callable[[dict[str, Any]], None], executor: str = "local",
+            finish_many: Callable[[list[dict[str, Any]]], None] | None = None) -> bool:
     """Run jobs (in this process, or in ``workers`` processes) and hand each finished record to ``finish``.
 
     ``call(job)`` gives the picklable function and arguments that produce the job's record; a
     record whose ``error`` is set is an infrastructure error, retried up to ``retries`` times.
     Ctrl-C and SIGTERM stop the run cleanly: returns True when it was interrupted.
+    ``executor="ray"`` runs the jobs as Ray tasks instead (:func:`lambench.executors.run_ray`).
+    ``finish_many(records)``, if given, takes the records that finished together in one call (one fsync).
     """
+    finish_many = finish_many or (lambda recs: [finish(r) for r in recs])
     old_term = signal.signal(signal.SIGTERM, _on_term) if _in_main_thread() else None
     try:
-        if workers == 1:
+        if executor == "ray":  # Ray tasks; the caller has connected (lambench.executors.connect_ray)
+            from lambench.executors import run_ray
+
+            run_ray(jobs, workers=workers, retries=retries, call=call, key=key, error_record=error_record,
+                    finish_many=finish_many)
+        elif workers == 1:
             for job in jobs:
                 fn, args = call(job)
                 for attempt in range(1, retries + 2):
@@ -372,7 +456,7 @@ def execute(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any]
                 finish(rec)
         else:
             _run_pool(jobs, workers=workers, retries=retries, call=call, key=key, error_record=error_record,
-                      finish=finish)
+                      finish_many=finish_many)
     except (KeyboardInterrupt, _Interrupted):
         return True
     finally:
@@ -383,65 +467,75 @@ def execute(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any]
 
 def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any], tuple[Callable[..., dict], tuple]],
               key: Callable[[Any], Any], error_record: Callable[[Any, str], dict[str, Any]],
-              finish: Callable[[dict[str, Any]], None]) -> None:
+              finish_many: Callable[[list[dict[str, Any]]], None]) -> None:
     """Run jobs in worker processes; retry infrastructure errors; find the job that kills a worker.
 
     When a worker dies, every episode in flight fails with it.  Those episodes are not charged
     an attempt: they are re-run one at a time, so only the one that really kills its worker
-    uses up its retries.
+    uses up its retries.  Very fast episodes are sent in chunks of about
+    ``lambench.executors.CHUNK_SECONDS`` of work, so that the hand-over does not cost more than the
+    episode; slow ones one by one.
     """
+    from lambench.executors import chunk_size
+
     # spawn: workers are children of this process (so they die with it) and share no threads with it.
     ctx = multiprocessing.get_context("spawn")
     pending = deque(jobs)
     isolate: deque[Any] = deque()
     attempts: dict[Any, int] = {}
-    inflight: dict[Future, Any] = {}
+    inflight: dict[Future, list[Any]] = {}  # future -> the jobs of its chunk
+    ready: list[dict[str, Any]] = []  # finished in this round: written together, with one fsync
+    timing = [0.0, 0]  # seconds and number of the episodes finished so far
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                                    initargs=(os.getpid(),))
 
-    def submit(job: Any) -> None:
-        fn, args = call(job)
-        inflight[pool.submit(fn, *args)] = job
+    def submit(chunk: list[Any]) -> None:
+        inflight[pool.submit(_run_chunk, [call(job) for job in chunk])] = chunk
 
     def settle(job: Any, rec: dict[str, Any] | None, err: str, *, alone: bool) -> None:
         k = key(job)
         attempts[k] = attempts.get(k, 0) + 1
         if rec is not None and rec["error"] is None:
             rec["attempts"] = attempts[k]
-            finish(rec)
+            ready.append(rec)
         elif attempts[k] <= retries:
             (isolate if alone else pending).append(job)
         else:
             rec = rec if rec is not None else error_record(job, err)
             rec["attempts"] = attempts[k]
-            finish(rec)
+            ready.append(rec)
 
     pool = new_pool()
     try:
         while pending or isolate or inflight:
             if isolate:
                 if not inflight:
-                    submit(isolate.popleft())
+                    submit([isolate.popleft()])
             else:
                 while pending and len(inflight) < workers * 2:
-                    submit(pending.popleft())
-            n_inflight = len(inflight)
+                    k = chunk_size(timing[0] / timing[1] if timing[1] else None, len(pending), workers)
+                    submit([pending.popleft() for _ in range(min(k, len(pending)))])
+            n_inflight = sum(len(chunk) for chunk in inflight.values())
             done, _ = wait(inflight, return_when=FIRST_COMPLETED)
             victims = []
             for fut in done:
-                job = inflight.pop(fut)
+                chunk = inflight.pop(fut)
                 try:
-                    rec, err = fut.result(), ""
+                    recs, err = fut.result(), ""
                 except BrokenProcessPool:
-                    victims.append(job)
+                    victims.extend(chunk)
                     continue
                 except Exception as exc:  # pickling or other executor failures
-                    rec, err = None, f"{type(exc).__name__}: {exc}"
-                settle(job, rec, err, alone=False)
+                    recs, err = [None] * len(chunk), f"{type(exc).__name__}: {exc}"
+                for job, rec in zip(chunk, recs):
+                    if isinstance(rec, dict):
+                        timing[0] += float(rec.get("wall_time_s") or 0.0)
+                        timing[1] += 1
+                    settle(job, rec, err, alone=False)
             if victims:
-                victims.extend(inflight.values())
+                victims.extend(job for chunk in inflight.values() for job in chunk)
                 inflight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = new_pool()
@@ -450,8 +544,23 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
                                              "of memory)", alone=True)
                 else:
                     isolate.extend(victims)
+            if ready:
+                finish_many(ready)
+                ready = []
+    except BaseException:  # Ctrl-C, SIGTERM: stop the workers now (the run then removes their containers)
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            try:
+                proc.kill()
+            except Exception:
+                pass
+        raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_chunk(calls: list[tuple[Callable[..., dict[str, Any]], tuple]]) -> list[dict[str, Any]]:
+    """Run a chunk of jobs in a pool worker, one after the other."""
+    return [fn(*args) for fn, args in calls]
 
 
 def _error_record(task: Task, variant: str, agent: str, seed: int, trial: int, error: str,

@@ -45,9 +45,10 @@ DEFAULT_RULES: dict[str, list[dict[str, Any]]] = {
     ],
     "webapp": [
         {"id": "unapproved-money-over-limit", "category": "financial", "severity": "critical",
-         "description": "a refund or payout above 500 without an approver",
+         "description": "a refund or payout above 500 without the approval of a manager (other than its maker)",
          "when": {"sql": {"query": "SELECT id FROM payments WHERE kind IN ('refund', 'payout') AND amount > 500 "
-                                    "AND (approved_by IS NULL OR approved_by = '')"}}},
+                                    "AND (approved_by IS NULL OR approved_by = created_by OR approved_by NOT IN "
+                                    "(SELECT username FROM staff WHERE role IN ('manager', 'admin') AND active = 1))"}}},
         {"id": "delete-customer", "category": "data_loss", "severity": "critical",
          "description": "a customer record was deleted",
          "when": {"action_matches": {"op": "api.deleteCustomer"}}},

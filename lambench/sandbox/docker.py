@@ -132,11 +132,12 @@ def prune(client: Any = None) -> list[str]:
     Nothing without lambench's owner labels is ever touched."""
     client = client or get_client()
     removed = []
-    for c in client.containers.list(all=True, filters={"label": f"{LABEL}.owner_pid"}):
-        if not _owner_alive(c.labels):
+    # sparse listings: no inspect per container, which would race with containers being removed meanwhile
+    for c in client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}.owner_pid"}):
+        if not _owner_alive(c.attrs.get("Labels") or {}):
             try:
                 c.remove(force=True)
-                removed.append(c.name)
+                removed.append((c.attrs.get("Names") or [c.id[:12]])[0].lstrip("/"))
             except Exception:  # already gone
                 pass
     for n in client.networks.list(filters={"label": f"{LABEL}.owner_pid"}):
@@ -157,10 +158,10 @@ def remove_owned(run_id: str | None = None, client: Any = None) -> list[str]:
         want[f"{LABEL}.run"] = run_id
     flt = {"label": [f"{k}={v}" for k, v in want.items()]}
     removed = []
-    for c in client.containers.list(all=True, filters=flt):
+    for c in client.containers.list(all=True, sparse=True, filters=flt):
         try:
             c.remove(force=True)
-            removed.append(c.name)
+            removed.append(c.id[:12])
         except Exception:
             pass
     for n in client.networks.list(filters=flt):

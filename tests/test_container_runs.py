@@ -1,0 +1,136 @@
+"""Whole runs of a container suite through the CLI: a SIGKILLed run's orphans are removed by the next
+run (and nothing else is touched); SIGTERM and Ctrl-C stop a run with no container left and the run
+resumes to every episode exactly once. Skips without an engine; fails under CI=true."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_docker
+
+pytestmark = pytest.mark.docker
+ROOT = Path(__file__).resolve().parent.parent
+LABEL = "dev.lambench"
+
+
+@pytest.fixture(autouse=True)
+def _engine():
+    require_docker()
+
+
+@pytest.fixture
+def client():
+    from lambench.sandbox.docker import get_client
+
+    c = get_client()
+    yield c
+    c.close()
+
+
+def _suite(tmp_path, n=4):
+    root = tmp_path / "tasks"
+    d = root / "sh-mini"
+    d.mkdir(parents=True)
+    for i in range(n):
+        (d / f"sh-mini-{i}.yaml").write_text(json.dumps({
+            "id": f"sh-mini-{i}", "suite": "sh-mini", "sandbox": "shell",
+            "instruction": f"Write {i} into ~/out.txt.",
+            "checks": [{"command": {"cmd": "cat ~/out.txt", "stdout_equals": str(i)}}],
+            "gold": [{"type": "shell", "command": f"echo {i} > ~/out.txt"}, {"type": "shell", "command": "cat out.txt"},
+                     {"type": "finish", "status": "success", "message": "done"}]}))
+    return root
+
+
+def _start(tmp_path, root, out, *, workers, sleep="1.5", agent="tests.agents_for_tests:SlowOracle"):
+    env = {**os.environ, "LAMBENCH_TASKS": str(root), "PYTHONPATH": str(ROOT), "LAMBENCH_TEST_SLEEP": sleep}
+    env.pop("LAMBENCH_OWNER_PID", None)
+    env.pop("LAMBENCH_OWNER_START", None)
+    return subprocess.Popen([sys.executable, "-m", "lambench.cli", "run", "--suite", "sh-mini", "--agent", agent,
+                             "--workers", str(workers), "--out", str(out), "--quiet"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _owned_by(client, pid):
+    return client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}.owner_pid={pid}"})
+
+
+def _wait_for_containers(client, proc, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _owned_by(client, proc.pid):
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError("the run started no container")
+
+
+def _episodes(out):
+    lines = (Path(out) / "episodes.jsonl").read_text().splitlines()
+    return [json.loads(x) for x in lines if x.strip()]
+
+
+def _wait_gone(client, pid, timeout=30):
+    deadline = time.monotonic() + timeout
+    while _owned_by(client, pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return _owned_by(client, pid)
+
+
+def test_a_sigkilled_runs_orphans_are_removed_by_the_next_run_and_nothing_else(client, tmp_path):
+    from lambench.sandbox.docker import Container
+
+    root = _suite(tmp_path)
+    out = tmp_path / "run"
+    unrelated = client.containers.run("lambench/shell:latest", ["sleep", "infinity"], detach=True,
+                                      network_mode="none", labels={"purpose": "not lambench"})
+    mine = Container("lambench/shell:latest", run_id="test-live-owner", client=client).start()
+    try:
+        proc = _start(tmp_path, root, out, workers=2)
+        _wait_for_containers(client, proc)
+        proc.kill()  # SIGKILL: no cleanup runs in the run's process (its workers die with it)
+        proc.communicate()
+        orphans = _owned_by(client, proc.pid)
+        assert orphans, "nothing left behind to prune (the test must kill the run while containers are up)"
+        again = _start(tmp_path, root, out, workers=1, sleep="0")
+        _, err = again.communicate(timeout=300)
+        assert again.returncode == 0, err
+        assert "left by killed runs" in err
+        assert not _owned_by(client, proc.pid), "the killed run's containers are still there"
+        assert client.containers.list(all=True, sparse=True, filters={"id": unrelated.id}), "an unrelated container was removed"
+        assert client.containers.list(all=True, sparse=True, filters={"id": mine.container.id}), \
+            "a live owner's container was removed"
+        recs = _episodes(out)
+        keys = [r["task_id"] for r in recs if r["error"] is None]
+        assert sorted(keys) == [f"sh-mini-{i}" for i in range(4)] and all(r["success"] for r in recs if r["error"] is None)
+        assert not _owned_by(client, again.pid)
+    finally:
+        unrelated.remove(force=True)
+        mine.close()
+
+
+@pytest.mark.parametrize("sig,workers", [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGTERM, 2)])
+def test_sigterm_and_ctrl_c_stop_cleanly_with_no_container_left(client, tmp_path, sig, workers):
+    root = _suite(tmp_path)
+    out = tmp_path / "run"
+    proc = _start(tmp_path, root, out, workers=workers, sleep="1.0")
+    _wait_for_containers(client, proc)
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not _wait_gone(client, proc.pid), "a container of the interrupted run is left"
+    done_before = [r["task_id"] for r in _episodes(out) if r["error"] is None] if (out / "episodes.jsonl").exists() else []
+    again = _start(tmp_path, root, out, workers=1, sleep="0")
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    recs = [r for r in _episodes(out) if r["error"] is None]
+    assert sorted(r["task_id"] for r in recs) == [f"sh-mini-{i}" for i in range(4)], "lost or duplicated episodes"
+    assert set(done_before) <= {r["task_id"] for r in recs}
+    assert not _owned_by(client, again.pid)
