@@ -134,3 +134,17 @@ def test_sigterm_and_ctrl_c_stop_cleanly_with_no_container_left(client, tmp_path
     assert sorted(r["task_id"] for r in recs) == [f"sh-mini-{i}" for i in range(4)], "lost or duplicated episodes"
     assert set(done_before) <= {r["task_id"] for r in recs}
     assert not _owned_by(client, again.pid)
+
+
+def test_an_image_that_fails_to_build_is_a_clear_error_and_no_episode_runs(tmp_path):
+    ctx = tmp_path / "sandboxes"
+    (ctx / "shell").mkdir(parents=True)
+    (ctx / "shell" / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN exit 3\n")
+    root = _suite(tmp_path, n=1)
+    env = {**os.environ, "LAMBENCH_TASKS": str(root), "PYTHONPATH": str(ROOT), "LAMBENCH_SANDBOXES": str(ctx)}
+    res = subprocess.run([sys.executable, "-m", "lambench.cli", "run", "--suite", "sh-mini", "--agent", "oracle",
+                          "--out", str(tmp_path / "run"), "--quiet"], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 2, res.stderr
+    assert "building the image(s) lambench/shell failed" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "run" / "episodes.jsonl").exists() or not (tmp_path / "run" / "episodes.jsonl").read_text()

@@ -159,3 +159,13 @@ def test_a_shell_session_keeps_its_directory_and_environment(client, shell_image
         assert c.shell('echo "$GREETING"').stdout == "hello there\n"
         fail = c.shell("ls /nonexistent")
         assert fail.exit_code == 2 and "No such file" in fail.stderr and fail.stdout == ""
+
+
+def test_a_container_suite_without_an_engine_stops_at_once_with_the_fix(tmp_path):
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock", "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-m", "lambench.cli", "run", "--suite", "shell-core", "--agent", "oracle",
+                          "--out", str(tmp_path / "run"), "--quiet"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2 and "apt-get install -y docker.io" in res.stderr and "Traceback" not in res.stderr
+    episodes = tmp_path / "run" / "episodes.jsonl"
+    assert not episodes.exists() or episodes.read_text() == ""

@@ -74,8 +74,14 @@ def prepare_images(sandboxes: list[str], *, log: Callable[[str], None] = print) 
                                         f"build context found; set LAMBENCH_SANDBOXES to the repo's sandboxes/ "
                                         f"folder and run `lambench sandboxes build`")
             return
-        # "up to date" lines would be noise on every run
-        build_images(root, client=client, names=names, log=lambda m: None if "up to date" in m else log(m))
+        try:  # "up to date" lines would be noise on every run
+            build_images(root, client=client, names=names, log=lambda m: None if "up to date" in m else log(m))
+        except DockerUnavailable:
+            raise
+        except Exception as exc:  # a failing Dockerfile: the engine's message is the useful part
+            raise DockerUnavailable(f"building the image(s) {', '.join('lambench/' + n for n in names)} failed: "
+                                    f"{type(exc).__name__}: {exc}. Fix the Dockerfile under {root}, then "
+                                    f"`lambench sandboxes build` shows the whole build log") from None
     finally:
         client.close()
     with _READY_LOCK:
