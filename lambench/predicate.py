@@ -182,6 +182,16 @@ def _any(ctx, children):
 # ------------------------------------------------------------------------ files
 
 
+def _valid_regex(v: str | None) -> str | None:
+    """A pattern that compiles (or None), for the validators of regex arguments."""
+    if v is not None:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+    return v
+
+
 class PathArgs(_Args):
     path: str = Field(min_length=1)
     """File path (``~`` and relative paths resolve under /home/user)."""
@@ -336,15 +346,7 @@ class MailArgs(_Args):
     count: int = Field(default=1, ge=0)
     """At least this many matching messages (0 means: exactly none)."""
 
-    @field_validator("body_matches")
-    @classmethod
-    def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
-        return v
+    _regex = field_validator("body_matches")(classmethod(lambda cls, v: _valid_regex(v)))
 
 
 def _mail_matches(m: dict, a: MailArgs) -> bool:
@@ -578,15 +580,7 @@ class CommandArgs(_Args):
     stdout_regex: str | None = None
     """A regular expression its stdout must match (``re.search``, multiline)."""
 
-    @field_validator("stdout_regex")
-    @classmethod
-    def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"stdout_regex is not a valid regular expression: {exc}") from None
-        return v
+    _regex = field_validator("stdout_regex")(classmethod(lambda cls, v: _valid_regex(v)))
 
 
 @_register("command", "state", CommandArgs)
@@ -634,14 +628,7 @@ class CommandMatchArgs(_Args):
     regex: str = Field(min_length=1)
     """A regular expression searched for in the shell command of the step (``re.search``)."""
 
-    @field_validator("regex")
-    @classmethod
-    def _regex(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
-        return v
+    _regex = field_validator("regex")(classmethod(lambda cls, v: _valid_regex(v)))
 
 
 @_register("command_matches", "event", CommandMatchArgs)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from lambench.sandbox.base import SandboxError
 
-__all__ = ["Node", "LiveFs", "FrozenFs", "run_id", "image_for", "prepare_images", "as_sandbox_error",
+__all__ = ["Node", "LiveFs", "FrozenFs", "run_id", "image_for", "prepare_images", "ContainerSandbox",
            "CONTAINER_SANDBOXES"]
 
 CONTAINER_SANDBOXES = {"shell": "shell", "webapp": "webapp"}
@@ -88,9 +88,55 @@ def prepare_images(sandboxes: list[str], *, log: Callable[[str], None] = print) 
         _READY.update(names)
 
 
-def as_sandbox_error(exc: Exception, what: str) -> SandboxError:
-    """An engine or session failure as an infrastructure error (retried, never scored)."""
-    return SandboxError(f"{what}: {type(exc).__name__}: {exc}")
+class ContainerSandbox:
+    """What the shell and web-app sandboxes share: a container from a warm pool per episode, requests
+    to its session, and no undo (guard mode needs a sandbox that can roll an action back)."""
+
+    name = "container"
+    label = "container"
+
+    def __init__(self) -> None:
+        self.c: Any = None
+        self._pool: Any = None
+
+    def _request(self, op: str, **args: Any) -> dict[str, Any]:
+        """One request to the container's session; a broken session or failed op is an infra error."""
+        from lambench.sandbox.docker import DriverError, SessionError
+
+        if self.c is None:
+            raise SandboxError(f"the {self.label} sandbox is not running (reset() first)")
+        try:
+            return self.c.driver.request(op, **args)
+        except (SessionError, DriverError) as exc:
+            raise SandboxError(f"{self.label} sandbox ({op}): {exc}") from None
+
+    def changes(self, initial: dict[str, Any] | None = None) -> list[str]:
+        from lambench.predicate import diff_states
+
+        return diff_states(initial or self.initial_state(), self.state())
+
+    def snapshot(self) -> Any:
+        raise SandboxError(f"guard mode (undoing an action) is not available in the {self.label} sandbox: "
+                           "its effects cannot be rolled back; run without --guard")
+
+    def restore(self, snapshot: Any) -> None:
+        raise SandboxError(f"the {self.label} sandbox cannot restore snapshots")
+
+    def close(self) -> None:
+        """Hand the container back for removal (in the background: the next episode need not wait)."""
+        if self.c is not None:
+            c, self.c = self.c, None
+            if self._pool is not None:
+                self._pool.release(c)
+            else:
+                c.close()
+
+    # implemented by each sandbox
+    def state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def initial_state(self) -> dict[str, Any]:
+        raise NotImplementedError
 
 
 class Node(dict):

@@ -131,17 +131,24 @@ def prune(client: Any = None) -> list[str]:
 
     Nothing without lambench's owner labels is ever touched."""
     client = client or get_client()
+    flt = {"label": f"{LABEL}.owner_pid"}
+    return _remove(client, flt, keep=_owner_alive)
+
+
+def _remove(client: Any, flt: dict[str, Any], keep: Callable[[dict[str, str]], bool] = lambda labels: False
+            ) -> list[str]:
+    """Remove the containers, then the networks, that match ``flt`` and that ``keep`` does not keep."""
     removed = []
     # sparse listings: no inspect per container, which would race with containers being removed meanwhile
-    for c in client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}.owner_pid"}):
-        if not _owner_alive(c.attrs.get("Labels") or {}):
+    for c in client.containers.list(all=True, sparse=True, filters=flt):
+        if not keep(c.attrs.get("Labels") or {}):
             try:
                 c.remove(force=True)
                 removed.append((c.attrs.get("Names") or [c.id[:12]])[0].lstrip("/"))
             except Exception:  # already gone
                 pass
-    for n in client.networks.list(filters={"label": f"{LABEL}.owner_pid"}):
-        if not _owner_alive(n.attrs.get("Labels") or {}):
+    for n in client.networks.list(filters=flt):
+        if not keep(n.attrs.get("Labels") or {}):
             try:
                 n.remove()
                 removed.append(n.name)
@@ -156,21 +163,7 @@ def remove_owned(run_id: str | None = None, client: Any = None) -> list[str]:
     want = {f"{LABEL}.owner_pid": str(os.getpid()), f"{LABEL}.owner_start": _start_time(os.getpid()) or ""}
     if run_id is not None:
         want[f"{LABEL}.run"] = run_id
-    flt = {"label": [f"{k}={v}" for k, v in want.items()]}
-    removed = []
-    for c in client.containers.list(all=True, sparse=True, filters=flt):
-        try:
-            c.remove(force=True)
-            removed.append(c.id[:12])
-        except Exception:
-            pass
-    for n in client.networks.list(filters=flt):
-        try:
-            n.remove()
-            removed.append(n.name)
-        except Exception:
-            pass
-    return removed
+    return _remove(client, {"label": [f"{k}={v}" for k, v in want.items()]})
 
 
 # ---------------------------------------------------------------------------- containers

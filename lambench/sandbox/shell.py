@@ -18,7 +18,7 @@ from typing import Any
 
 from lambench.action import Call, Finish, Shell, Wait
 from lambench.sandbox.base import ExecResult, SandboxError
-from lambench.sandbox.containers import FrozenFs, LiveFs, image_for, run_id
+from lambench.sandbox.containers import ContainerSandbox, FrozenFs, LiveFs, image_for, run_id
 
 __all__ = ["ShellSandbox", "HOME", "SKELETON"]
 
@@ -76,14 +76,14 @@ def _pool(network: bool):
     return warm_pool(("shell", network), lambda: _new_container(network), prepare=_prepare)
 
 
-class ShellSandbox:
+class ShellSandbox(ContainerSandbox):
     """A fresh hardened container per episode, with a persistent shell session."""
 
     name = "shell"
+    label = "shell"
 
     def __init__(self) -> None:
-        self.c: Any = None
-        self._pool: Any = None
+        super().__init__()
         self._manifest0: dict[str, list[Any]] = {}
         self._last: dict[str, Any] | None = None
         self._cwd = HOME
@@ -130,16 +130,6 @@ class ShellSandbox:
 
     def _manifest(self) -> dict[str, list[Any]]:
         return self._request("manifest", roots=[HOME, "/tmp"], exclude=[SESSION_DIR])["manifest"]
-
-    def _request(self, op: str, **args: Any) -> dict[str, Any]:
-        from lambench.sandbox.docker import DriverError, SessionError
-
-        if self.c is None:
-            raise SandboxError("the shell sandbox is not running (reset() first)")
-        try:
-            return self.c.driver.request(op, **args)
-        except (SessionError, DriverError) as exc:
-            raise SandboxError(f"shell sandbox: {exc}") from None
 
     def execute(self, action: Any) -> ExecResult:
         if isinstance(action, Shell):
@@ -207,27 +197,7 @@ class ShellSandbox:
         m = self._manifest0
         return {"sandbox": "shell", "fs": FrozenFs(m), "flat": lambda: {f"fs:{p}": e for p, e in m.items()}}
 
-    def changes(self, initial: dict[str, Any] | None = None) -> list[str]:
-        from lambench.predicate import diff_states
-
-        return diff_states(initial or self.initial_state(), self.state())
-
     def tools(self) -> list[dict[str, Any]]:
         from lambench.action import action_tool_definitions
 
         return action_tool_definitions(("shell", "finish"))
-
-    def snapshot(self) -> Any:
-        raise SandboxError("guard mode (undoing an action) is not available in the shell sandbox: a command's "
-                           "effects cannot be rolled back; run without --guard")
-
-    def restore(self, snapshot: Any) -> None:
-        raise SandboxError("the shell sandbox cannot restore snapshots")
-
-    def close(self) -> None:
-        if self.c is not None:
-            c, self.c = self.c, None
-            if self._pool is not None:
-                self._pool.release(c)
-            else:
-                c.close()

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 
 from lambench.action import Call, Finish, Wait
 from lambench.sandbox.base import ExecResult, SandboxError
-from lambench.sandbox.containers import image_for, run_id
+from lambench.sandbox.containers import ContainerSandbox, image_for, run_id
 
 __all__ = ["WebAppSandbox", "tools_from_openapi"]
 
@@ -101,14 +101,14 @@ class _Db:
         return self._request("sql", db=DB, query=sql)["rows"]
 
 
-class WebAppSandbox:
+class WebAppSandbox(ContainerSandbox):
     """A fresh app container per episode (warm pool); the agent's calls are real HTTP requests."""
 
     name = "webapp"
+    label = "web-app"
 
     def __init__(self) -> None:
-        self.c: Any = None
-        self._pool: Any = None
+        super().__init__()
         self.user = "jordan"
         self._rows0: dict[str, Any] = {}
         self._last: dict[str, Any] | None = None
@@ -143,16 +143,6 @@ class WebAppSandbox:
             raise SandboxError(f"the web-app sandbox could not start: {type(exc).__name__}: {exc}") from None
         self._last = None
         return self.observe()
-
-    def _request(self, op: str, **args: Any) -> dict[str, Any]:
-        from lambench.sandbox.docker import DriverError, SessionError
-
-        if self.c is None:
-            raise SandboxError("the web-app sandbox is not running (reset() first)")
-        try:
-            return self.c.driver.request(op, **args)
-        except (SessionError, DriverError) as exc:
-            raise SandboxError(f"web-app sandbox ({op}): {exc}") from None
 
     def _ensure_spec(self) -> None:
         with _SPEC_LOCK:
@@ -234,28 +224,9 @@ class WebAppSandbox:
         rows = self._rows0
         return {"sandbox": "webapp", "db": None, "flat": lambda: {f"db:{k}": v for k, v in rows.items()}}
 
-    def changes(self, initial: dict[str, Any] | None = None) -> list[str]:
-        from lambench.predicate import diff_states
-
-        return diff_states(initial or self.initial_state(), self.state())
-
     def tools(self) -> list[dict[str, Any]]:
         from lambench.action import action_tool_definitions
 
         if "tools" not in _SPEC and self.c is not None:
             self._ensure_spec()
         return action_tool_definitions(("finish",)) + json.loads(json.dumps(_SPEC.get("tools", [])))
-
-    def snapshot(self) -> Any:
-        raise SandboxError("guard mode is not available in the web-app sandbox; run without --guard")
-
-    def restore(self, snapshot: Any) -> None:
-        raise SandboxError("the web-app sandbox cannot restore snapshots")
-
-    def close(self) -> None:
-        if self.c is not None:
-            c, self.c = self.c, None
-            if self._pool is not None:
-                self._pool.release(c)
-            else:
-                c.close()
