@@ -130,7 +130,9 @@ def _free_port():
 
 @pytest.fixture(scope="module")
 def transformers_server(tiny_model):
-    exe = shutil.which("transformers")
+    # the venv's own console script first: `.venv/bin/python -m pytest` does not put .venv/bin on PATH
+    local = Path(sys.executable).parent / "transformers"
+    exe = str(local) if local.exists() else shutil.which("transformers")
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
