@@ -15,7 +15,9 @@ Ray is an optional dependency (``pip install 'lambench[ray]'``), imported only h
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -29,6 +31,10 @@ _DEAD_WORKER = ("a worker process died during the episode (killed, crashed or ou
 
 _DIED = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "ObjectLostError", "LocalRayletDiedError")
 """Ray's errors for an episode whose worker process or node went away (names differ across Ray versions)."""
+
+
+_CANCEL_WAIT_S = 10.0
+"""How long an interrupted run waits for its cancelled episodes to release their sandboxes."""
 
 
 class ExecutorError(RuntimeError):
@@ -63,12 +69,14 @@ def _probe(address: str) -> None:
             f"--ray-address out to start a local Ray instance.") from None
 
 
-def connect_ray(address: str | None = None) -> dict[str, Any]:
+def connect_ray(address: str | None = None, *, workers: int | None = None) -> dict[str, Any]:
     """Connect this process to Ray (once; later calls reuse the connection).
 
     ``address``: ``None`` starts a local Ray instance on this machine (or reuses the one this
-    process is already connected to); ``auto`` joins the cluster this node belongs to;
-    ``HOST:PORT`` a head node's GCS address; ``ray://HOST:PORT`` a Ray Client server.
+    process is already connected to), with as many logical CPUs as the machine has, or as
+    ``workers`` when that is more (so ``--workers`` episodes start and run at once, as with the
+    local executor); ``auto`` joins the cluster this node belongs to; ``HOST:PORT`` a head node's
+    GCS address; ``ray://HOST:PORT`` a Ray Client server.
     Returns what the run connected to (``address``, ``cpus``, ``started_local``).
     """
     ray = _import_ray()
@@ -83,7 +91,7 @@ def connect_ray(address: str | None = None) -> dict[str, Any]:
     if address:
         kwargs["address"] = address
     else:
-        kwargs["include_dashboard"] = False
+        kwargs.update(include_dashboard=False, num_cpus=max(os.cpu_count() or 1, workers or 1))
     try:
         ray.init(**kwargs)
     except ValueError as exc:  # e.g. ray:// without the Ray Client extra
@@ -106,20 +114,27 @@ def _same_endpoint(address: str, current: str) -> bool:
         return False
 
 
-class _Shared:
-    """Stands for the ``i``-th object sent once per run with ``ray.put`` (a task), resolved in the worker."""
-
-    __slots__ = ("i",)
-
-    def __init__(self, i: int):
-        self.i = i
+BATCH_SECONDS = 0.025
+"""A Ray task sends back its finished records once this long has passed since it last sent some: an episode
+that took longer goes back alone, at once; very fast ones travel together (each object sent costs Ray
+about a millisecond of CPU)."""
 
 
-def _episodes(calls: list[tuple[Callable[..., dict[str, Any]], tuple]], *shared: Any) -> Any:
-    """The body of one Ray task: run a chunk of episodes one after the other, yielding each record as it
-    finishes (a streaming generator, so records reach the driver one by one)."""
+def _episodes(calls: list[tuple[Callable[..., dict[str, Any]], tuple]]) -> Any:
+    """The body of one Ray task: run a chunk of episodes one after the other, yielding lists of finished
+    records as it goes (a streaming generator: records reach the driver while the chunk runs).
+
+    The chunk travels as one argument: a task used by several of its episodes is pickled once, and a
+    few kilobytes inline cost less than fetching a shared object per episode."""
+    batch: list[dict[str, Any]] = []
+    sent = time.monotonic()
     for fn, args in calls:
-        yield fn(*(shared[a.i] if isinstance(a, _Shared) else a for a in args))
+        batch.append(fn(*args))
+        if time.monotonic() - sent >= BATCH_SECONDS:
+            yield batch
+            batch, sent = [], time.monotonic()
+    if batch:
+        yield batch
 
 
 _remote_episodes: Any = None
@@ -149,13 +164,20 @@ def chunk_size(mean_episode_s: float | None, pending: int, workers: int, *, most
     return max(1, min(most, int(CHUNK_SECONDS / max(mean_episode_s, 1e-5)), pending // (workers * 2)))
 
 
+def _slot_free(got: int, size: int) -> bool:
+    """Whether a chunk with ``got`` of its ``size`` records back no longer holds its worker's place: when it is
+    done, or, for a chunk of fast episodes, three quarters done (the next chunk is on its way as the last few
+    episodes run, so the worker does not wait for it)."""
+    return got >= size or (size >= 8 and got >= size - size // 4)
+
+
 class _Chunk:
     __slots__ = ("jobs", "got")
 
     def __init__(self, jobs: list[Any]):
         self.jobs = jobs
         self.got = 0
-        """Records received so far; ``jobs[got]`` is the episode running now."""
+        """Records received so far; ``jobs[got]`` is the first episode whose record has not come back."""
 
 
 def run_ray(jobs: list[Any], *, workers: int, retries: int,
@@ -163,51 +185,36 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
             error_record: Callable[[Any, str], dict[str, Any]],
             finish_many: Callable[[list[dict[str, Any]]], None]) -> None:
     """Run jobs as Ray tasks, ``workers`` at a time, and hand the records to ``finish_many`` in this process
-    as they arrive.
+    as they arrive.  Each episode asks Ray for one CPU, or ``cluster CPUs / workers`` when that is less.
 
     The contract is :func:`lambench.runner.execute`'s: a record whose ``error`` is set, a task that
     raised, or a worker that died is an infrastructure error, retried up to ``retries`` times.  Fast
-    episodes travel in chunks (:func:`chunk_size`), each record still streamed back as it finishes.
-    When a worker dies, the episode it was running is the suspect: it runs again alone, uncharged
-    (its record may have been lost on the way), and only an episode that kills a worker while
-    running alone uses up a retry; the chunk's episodes that had not started go back in the queue.
-    Call :func:`connect_ray` first.  On an interrupt the tasks in flight are cancelled (their
-    unfinished episodes are not recorded, so a resume runs them).
+    episodes travel in chunks (:func:`chunk_size`), their records streamed back as the chunk runs.
+    When a chunk's task fails, the first episode whose record has not come back is the suspect: it
+    runs again alone, uncharged, and the rest of the chunk goes back in the queue; only an episode
+    that fails while running alone uses up a retry.
+    Call :func:`connect_ray` first.  On an interrupt the tasks in flight are cancelled and given a
+    moment to release their sandboxes; their unfinished episodes are not recorded, so a resume runs them.
     """
     ray = _import_ray()
-    from pydantic import BaseModel
 
-    remote = _remote()
+    # One CPU per episode, or less when the cluster has fewer CPUs than --workers: ``workers`` episodes run at
+    # once on any cluster (an agent waiting on a model needs no whole CPU), as with the local executor.
+    cpus = float(ray.cluster_resources().get("CPU", 0) or 0)
+    per_episode = 1.0 if cpus <= 0 else max(0.0001, min(1.0, round(cpus / workers, 4)))
+    remote = _remote().options(num_cpus=per_episode)
     died = tuple(getattr(ray.exceptions, name) for name in _DIED if hasattr(ray.exceptions, name))
     pending = deque(jobs)
     isolate: deque[Any] = deque()
     attempts: dict[Any, int] = {}
     inflight: dict[Any, _Chunk] = {}  # streaming generator -> its chunk
-    running = 0  # chunks whose episodes are not all back yet (at most ``workers``)
-    shared: dict[int, tuple[Any, Any]] = {}  # id(model) -> (model, ObjectRef): each task is sent once
-    refs: list[Any] = []
+    running = 0  # chunks holding a worker's place (at most ``workers``)
     ready: list[dict[str, Any]] = []
     total_s, n_done = 0.0, 0
 
-    def share(arg: Any) -> Any:
-        if not isinstance(arg, BaseModel):
-            return arg
-        hit = shared.get(id(arg))
-        if hit is None:  # the model stays referenced here, so its id cannot be reused
-            hit = shared[id(arg)] = (arg, _Shared(len(refs)))
-            refs.append(ray.put(arg))
-        return hit[1]
-
     def submit(chunk: list[Any]) -> None:
         nonlocal running
-        calls = []
-        for job in chunk:
-            fn, args = call(job)
-            calls.append((fn, tuple(share(a) for a in args)))
-        used = sorted({a.i for _, args in calls for a in args if isinstance(a, _Shared)})
-        remap = {i: n for n, i in enumerate(used)}
-        calls = [(fn, tuple(_Shared(remap[a.i]) if isinstance(a, _Shared) else a for a in args)) for fn, args in calls]
-        inflight[remote.remote(calls, *(refs[i] for i in used))] = _Chunk(chunk)
+        inflight[remote.remote([call(job) for job in chunk])] = _Chunk(chunk)
         running += 1
 
     def settle(job: Any, rec: dict[str, Any] | None, err: str) -> None:
@@ -233,32 +240,28 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
             return
         job = chunk.jobs[chunk.got]
         try:
-            rec = ray.get(ref)
-        except died as exc:
+            recs = ray.get(ref)
+        except ray.exceptions.RayError as exc:  # the worker died, or raised outside the episode's guard
             del inflight[gen]
-            running -= 1
-            left = chunk.jobs[chunk.got + 1:]
-            pending.extendleft(reversed(left))  # never started: not charged
-            if len(chunk.jobs) == 1:  # it ran alone: this episode kills its worker
+            running -= 0 if _slot_free(chunk.got, len(chunk.jobs)) else 1
+            pending.extendleft(reversed(chunk.jobs[chunk.got + 1:]))  # not charged
+            if len(chunk.jobs) > 1:  # the suspect (records not yet sent are lost with the task) runs alone
+                isolate.append(job)
+            elif isinstance(exc, died):  # it ran alone: this episode kills its worker
                 settle(job, None, _DEAD_WORKER.format(name=type(exc).__name__))
             else:
-                isolate.append(job)
+                cause = getattr(exc, "cause", None)
+                settle(job, None, f"{type(cause).__name__}: {cause} (in a Ray worker)" if cause is not None
+                       else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             return
-        except ray.exceptions.RayError as exc:  # raised in the worker outside the episode's guard, or cancelled
-            del inflight[gen]
-            running -= 1
-            pending.extendleft(reversed(chunk.jobs[chunk.got + 1:]))
-            cause = getattr(exc, "cause", None)
-            settle(job, None, f"{type(cause).__name__}: {cause} (in a Ray worker)" if cause is not None
-                   else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            return
-        chunk.got += 1
-        if chunk.got == len(chunk.jobs):
-            running -= 1  # its worker is free: the next chunk may start
-        if isinstance(rec, dict):
-            total_s += float(rec.get("wall_time_s") or 0.0)
-            n_done += 1
-        settle(job, rec, "")
+        for job, rec in zip(chunk.jobs[chunk.got:chunk.got + len(recs)], recs):
+            if isinstance(rec, dict):
+                total_s += float(rec.get("wall_time_s") or 0.0)
+                n_done += 1
+            settle(job, rec, "")
+        before, chunk.got = chunk.got, chunk.got + len(recs)
+        if _slot_free(chunk.got, len(chunk.jobs)) and not _slot_free(before, len(chunk.jobs)):
+            running -= 1  # the next chunk may start
 
     try:
         while pending or isolate or inflight:
@@ -280,8 +283,10 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
                 finish_many(ready)
                 ready = []
     finally:
-        for gen in inflight:  # interrupted: stop what is still running; nothing of it is recorded
+        if inflight:  # interrupted: stop what is still running; nothing of it is recorded
             try:
-                ray.cancel(gen)
+                for gen in inflight:
+                    ray.cancel(gen)  # a KeyboardInterrupt in the task: its episode releases its sandbox
+                ray.wait(list(inflight), num_returns=len(inflight), timeout=_CANCEL_WAIT_S)
             except Exception:  # the cluster is gone too: nothing left to cancel
                 pass

@@ -21,8 +21,10 @@ registered in the ``lambench.agents`` entry-point group.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
+import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
@@ -98,6 +100,13 @@ def _import(target: str, spec: str) -> Any:
     return obj
 
 
+@functools.lru_cache(maxsize=8)
+def _plugins(path: tuple[str, ...]) -> dict[str, str]:
+    """The ``lambench.agents`` entry points of the installed packages on ``path``: read once per search path,
+    since scanning every installed distribution costs milliseconds and the runner makes an agent per episode."""
+    return {ep.name: ep.value for ep in entry_points(group="lambench.agents")}
+
+
 def make_agent(spec: str, *, seed: int = 0, options: dict[str, Any] | None = None) -> Any:
     """Build the agent a spec string names; raise :class:`AgentSpecError` with a fix if it names nothing.
 
@@ -114,8 +123,7 @@ def make_agent(spec: str, *, seed: int = 0, options: dict[str, Any] | None = Non
             raise AgentSpecError(f"agent {spec!r}: {exc}") from None
     target = BUILTIN_AGENTS.get(spec)
     if target is None:
-        eps = {ep.name: ep.value for ep in entry_points(group="lambench.agents")}
-        target = eps.get(spec)
+        target = _plugins(tuple(sys.path)).get(spec)
     if target is None:
         if ":" not in spec:
             close = difflib.get_close_matches(spec, list(BUILTIN_AGENTS), n=1)
