@@ -128,13 +128,21 @@ def _episodes(calls: list[tuple[Callable[..., dict[str, Any]], tuple]]) -> Any:
     few kilobytes inline cost less than fetching a shared object per episode."""
     batch: list[dict[str, Any]] = []
     sent = time.monotonic()
-    for fn, args in calls:
-        batch.append(fn(*args))
-        if time.monotonic() - sent >= BATCH_SECONDS:
+    try:
+        for fn, args in calls:
+            batch.append(fn(*args))
+            if time.monotonic() - sent >= BATCH_SECONDS:
+                yield batch
+                batch, sent = [], time.monotonic()
+        if batch:
             yield batch
-            batch, sent = [], time.monotonic()
-    if batch:
-        yield batch
+    finally:
+        # A Ray worker outlives the run (and is killed without notice when Ray stops): it keeps no warm
+        # sandbox container between tasks.
+        import sys
+
+        if "lambench.sandbox.docker" in sys.modules:
+            sys.modules["lambench.sandbox.docker"].shutdown_pools()
 
 
 _remote_episodes: Any = None

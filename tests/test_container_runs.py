@@ -148,3 +148,25 @@ def test_an_image_that_fails_to_build_is_a_clear_error_and_no_episode_runs(tmp_p
     assert res.returncode == 2, res.stderr
     assert "building the image(s) lambench/shell failed" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "run" / "episodes.jsonl").exists() or not (tmp_path / "run" / "episodes.jsonl").read_text()
+
+
+def test_a_container_suite_on_the_ray_executor_succeeds_and_leaves_no_container(client, tmp_path):
+    pytest.importorskip("ray")
+    ours = {"label": f"{LABEL}.owner_pid"}
+    before = {c.id for c in client.containers.list(all=True, sparse=True, filters=ours)}
+    root = _suite(tmp_path)
+    env = {**os.environ, "LAMBENCH_TASKS": str(root), "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-m", "lambench.cli", "run", "--suite", "sh-mini", "--agent", "oracle",
+                          "--workers", "2", "--executor", "ray", "--out", str(tmp_path / "run"), "--quiet"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    recs = _episodes(tmp_path / "run")
+    assert sorted(r["task_id"] for r in recs) == [f"sh-mini-{i}" for i in range(4)]
+    assert all(r["success"] and r["error"] is None for r in recs)
+    def new():  # Ray's workers are not the run's children: their containers have their own owner labels
+        return {c.id for c in client.containers.list(all=True, sparse=True, filters=ours)} - before
+
+    deadline = time.monotonic() + 20
+    while new() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not new(), "a Ray worker kept a sandbox container"
