@@ -255,15 +255,6 @@ class _Appender:
 # ---------------------------------------------------------------------------- execution
 
 
-def _proc_start(pid: int) -> str | None:
-    """Start time of a live process (None when it is gone, or a zombie: dead, not yet reaped)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return None if fields[0] in ("Z", "X") else fields[19]
-
-
 def _pool_context() -> Any:
     """Workers forked from a server that has lambench imported already: starting 16 of them takes
     milliseconds, not seconds of imports on 2 cores. Where there is no fork server, spawn."""
@@ -292,9 +283,11 @@ def _worker_init(parent_pid: int, parent_start: str | None = None, env: dict[str
     except (OSError, AttributeError):
         pass
 
+    from lambench.sandbox.docker import process_start
+
     def parent_gone() -> bool:
         if parent_start is not None and os.path.exists("/proc/self/stat"):
-            return _proc_start(parent_pid) != parent_start
+            return process_start(parent_pid) != parent_start
         return os.getppid() != parent_pid
 
     if parent_gone():  # the run died before we got here
@@ -521,8 +514,10 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
     timing = [0.0, 0]  # seconds and number of the episodes finished so far
 
     def new_pool() -> ProcessPoolExecutor:
+        from lambench.sandbox.docker import process_start
+
         return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(os.getpid(), _proc_start(os.getpid()), dict(os.environ)))
+                                   initargs=(os.getpid(), process_start(os.getpid()), dict(os.environ)))
 
     def submit(chunk: list[Any]) -> None:
         inflight[pool.submit(_run_chunk, [call(job) for job in chunk])] = chunk

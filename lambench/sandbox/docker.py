@@ -85,13 +85,14 @@ def shared_client() -> Any:
 # ---------------------------------------------------------------------------- ownership
 
 
-def _start_time(pid: int) -> str | None:
-    """The start time of a process (clock ticks since boot), which tells a live pid from a reused one."""
+def process_start(pid: int) -> str | None:
+    """The start time of a live process (clock ticks since boot), which tells a live pid from a reused
+    one; None when it is gone, or a zombie (dead, not yet reaped by its parent)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def owner_labels(run_id: str) -> dict[str, str]:
@@ -102,9 +103,9 @@ def owner_labels(run_id: str) -> dict[str, str]:
     container to the run, which removes it at the end; a killed run leaves orphans to the next one).
     """
     pid = int(os.environ.get("LAMBENCH_OWNER_PID") or os.getpid())
-    start = _start_time(pid) or ""
+    start = process_start(pid) or ""
     if pid != os.getpid() and start != os.environ.get("LAMBENCH_OWNER_START", start):
-        pid, start = os.getpid(), _start_time(os.getpid()) or ""  # a stale variable: own the container here
+        pid, start = os.getpid(), process_start(os.getpid()) or ""  # a stale variable: own the container here
     return {f"{LABEL}.run": run_id, f"{LABEL}.owner_pid": str(pid),
             f"{LABEL}.owner_start": start, f"{LABEL}.owner_host": socket.gethostname()}
 
@@ -112,7 +113,7 @@ def owner_labels(run_id: str) -> dict[str, str]:
 def claim_ownership() -> None:
     """Make this process the owner of every container its child processes start (the runner calls it)."""
     os.environ["LAMBENCH_OWNER_PID"] = str(os.getpid())
-    os.environ["LAMBENCH_OWNER_START"] = _start_time(os.getpid()) or ""
+    os.environ["LAMBENCH_OWNER_START"] = process_start(os.getpid()) or ""
 
 
 def _owner_alive(labels: dict[str, str]) -> bool:
@@ -122,7 +123,7 @@ def _owner_alive(labels: dict[str, str]) -> bool:
         pid = int(labels.get(f"{LABEL}.owner_pid", ""))
     except ValueError:
         return True
-    start = _start_time(pid)
+    start = process_start(pid)
     return start is not None and start == labels.get(f"{LABEL}.owner_start")
 
 
@@ -160,7 +161,7 @@ def _remove(client: Any, flt: dict[str, Any], keep: Callable[[dict[str, str]], b
 def remove_owned(run_id: str | None = None, client: Any = None) -> list[str]:
     """Remove the containers (and networks) this process owns, of one run or all (end of a run, signals)."""
     client = client or get_client()
-    want = {f"{LABEL}.owner_pid": str(os.getpid()), f"{LABEL}.owner_start": _start_time(os.getpid()) or ""}
+    want = {f"{LABEL}.owner_pid": str(os.getpid()), f"{LABEL}.owner_start": process_start(os.getpid()) or ""}
     if run_id is not None:
         want[f"{LABEL}.run"] = run_id
     return _remove(client, {"label": [f"{k}={v}" for k, v in want.items()]})

@@ -181,13 +181,9 @@ class ShellSandbox(ContainerSandbox):
 
     def command(self, cmd: str, timeout: float = 20.0) -> dict[str, Any]:
         """Run a check command in the container (outside the agent's session)."""
-        from lambench.sandbox.docker import DriverError, SessionError
+        from lambench.sandbox.docker import MAX_OUTPUT
 
-        try:
-            out = self.c.run(cmd, timeout=timeout)
-        except (SessionError, DriverError) as exc:
-            raise SandboxError(f"shell sandbox: {exc}") from None
-        return {"exit_code": out.exit_code, "stdout": out.stdout, "stderr": out.stderr, "timed_out": out.timed_out}
+        return self._request("run", cmd=cmd, timeout=timeout, limit=MAX_OUTPUT, wait=timeout + 15)
 
     def state(self) -> dict[str, Any]:
         return {"sandbox": "shell", "fs": LiveFs(self._read, self._manifest), "command": self.command,
