@@ -1,13 +1,16 @@
-"""The Ray executor: a run's episodes as Ray tasks on a local or remote Ray cluster.
+"""The Ray executor: a run's episodes on Ray actors, on a local or remote Ray cluster.
 
-``lambench run --executor ray [--ray-address ADDR]`` hands every episode to Ray; the records
-stream back to this process, which appends them to the same run directory as the local
-executor does.  A run started on one executor can therefore be resumed on the other.
+``lambench run --executor ray [--ray-address ADDR]`` starts ``--workers`` actors (one per episode
+running at once) and hands them the episodes; the records come back to this process as each chunk
+of episodes ends, and are appended to the same run directory as with the local executor.  A run
+started on one executor can therefore be resumed on the other.  Actors rather than tasks: an actor
+keeps its process, imports and warm sandbox containers for the whole run, and calls queued on it
+start without the raylet scheduling each one.
 
-Ray never retries an episode by itself (``max_retries=0``, ``retry_exceptions=False``): a live
-episode has side effects and must not be replayed behind the harness's back.  An episode whose
-worker dies, or whose node goes away, is an infrastructure error that lambench's own policy
-retries (``--retries``), exactly as a dead worker of the local process pool.
+Ray never retries an episode by itself (actors with ``max_restarts=0``, ``max_task_retries=0``): a
+live episode has side effects and must not be replayed behind the harness's back.  An episode whose
+actor dies, or whose node goes away, is an infrastructure error that lambench's own policy retries
+(``--retries``), exactly as a dead worker of the local process pool.
 
 Ray is an optional dependency (``pip install 'lambench[ray]'``), imported only here.
 """
@@ -21,7 +24,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-__all__ = ["ExecutorError", "connect_ray", "run_ray", "RAY_INSTALL_HINT"]
+__all__ = ["ExecutorError", "connect_ray", "run_ray", "release_actors", "RAY_INSTALL_HINT"]
 
 RAY_INSTALL_HINT = "pip install 'lambench[ray]'"
 
@@ -33,8 +36,8 @@ _DIED = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "ObjectLostE
 """Ray's errors for an episode whose worker process or node went away (names differ across Ray versions)."""
 
 
-_CANCEL_WAIT_S = 10.0
-"""How long an interrupted run waits for its cancelled episodes to release their sandboxes."""
+_RELEASE_WAIT_S = 10.0
+"""How long the end of a run waits for its actors to remove their warm sandbox containers."""
 
 
 class ExecutorError(RuntimeError):
@@ -114,48 +117,93 @@ def _same_endpoint(address: str, current: str) -> bool:
         return False
 
 
-BATCH_SECONDS = 0.025
-"""A Ray task sends back its finished records once this long has passed since it last sent some: an episode
-that took longer goes back alone, at once; very fast ones travel together (each object sent costs Ray
-about a millisecond of CPU)."""
+class _EpisodeWorker:
+    """A Ray actor that runs a run's episodes, a chunk per call.
 
+    Its process, its imports and its warm sandbox pools stay up between calls, and a call queued on it
+    starts the moment the previous one ends: no scheduling by the raylet per task, no idle gap between
+    chunks.  Calls from one run execute in the order they were sent."""
 
-def _episodes(calls: list[tuple[Callable[..., dict[str, Any]], tuple]]) -> Any:
-    """The body of one Ray task: run a chunk of episodes one after the other, yielding lists of finished
-    records as it goes (a streaming generator: records reach the driver while the chunk runs).
+    def run(self, env: dict[str, str], calls: list[tuple[Callable[..., dict[str, Any]], tuple]]) -> list[dict[str, Any]]:
+        _apply_env(env)
+        return [fn(*args) for fn, args in calls]
 
-    The chunk travels as one argument: a task used by several of its episodes is pickled once, and a
-    few kilobytes inline cost less than fetching a shared object per episode."""
-    batch: list[dict[str, Any]] = []
-    sent = time.monotonic()
-    try:
-        for fn, args in calls:
-            batch.append(fn(*args))
-            if time.monotonic() - sent >= BATCH_SECONDS:
-                yield batch
-                batch, sent = [], time.monotonic()
-        if batch:
-            yield batch
-    finally:
-        # A Ray worker outlives the run (and is killed without notice when Ray stops): it keeps no warm
-        # sandbox container between tasks.
+    def release(self) -> int:
+        """End of a run: no warm sandbox container stays up while the actor waits for the next run."""
         import sys
 
         if "lambench.sandbox.docker" in sys.modules:
             sys.modules["lambench.sandbox.docker"].shutdown_pools()
+        return os.getpid()
 
 
-_remote_episodes: Any = None
+def _run_env() -> dict[str, str]:
+    """What an episode takes from the run's environment: the ``LAMBENCH_*`` variables (run id, owner of the
+    sandbox containers, timeouts, warm pool size). The rest of a node's environment is the node's own."""
+    return {k: v for k, v in os.environ.items() if k.startswith("LAMBENCH_")}
 
 
-def _remote() -> Any:
-    global _remote_episodes
-    if _remote_episodes is None:
+def _apply_env(env: dict[str, str]) -> None:
+    for k in [k for k in os.environ if k.startswith("LAMBENCH_") and k not in env]:
+        del os.environ[k]
+    os.environ.update(env)
+
+
+_actor_cls: Any = None
+
+
+def _actor_class() -> Any:
+    global _actor_cls
+    if _actor_cls is None:
         ray = _import_ray()
-        # No retries by Ray: a replayed live episode could repeat its side effects unseen.
-        _remote_episodes = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False,
-                                      num_returns="streaming")(_episodes)
-    return _remote_episodes
+        # No restarts, no retries by Ray: a replayed live episode could repeat its side effects unseen.
+        _actor_cls = ray.remote(max_restarts=0, max_task_retries=0)(_EpisodeWorker)
+    return _actor_cls
+
+
+_crew: dict[str, Any] = {"key": None, "actors": []}
+"""This process's episode actors, kept from one run to the next on the same cluster: a benchmark, a notebook
+or a test suite that runs several times starts them once (an actor is a new process: 16 take seconds)."""
+
+
+def _new_actor() -> Any:
+    # Ray's default for an actor: one CPU to place it, none held while it lives. Held CPUs would keep an idle
+    # crew from blocking other drivers' work on the cluster; --workers (the number of actors) bounds how many
+    # episodes run at once. SPREAD places the crew over the cluster's nodes rather than packing the first.
+    return _actor_class().options(scheduling_strategy="SPREAD").remote()
+
+
+def _crew_for(n: int) -> list[Any]:
+    """``n`` episode actors, reused from the previous run on the same cluster."""
+    ray = _import_ray()
+    ctx = ray.get_runtime_context()
+    key = (ctx.gcs_address, ctx.get_node_id(), ctx.get_job_id())
+    if _crew["key"] != key:
+        release_actors()
+        _crew["key"] = key
+    while len(_crew["actors"]) < n:
+        _crew["actors"].append(_new_actor())
+    return list(_crew["actors"][:n])
+
+
+def _drop(actor: Any) -> None:
+    """Kill an actor (dead, or busy with an episode that must stop) and forget it."""
+    try:
+        _crew["actors"].remove(actor)
+    except ValueError:
+        pass
+    try:
+        _import_ray().kill(actor)
+    except Exception:  # already gone, or its cluster is
+        pass
+
+
+def release_actors() -> None:
+    """Stop this process's episode actors and free the CPUs they hold (a process exits without this: Ray ends
+    the actors of a driver that disconnects)."""
+    for actor in list(_crew["actors"]):
+        _drop(actor)
+    _crew.update(key=None, actors=[])
 
 
 CHUNK_SECONDS = 0.05
@@ -172,58 +220,36 @@ def chunk_size(mean_episode_s: float | None, pending: int, workers: int, *, most
     return max(1, min(most, int(CHUNK_SECONDS / max(mean_episode_s, 1e-5)), pending // (workers * 2)))
 
 
-def _slot_free(got: int, size: int) -> bool:
-    """Whether a chunk with ``got`` of its ``size`` records back no longer holds its worker's place: when it is
-    done, or, for a chunk of fast episodes, three quarters done (the next chunk is on its way as the last few
-    episodes run, so the worker does not wait for it)."""
-    return got >= size or (size >= 8 and got >= size - size // 4)
-
-
-class _Chunk:
-    __slots__ = ("jobs", "got")
-
-    def __init__(self, jobs: list[Any]):
-        self.jobs = jobs
-        self.got = 0
-        """Records received so far; ``jobs[got]`` is the first episode whose record has not come back."""
-
-
 def run_ray(jobs: list[Any], *, workers: int, retries: int,
             call: Callable[[Any], tuple[Callable[..., dict[str, Any]], tuple]], key: Callable[[Any], Any],
             error_record: Callable[[Any, str], dict[str, Any]],
             finish_many: Callable[[list[dict[str, Any]]], None]) -> None:
-    """Run jobs as Ray tasks, ``workers`` at a time, and hand the records to ``finish_many`` in this process
-    as they arrive.  Each episode asks Ray for one CPU, or ``cluster CPUs / workers`` when that is less.
+    """Run jobs on ``workers`` Ray actors (at most ``workers`` episodes at once, on any cluster) and hand the
+    records to ``finish_many`` in this process as they arrive.
 
-    The contract is :func:`lambench.runner.execute`'s: a record whose ``error`` is set, a task that
-    raised, or a worker that died is an infrastructure error, retried up to ``retries`` times.  Fast
-    episodes travel in chunks (:func:`chunk_size`), their records streamed back as the chunk runs.
-    When a chunk's task fails, the first episode whose record has not come back is the suspect: it
-    runs again alone, uncharged, and the rest of the chunk goes back in the queue; only an episode
-    that fails while running alone uses up a retry.
-    Call :func:`connect_ray` first.  On an interrupt the tasks in flight are cancelled and given a
-    moment to release their sandboxes; their unfinished episodes are not recorded, so a resume runs them.
+    The contract is :func:`lambench.runner.execute`'s: a record whose ``error`` is set, a call that
+    raised, or an actor whose process died is an infrastructure error, retried up to ``retries`` times.
+    Fast episodes travel in chunks (:func:`chunk_size`), and each actor has the next chunk queued while it
+    runs one; slow episodes go one at a time.  When an actor dies, the chunk it was running is the suspect:
+    its episodes run again alone, uncharged, and what was queued behind it goes back in the queue; only an
+    episode that kills its actor while running alone uses up a retry.
+    Call :func:`connect_ray` first.  On an interrupt the actors still running an episode are killed; those
+    episodes are not recorded, so a resume runs them, and the run removes their sandbox containers.
     """
     ray = _import_ray()
-
-    # One CPU per episode, or less when the cluster has fewer CPUs than --workers: ``workers`` episodes run at
-    # once on any cluster (an agent waiting on a model needs no whole CPU), as with the local executor.
-    cpus = float(ray.cluster_resources().get("CPU", 0) or 0)
-    per_episode = 1.0 if cpus <= 0 else max(0.0001, min(1.0, round(cpus / workers, 4)))
-    remote = _remote().options(num_cpus=per_episode)
-    died = tuple(getattr(ray.exceptions, name) for name in _DIED if hasattr(ray.exceptions, name))
+    if not jobs:
+        return
+    died = (ray.exceptions.RayActorError,) + tuple(
+        getattr(ray.exceptions, name) for name in _DIED if hasattr(ray.exceptions, name))
+    actors = _crew_for(min(workers, len(jobs)))
+    env = _run_env()
     pending = deque(jobs)
     isolate: deque[Any] = deque()
     attempts: dict[Any, int] = {}
-    inflight: dict[Any, _Chunk] = {}  # streaming generator -> its chunk
-    running = 0  # chunks holding a worker's place (at most ``workers``)
+    queued: list[deque[tuple[Any, list[Any]]]] = [deque() for _ in actors]  # per actor: (call, its jobs), in order
+    where: dict[Any, int] = {}  # call -> index of its actor
     ready: list[dict[str, Any]] = []
     total_s, n_done = 0.0, 0
-
-    def submit(chunk: list[Any]) -> None:
-        nonlocal running
-        inflight[remote.remote([call(job) for job in chunk])] = _Chunk(chunk)
-        running += 1
 
     def settle(job: Any, rec: dict[str, Any] | None, err: str) -> None:
         k = key(job)
@@ -238,63 +264,102 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
             rec["attempts"] = attempts[k]
             ready.append(rec)
 
-    def receive(gen: Any) -> None:
-        nonlocal running, total_s, n_done
-        chunk = inflight[gen]
-        try:
-            ref = next(gen)
-        except StopIteration:
-            del inflight[gen]
+    def lost_actor(i: int, exc: BaseException) -> None:
+        """Actor ``i`` died: everything queued on it failed with it."""
+        lost = list(queued[i])
+        queued[i].clear()
+        for ref, _ in lost:
+            where.pop(ref, None)
+        _drop(actors[i])
+        actors[i] = _new_actor()  # a new actor takes its place
+        _crew["actors"].append(actors[i])
+        running = lost[0][1]  # actors run their calls in order: the first was running when it died
+        pending.extendleft(reversed([job for _, chunk in lost[1:] for job in chunk]))  # not charged
+        if len(running) > 1:
+            isolate.extend(running)  # the suspects run again alone
+        else:
+            settle(running[0], None, _DEAD_WORKER.format(name=type(exc).__name__))
+
+    def receive(ref: Any) -> None:
+        nonlocal total_s, n_done
+        i = where.pop(ref, None)
+        if i is None:  # its actor died and was handled already
             return
-        job = chunk.jobs[chunk.got]
         try:
-            recs = ray.get(ref)
-        except ray.exceptions.RayError as exc:  # the worker died, or raised outside the episode's guard
-            del inflight[gen]
-            running -= 0 if _slot_free(chunk.got, len(chunk.jobs)) else 1
-            pending.extendleft(reversed(chunk.jobs[chunk.got + 1:]))  # not charged
-            if len(chunk.jobs) > 1:  # the suspect (records not yet sent are lost with the task) runs alone
-                isolate.append(job)
-            elif isinstance(exc, died):  # it ran alone: this episode kills its worker
-                settle(job, None, _DEAD_WORKER.format(name=type(exc).__name__))
-            else:
-                cause = getattr(exc, "cause", None)
-                settle(job, None, f"{type(cause).__name__}: {cause} (in a Ray worker)" if cause is not None
-                       else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            recs = _through_signals(ray.get, ref)
+        except died as exc:
+            where[ref] = i
+            lost_actor(i, exc)
             return
-        for job, rec in zip(chunk.jobs[chunk.got:chunk.got + len(recs)], recs):
+        except ray.exceptions.RayError as exc:  # raised outside the episode's own guard
+            chunk = _unqueue(queued[i], ref)
+            if len(chunk) > 1:
+                isolate.extend(chunk)
+                return
+            cause = getattr(exc, "cause", None)
+            settle(chunk[0], None, f"{type(cause).__name__}: {cause} (in a Ray worker)" if cause is not None
+                   else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            return
+        chunk = _unqueue(queued[i], ref)
+        for job, rec in zip(chunk, recs):
             if isinstance(rec, dict):
                 total_s += float(rec.get("wall_time_s") or 0.0)
                 n_done += 1
             settle(job, rec, "")
-        before, chunk.got = chunk.got, chunk.got + len(recs)
-        if _slot_free(chunk.got, len(chunk.jobs)) and not _slot_free(before, len(chunk.jobs)):
-            running -= 1  # the next chunk may start
 
+    finished = False
     try:
-        while pending or isolate or inflight:
-            while isolate and running < workers:
-                submit([isolate.popleft()])
-            while pending and running < workers:
-                k = chunk_size(total_s / n_done if n_done else None, len(pending), workers)
-                submit([pending.popleft() for _ in range(min(k, len(pending)))])
-            if not inflight:
+        while pending or isolate or where:
+            mean = total_s / n_done if n_done else None
+            depth = 2 if mean is not None and mean < CHUNK_SECONDS else 1  # fast chunks: the next one waits queued
+            for i, actor in enumerate(actors):
+                while len(queued[i]) < depth and (isolate or pending):
+                    if isolate:
+                        chunk = [isolate.popleft()]
+                    else:
+                        k = chunk_size(mean, len(pending), len(actors))
+                        chunk = [pending.popleft() for _ in range(min(k, len(pending)))]
+                    ref = actor.run.remote(env, [call(job) for job in chunk])
+                    queued[i].append((ref, chunk))
+                    where[ref] = i
+            if not where:
                 continue
-            done, _ = ray.wait(list(inflight), num_returns=1)
-            rest = [g for g in inflight if g not in done]
+            done, rest = _through_signals(ray.wait, list(where), num_returns=1)
             if rest:  # take whatever else is ready too
                 more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
                 done = done + more
-            for gen in done:
-                receive(gen)
+            for ref in done:
+                receive(ref)
             if ready:
                 finish_many(ready)
                 ready = []
+        finished = True
     finally:
-        if inflight:  # interrupted: stop what is still running; nothing of it is recorded
-            try:
-                for gen in inflight:
-                    ray.cancel(gen)  # a KeyboardInterrupt in the task: its episode releases its sandbox
-                ray.wait(list(inflight), num_returns=len(inflight), timeout=_CANCEL_WAIT_S)
-            except Exception:  # the cluster is gone too: nothing left to cancel
-                pass
+        busy = [actors[i] for i in range(len(actors)) if queued[i]]
+        try:
+            for actor in busy:  # interrupted: stop what is still running; nothing of it is recorded
+                _drop(actor)
+            if finished:  # no warm sandbox stays up between runs
+                ray.get([a.release.remote() for a in actors], timeout=_RELEASE_WAIT_S)
+        except Exception:  # the cluster is gone too: nothing left to release
+            pass
+
+
+def _through_signals(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a blocking Ray function so that Ctrl-C and SIGTERM come out as themselves: a signal handler that raises
+    while Ray waits in C++ (the runner's SIGTERM handler does) reaches Python as a SystemError caused by it."""
+    try:
+        return fn(*args, **kwargs)
+    except SystemError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, BaseException) and not isinstance(cause, Exception):
+            raise cause from None
+        raise
+
+
+def _unqueue(q: deque[tuple[Any, list[Any]]], ref: Any) -> list[Any]:
+    for n, (r, chunk) in enumerate(q):
+        if r is ref or r == ref:
+            del q[n]
+            return chunk
+    raise KeyError(ref)

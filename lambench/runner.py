@@ -264,9 +264,23 @@ def _pool_context() -> Any:
         ctx = multiprocessing.get_context("forkserver")
     except ValueError:
         return multiprocessing.get_context("spawn")
-    ctx.set_forkserver_preload(["lambench._forkserver_guard", "lambench.runner", "lambench.sandbox.mockos",
+    # "__main__": the server imports the main script once (workers would each run it again otherwise)
+    ctx.set_forkserver_preload(["__main__", "lambench._forkserver_guard", "lambench.runner", "lambench.sandbox.mockos",
                                 "lambench.agents.baseline"])
     return ctx
+
+
+def _start_pool_server() -> None:
+    """Start the fork server now, in the background: it imports lambench while this process reads the suite
+    and the run directory, so the pool's workers are ready sooner (the server is reused by later runs)."""
+    ctx = _pool_context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        try:
+            forkserver.ensure_running()
+        except OSError:  # the pool will try again, and report what fails
+            pass
 
 
 def _worker_init(parent_pid: int, parent_start: str | None = None, env: dict[str, str] | None = None) -> None:
@@ -330,6 +344,8 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     ``on_start(total, skipped)`` is called once the plan is known; ``on_progress(record)``
     after each finished episode (for progress bars).
     """
+    if config.executor == "local" and config.workers > 1:
+        _start_pool_server()
     make_agent(config.agent, seed=config.seed, options=config.agent_options)  # fail fast on a bad spec or option
     tasks = select_tasks(config)
     planned = plan_jobs(config, tasks)  # fail fast on an unknown or unsupported perturbation
@@ -352,8 +368,15 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     if containers and config.guard:
         raise ConfigError(f"--guard needs a sandbox that can undo an action; the {', '.join(containers)} "
                           f"sandbox cannot (a command's effects cannot be rolled back). Run without --guard")
+    # the run's own container settings (_prepare_containers) last as long as the run: a process that runs again,
+    # or starts a sandbox of its own later, does not label containers with a finished run
+    saved_env = {k: os.environ.get(k) for k in ("LAMBENCH_OWNER_PID", "LAMBENCH_OWNER_START", "LAMBENCH_RUN_ID")}
     if containers:  # before anything runs: a missing engine or image is one clear error, not N failed episodes
-        _prepare_containers(containers, run_dir)
+        try:
+            _prepare_containers(containers, run_dir)
+        except BaseException:
+            _restore_env(saved_env)
+            raise
     else:
         _prune_quietly()  # every run removes what killed runs left behind, when an engine is there
     if on_start:
@@ -400,6 +423,7 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
             obs_writer.close()
         if containers:  # whatever happened (finished, Ctrl-C, SIGTERM, a crash): no container of this run stays
             _remove_containers(run_dir)
+        _restore_env(saved_env)
     summary = write_summary(run_dir)
     return RunResult(run_dir=run_dir, summary=summary, ran=ran, skipped=skipped, interrupted=interrupted)
 
@@ -416,6 +440,14 @@ def _prepare_containers(sandboxes: list[str], run_dir: Path) -> None:
     claim_ownership()
     os.environ["LAMBENCH_RUN_ID"] = run_dir.name
     prepare_images(sandboxes, log=lambda m: print(f"lambench: {m}", file=sys.stderr))
+
+
+def _restore_env(saved: dict[str, str | None]) -> None:
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def _prune_quietly() -> None:

@@ -115,8 +115,8 @@ def test_a_run_interrupted_on_one_executor_resumes_on_the_other(tmp_path, cluste
 def test_ray_never_retries_an_episode_by_itself():
     from lambench import executors
 
-    options = executors._remote()._default_options
-    assert options["max_retries"] == 0 and options["retry_exceptions"] is False
+    options = executors._actor_class()._default_options
+    assert options["max_restarts"] == 0 and options["max_task_retries"] == 0
 
 
 def test_a_killed_ray_worker_is_a_retried_infra_error_and_the_run_stays_consistent(tmp_path, cluster):
@@ -204,13 +204,33 @@ def test_without_ray_the_executor_says_how_to_install_it(tmp_path, monkeypatch):
 
 
 def test_the_cli_runs_on_a_cluster_given_by_address_and_resumes_locally(tmp_path, cluster):
+    # This test process has run on the 2-CPU cluster already and keeps its episode actors for its next run: they
+    # must not hold the cluster's CPUs from another driver (the CLI below would wait for them forever).
+    run(config("ray", task_ids=TASKS[:2], trials=1), run_dir=tmp_path / "first")
     cmd = [sys.executable, "-m", "lambench.cli", "run", "--suite", "mockos-core", "--agent", "oracle",
-           *[a for t in TASKS[:3] for a in ("--task", t)], "--workers", "2", "--out", str(tmp_path), "--quiet"]
+           *[a for t in TASKS[:3] for a in ("--task", t)], "--workers", "2", "--out", str(tmp_path / "cli"), "--quiet"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     r = subprocess.run(cmd + ["--executor", "ray", "--ray-address", cluster["address"]], env=env, cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert len(lines(tmp_path)) == 3 and all(x["success"] for x in lines(tmp_path))
+    assert len(lines(tmp_path / "cli")) == 3 and all(x["success"] for x in lines(tmp_path / "cli"))
     again = subprocess.run(cmd + ["--trials", "2"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "resumed: 3 already recorded, 3 run" in again.stderr, again.stderr[-3000:]
-    assert len(norm(lines(tmp_path))) == 6
+    assert len(norm(lines(tmp_path / "cli"))) == 6
+
+
+def test_a_process_keeps_its_actors_for_its_next_run_and_can_release_them(tmp_path, cluster):
+    from lambench import executors
+
+    run(config("ray", task_ids=TASKS[:2], trials=1), run_dir=tmp_path / "a")
+    first = list(executors._crew["actors"])
+    pids = ray.get([a.release.remote() for a in first])
+    run(config("ray", task_ids=TASKS[:2], trials=1), run_dir=tmp_path / "b")
+    assert executors._crew["actors"] == first  # no new processes for the second run
+    assert ray.get([a.release.remote() for a in first]) == pids
+    executors.release_actors()
+    assert executors._crew["actors"] == []
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(first[0].release.remote(), timeout=30)
+    done = run(config("ray", task_ids=TASKS[:2], trials=1), run_dir=tmp_path / "c")  # a new crew starts
+    assert done.ran == 4 and len(executors._crew["actors"]) == 2
