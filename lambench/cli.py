@@ -168,6 +168,8 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
             err_console.print(f"[yellow]warning:[/] {m['errored']} episode(s) of {agent} hit infrastructure errors "
                               f"and are not scored; see the 'error' field in {result.run_dir}/episodes.jsonl",
                               highlight=False)
+            for n, message in _common_errors(result.run_dir):
+                err_console.print(f"  {n} x {message}", highlight=False, markup=False)
         summaries.append(result.summary)
         variants = result.summary["by_variant"]
         if len(variants) > 1:
@@ -185,6 +187,25 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
         err_console.print("[yellow]interrupted:[/] finished episodes are saved; run the same command again to "
                           "resume.", highlight=False)
         sys.exit(130)
+
+
+def _common_errors(run_dir: Path, top: int = 3) -> list[tuple[int, str]]:
+    """The most frequent infrastructure errors of a run's episodes (the latest record of each), first line only."""
+    from collections import Counter
+
+    latest: dict[tuple, str | None] = {}
+    try:
+        with open(Path(run_dir) / "episodes.jsonl", encoding="utf-8") as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                    latest[(r["task_id"], r["variant"], r["seed"], r["trial"])] = r.get("error")
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except OSError:
+        return []
+    counts = Counter((e.splitlines() or [""])[0][:400] for e in latest.values() if e)
+    return [(n, msg) for msg, n in counts.most_common(top)]
 
 
 def _run_with_progress(config, run_dir: Path, *, quiet: bool):

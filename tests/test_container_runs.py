@@ -181,3 +181,44 @@ def test_a_container_suite_on_the_ray_executor_succeeds_and_leaves_no_container(
     while new() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not new(), "a Ray worker kept a sandbox container"
+
+
+def test_a_ray_node_without_docker_gives_retried_infra_errors_that_name_the_node(tmp_path):
+    """The driver has an engine (its image check passes); the cluster's node has none: each episode is an
+    infrastructure error, retried, recorded with a message that names the node and the fix, and the CLI prints it."""
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    node_env = {**os.environ, "RAY_AUTH_MODE": "disabled", "DOCKER_HOST": "unix:///nonexistent/docker.sock",
+                "PYTHONPATH": str(ROOT)}
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    head = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--disable-usage-stats"], env=node_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        root = _suite(tmp_path, n=2)
+        env = {**os.environ, "LAMBENCH_TASKS": str(root), "PYTHONPATH": str(ROOT), "RAY_AUTH_MODE": "disabled"}
+        cmd = [sys.executable, "-m", "lambench.cli", "run", "--suite", "sh-mini", "--agent", "oracle", "--workers", "2",
+               "--retries", "1", "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", "--out", str(tmp_path / "run"),
+               "--quiet"]
+        deadline = time.monotonic() + 60
+        while True:  # the head takes a few seconds to listen
+            res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+            if res.returncode == 0 or time.monotonic() > deadline or "cannot reach the Ray cluster" not in res.stderr:
+                break
+            time.sleep(1)
+        assert res.returncode == 0, res.stderr[-3000:]
+        recs = _episodes(tmp_path / "run")
+        assert sorted(r["task_id"] for r in recs) == ["sh-mini-0", "sh-mini-1"]
+        for r in recs:
+            assert r["attempts"] == 2 and not r["success"]
+            assert r["error"].startswith(f"DockerUnavailable: cannot reach a Docker engine on {socket.gethostname()}")
+            assert "apt-get install -y docker.io" in r["error"]
+        assert "2 episode(s) of oracle hit infrastructure errors" in res.stderr
+        assert "2 x DockerUnavailable: cannot reach a Docker engine on" in res.stderr
+    finally:
+        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=60)

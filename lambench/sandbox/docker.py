@@ -64,7 +64,8 @@ def get_client(timeout: float = 120.0) -> Any:
         if client is not None:
             client.close()
         raise DockerUnavailable(
-            f"cannot reach a Docker engine ({type(exc).__name__}: {exc}). Install and start one: "
+            f"cannot reach a Docker engine on {socket.gethostname()} ({type(exc).__name__}: {exc}). Install and "
+            "start one: "
             "apt-get install -y docker.io && dockerd & (or set DOCKER_HOST); as a non-root user, join the "
             "'docker' group") from None
     return client
