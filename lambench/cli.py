@@ -219,6 +219,9 @@ def _run_with_progress(config, run_dir: Path, *, quiet: bool):
     state: dict[str, Any] = {}
 
     def on_start(total: int, skipped: int) -> None:
+        # the display (and its refresh thread) starts here, once the run's worker processes are up: they are
+        # forked from this process while it still has a single thread
+        progress.start()
         state["id"] = progress.add_task(config.agent, total=total, ok=0)
 
     def on_progress(rec: dict[str, Any]) -> None:
@@ -226,8 +229,10 @@ def _run_with_progress(config, run_dir: Path, *, quiet: bool):
         ok = progress.tasks[tid].fields["ok"] + (1 if rec["success"] else 0)
         progress.update(tid, advance=1, ok=ok)
 
-    with progress:
+    try:
         return run_suite(config, run_dir=run_dir, on_start=on_start, on_progress=on_progress)
+    finally:
+        progress.stop()
 
 
 # ---------------------------------------------------------------------------- score

@@ -93,8 +93,8 @@ def connect_ray(address: str | None = None, *, workers: int | None = None) -> di
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "configure_logging": True}
     if address:
         kwargs["address"] = address
-    else:
-        kwargs.update(include_dashboard=False, num_cpus=max(os.cpu_count() or 1, workers or 1))
+    else:  # "local": a new instance, whatever a `ray start` left in /tmp/ray (a killed head's address included)
+        kwargs.update(address="local", include_dashboard=False, num_cpus=max(os.cpu_count() or 1, workers or 1))
     try:
         ray.init(**kwargs)
     except ValueError as exc:  # e.g. ray:// without the Ray Client extra

@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -255,9 +256,21 @@ class _Appender:
 # ---------------------------------------------------------------------------- execution
 
 
+def _can_fork() -> bool:
+    """Whether this process may fork its workers directly, which starts them in milliseconds with everything already
+    imported: on Linux, from the main thread, with no other Python thread (a fork copies only the calling thread, so
+    no lock can be left held by another) and no model runtime loaded (torch's thread pools do not survive a fork
+    reliably). Native helper threads that handle forks themselves (numpy's OpenBLAS pool) do not count."""
+    return (sys.platform.startswith("linux") and _in_main_thread() and threading.active_count() == 1
+            and "torch" not in sys.modules and "fork" in multiprocessing.get_all_start_methods())
+
+
 def _pool_context() -> Any:
-    """Workers forked from a server that has lambench imported already: starting 16 of them takes
-    milliseconds, not seconds of imports on 2 cores. Where there is no fork server, spawn."""
+    """How pool workers start: forked from this process when it has a single thread (:func:`_can_fork`); else
+    forked from a server that has lambench imported (starting 16 takes milliseconds, not seconds of imports on 2
+    cores); where there is no fork server, spawned."""
+    if _can_fork():
+        return multiprocessing.get_context("fork")
     if not _in_main_thread():  # the server dies with the thread that started it (its PDEATHSIG): main only
         return multiprocessing.get_context("spawn")
     try:
@@ -271,8 +284,9 @@ def _pool_context() -> Any:
 
 
 def _start_pool_server() -> None:
-    """Start the fork server now, in the background: it imports lambench while this process reads the suite
-    and the run directory, so the pool's workers are ready sooner (the server is reused by later runs)."""
+    """Start the fork server now, in the background, when the pool will need one: it imports lambench while this
+    process reads the suite and the run directory, so the pool's workers are ready sooner (the server is reused by
+    later runs)."""
     ctx = _pool_context()
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
@@ -283,9 +297,30 @@ def _start_pool_server() -> None:
             pass
 
 
+def _open_pool(workers: int, n_up: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes with ``n_up`` of them started and ready (see :func:`_all_up`); a new pool
+    once if the first cannot start its workers."""
+    import lambench.agents.baseline  # noqa: F401  (imported once here: forked workers have them)
+    import lambench.sandbox.mockos  # noqa: F401
+    from lambench.sandbox.docker import process_start
+
+    def new() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
+                                   initargs=(os.getpid(), process_start(os.getpid()), dict(os.environ)))
+
+    with warnings.catch_warnings():  # Python 3.12+ warns of any native thread at a fork: see _can_fork
+        warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning)
+        pool = new()
+        if not _all_up(pool, n_up):
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = new()
+    return pool
+
+
 def _worker_init(parent_pid: int, parent_start: str | None = None, env: dict[str, str] | None = None) -> None:
     """Pool workers leave Ctrl-C to the parent and die with it, even after ``kill -9`` of the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker would have the run's handler
     if env is not None:  # the run's environment now, not the one the (older) fork server started with
         os.environ.clear()
         os.environ.update(env)
@@ -344,7 +379,7 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     ``on_start(total, skipped)`` is called once the plan is known; ``on_progress(record)``
     after each finished episode (for progress bars).
     """
-    if config.executor == "local" and config.workers > 1:
+    if config.executor == "local" and config.workers > 1 and not _can_fork():
         _start_pool_server()
     make_agent(config.agent, seed=config.seed, options=config.agent_options)  # fail fast on a bad spec or option
     tasks = select_tasks(config)
@@ -379,12 +414,22 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
             raise
     else:
         _prune_quietly()  # every run removes what killed runs left behind, when an engine is there
-    if on_start:
-        on_start(len(jobs), skipped)
-    writer = _Appender(episodes_path)
-    obs_writer = _Appender(run_dir / OBSERVATIONS) if config.observations else None
+    pool = None
+    interrupted = False
+    if config.executor == "local" and config.workers > 1 and len(jobs) > 1:
+        try:
+            # opened first, before a progress display (on_start) or anything else starts a thread: while this
+            # process has one thread, its workers are forked from it, ready at once (see _pool_context)
+            pool = _open_pool(config.workers, min(config.workers, len(jobs)))
+        except KeyboardInterrupt:
+            interrupted = True
+        except BaseException:
+            if containers:
+                _remove_containers(run_dir)
+            _restore_env(saved_env)
+            raise
+    writer = obs_writer = None
     ran = 0
-
     def finish_many(recs: list[dict[str, Any]]) -> None:
         nonlocal ran
         seen = [(rec, rec.pop("_observations", None)) for rec in recs]
@@ -414,11 +459,19 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
         return _error_record(task, variant, config.agent, seed, trial, err, config.guard)
 
     try:
-        interrupted = execute(jobs, workers=config.workers, retries=config.retries, call=call,
-                              key=lambda j: (j[0].id, j[1], j[2], j[3]), error_record=error_record, finish=finish,
-                              executor=config.executor, finish_many=finish_many)
+        if on_start:
+            on_start(len(jobs), skipped)
+        writer = _Appender(episodes_path)
+        obs_writer = _Appender(run_dir / OBSERVATIONS) if config.observations else None
+        if not interrupted:
+            interrupted = execute(jobs, workers=config.workers, retries=config.retries, call=call,
+                                  key=lambda j: (j[0].id, j[1], j[2], j[3]), error_record=error_record,
+                                  finish=finish, executor=config.executor, finish_many=finish_many, pool=pool)
     finally:
-        writer.close()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if writer is not None:
+            writer.close()
         if obs_writer is not None:
             obs_writer.close()
         if containers:  # whatever happened (finished, Ctrl-C, SIGTERM, a crash): no container of this run stays
@@ -486,7 +539,8 @@ def _in_main_thread() -> bool:
 def execute(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any], tuple[Callable[..., dict], tuple]],
             key: Callable[[Any], Any], error_record: Callable[[Any, str], dict[str, Any]],
             finish: Callable[[dict[str, Any]], None], executor: str = "local",
-            finish_many: Callable[[list[dict[str, Any]]], None] | None = None) -> bool:
+            finish_many: Callable[[list[dict[str, Any]]], None] | None = None,
+            pool: ProcessPoolExecutor | None = None) -> bool:
     """Run jobs (in this process, or in ``workers`` processes) and hand each finished record to ``finish``.
 
     ``call(job)`` gives the picklable function and arguments that produce the job's record; a
@@ -494,6 +548,7 @@ def execute(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any]
     Ctrl-C and SIGTERM stop the run cleanly: returns True when it was interrupted.
     ``executor="ray"`` runs the jobs as Ray tasks instead (:func:`lambench.executors.run_ray`).
     ``finish_many(records)``, if given, takes the records that finished together in one call (one fsync).
+    ``pool``: the local executor's workers, opened beforehand (:func:`_open_pool`); this call shuts it down.
     """
     finish_many = finish_many or (lambda recs: [finish(r) for r in recs])
     old_term = signal.signal(signal.SIGTERM, _on_term) if _in_main_thread() else None
@@ -514,7 +569,7 @@ def execute(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any]
                 finish(rec)
         else:
             _run_pool(jobs, workers=workers, retries=retries, call=call, key=key, error_record=error_record,
-                      finish_many=finish_many)
+                      finish_many=finish_many, pool=pool)
     except (KeyboardInterrupt, _Interrupted):
         return True
     finally:
@@ -525,7 +580,7 @@ def execute(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any]
 
 def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any], tuple[Callable[..., dict], tuple]],
               key: Callable[[Any], Any], error_record: Callable[[Any, str], dict[str, Any]],
-              finish_many: Callable[[list[dict[str, Any]]], None]) -> None:
+              finish_many: Callable[[list[dict[str, Any]]], None], pool: ProcessPoolExecutor | None = None) -> None:
     """Run jobs in worker processes; retry infrastructure errors; find the job that kills a worker.
 
     When a worker dies, every episode in flight fails with it.  Those episodes are not charged
@@ -536,20 +591,12 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
     """
     from lambench.executors import chunk_size
 
-    # a fork server (or spawn): workers share no threads with this process, and die with it (_worker_init).
-    ctx = _pool_context()
     pending = deque(jobs)
     isolate: deque[Any] = deque()
     attempts: dict[Any, int] = {}
     inflight: dict[Future, list[Any]] = {}  # future -> the jobs of its chunk
     ready: list[dict[str, Any]] = []  # finished in this round: written together, with one fsync
     timing = [0.0, 0]  # seconds and number of the episodes finished so far
-
-    def new_pool() -> ProcessPoolExecutor:
-        from lambench.sandbox.docker import process_start
-
-        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(os.getpid(), process_start(os.getpid()), dict(os.environ)))
 
     def submit(chunk: list[Any]) -> None:
         inflight[pool.submit(_run_chunk, [call(job) for job in chunk])] = chunk
@@ -567,11 +614,9 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
             rec["attempts"] = attempts[k]
             ready.append(rec)
 
-    pool = new_pool()
+    # workers die with this process (_worker_init); see _pool_context for how they start
+    pool = pool if pool is not None else _open_pool(workers, min(workers, len(pending)))
     try:
-        if not _all_up(pool, min(workers, len(pending))):
-            pool.shutdown(wait=False, cancel_futures=True)
-            pool = new_pool()
         while pending or isolate or inflight:
             if isolate:
                 if not inflight:
@@ -601,7 +646,7 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
                 victims.extend(job for chunk in inflight.values() for job in chunk)
                 inflight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = new_pool()
+                pool = _open_pool(workers, 0)
                 if n_inflight == 1:  # it ran alone: this episode kills its worker
                     settle(victims[0], None, "a worker process died during the episode (killed, crashed or out "
                                              "of memory)", alone=True)

@@ -4,9 +4,11 @@ resumes to every episode exactly once. Skips without an engine; fails under CI=t
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -195,9 +197,10 @@ def test_a_ray_node_without_docker_gives_retried_infra_errors_that_name_the_node
     node_env = {**os.environ, "RAY_AUTH_MODE": "disabled", "DOCKER_HOST": "unix:///nonexistent/docker.sock",
                 "PYTHONPATH": str(ROOT)}
     ray_bin = str(Path(sys.executable).with_name("ray"))
-    head = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-                             "--include-dashboard=false", "--disable-usage-stats"], env=node_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short (socket paths), and not /tmp/ray: the address file
+    head = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",  # stays here
+                             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+                            env=node_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         root = _suite(tmp_path, n=2)
         env = {**os.environ, "LAMBENCH_TASKS": str(root), "PYTHONPATH": str(ROOT), "RAY_AUTH_MODE": "disabled"}
@@ -222,3 +225,4 @@ def test_a_ray_node_without_docker_gives_retried_infra_errors_that_name_the_node
     finally:
         head.send_signal(signal.SIGTERM)
         head.wait(timeout=60)
+        shutil.rmtree(temp, ignore_errors=True)

@@ -36,7 +36,8 @@ def cluster(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "LAMBENCH_TEST_MARKER")}
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), saved["PYTHONPATH"]) if p)
     os.environ["LAMBENCH_TEST_MARKER"] = str(marker)
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 << 20, logging_level="WARNING")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=100 << 20,
+             logging_level="WARNING")
     try:
         port = ray.get_runtime_context().gcs_address.rsplit(":", 1)[1]
         yield {"address": f"127.0.0.1:{port}", "marker": marker}

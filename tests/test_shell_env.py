@@ -260,20 +260,18 @@ def test_a_process_that_exits_without_closing_leaves_no_container(tmp_path):
             "env = LamEnv(shell_task())\n"
             "env.reset(seed=0)\n"
             "env.step({'type': 'shell', 'command': 'echo hi > ~/x'})\n"
-            "print(env.sandbox.c.container.id, flush=True)\n")  # and exit, env open, warm pool refilling
+            "print(os.getpid(), env.sandbox.c.container.id, flush=True)\n")  # and exit, env open, pool refilling
     root = Path(__file__).resolve().parent.parent
     env = {k: v for k, v in os.environ.items() if k not in ("LAMBENCH_OWNER_PID", "LAMBENCH_OWNER_START")}
     env["PYTHONPATH"] = str(root)
     proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True,
                           timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    pid, used = proc.stdout.split()
     client = get_client()
     try:
-        left = client.containers.list(all=True, sparse=True, filters={"label": "dev.lambench.owner_pid"})
-        mine = [c for c in left if (c.attrs.get("Labels") or {}).get("dev.lambench.owner_pid") == str(proc.pid) or
-                c.id == proc.stdout.strip()]
-        # sparse listings carry labels under "Labels"; the used container is looked up by id as well
-        assert not mine, f"{len(mine)} container(s) of the exited process are left"
-        assert not containers_of(client, proc.stdout.strip())
+        left = client.containers.list(all=True, sparse=True, filters={"label": f"dev.lambench.owner_pid={pid}"})
+        assert not left, f"{len(left)} container(s) of the exited process are left"
+        assert not containers_of(client, used)
     finally:
         client.close()

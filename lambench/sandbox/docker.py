@@ -259,6 +259,20 @@ def _close_all() -> None:
 
 atexit.register(_close_all)
 
+
+def _forget_after_fork() -> None:
+    """In a forked child (a pool worker forked from the run): the parent's clients, containers and pools are the
+    parent's. The child starts its own; it must neither talk over the parent's connections nor remove its
+    containers."""
+    global _LIVE_LOCK, _POOLS_LOCK, _SHARED_LOCK
+    _LIVE.clear()
+    _BACKGROUND.clear()
+    _POOLS.clear()
+    _SHARED.clear()
+    _LIVE_LOCK, _POOLS_LOCK, _SHARED_LOCK = threading.Lock(), threading.Lock(), threading.Lock()
+
+
+
 _DRIVER_SRC = (Path(__file__).with_name("_driver.py")).read_text()
 
 
@@ -572,6 +586,8 @@ class WarmPool:
 
 _POOLS: dict[Any, WarmPool] = {}
 _POOLS_LOCK = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def warm_pool(key: Any, factory: Callable[[], Container], *, size: int | None = None,
