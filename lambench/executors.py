@@ -167,9 +167,9 @@ or a test suite that runs several times starts them once (an actor is a new proc
 
 
 def _new_actor() -> Any:
-    # Ray's default for an actor: one CPU to place it, none held while it lives. Held CPUs would keep an idle
-    # crew from blocking other drivers' work on the cluster; --workers (the number of actors) bounds how many
-    # episodes run at once. SPREAD places the crew over the cluster's nodes rather than packing the first.
+    # Ray's default for an actor: one CPU to place it, none held while it lives. A crew holding CPUs would, idle
+    # between two runs of its driver, block other drivers' work on the cluster; --workers (the number of actors)
+    # bounds how many episodes run at once. SPREAD places the crew over the nodes rather than packing the first.
     return _actor_class().options(scheduling_strategy="SPREAD").remote()
 
 
@@ -199,7 +199,7 @@ def _drop(actor: Any) -> None:
 
 
 def release_actors() -> None:
-    """Stop this process's episode actors and free the CPUs they hold (a process exits without this: Ray ends
+    """Stop this process's episode actors and free their processes (not needed before a process exits: Ray ends
     the actors of a driver that disconnects)."""
     for actor in list(_crew["actors"]):
         _drop(actor)
