@@ -36,6 +36,9 @@ _DIED = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "ObjectLostE
 """Ray's errors for an episode whose worker process or node went away (names differ across Ray versions)."""
 
 
+_POLL_S = 0.25
+"""How often a run waiting on its actors looks for an interrupt request."""
+
 _RELEASE_WAIT_S = 10.0
 """How long the end of a run waits for its actors to remove their warm sandbox containers."""
 
@@ -223,7 +226,8 @@ def chunk_size(mean_episode_s: float | None, pending: int, workers: int, *, most
 def run_ray(jobs: list[Any], *, workers: int, retries: int,
             call: Callable[[Any], tuple[Callable[..., dict[str, Any]], tuple]], key: Callable[[Any], Any],
             error_record: Callable[[Any, str], dict[str, Any]],
-            finish_many: Callable[[list[dict[str, Any]]], None]) -> None:
+            finish_many: Callable[[list[dict[str, Any]]], None],
+            should_stop: Callable[[], bool] | None = None) -> None:
     """Run jobs on ``workers`` Ray actors (at most ``workers`` episodes at once, on any cluster) and hand the
     records to ``finish_many`` in this process as they arrive.
 
@@ -235,6 +239,8 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
     episode that kills its actor while running alone uses up a retry.
     Call :func:`connect_ray` first.  On an interrupt the actors still running an episode are killed; those
     episodes are not recorded, so a resume runs them, and the run removes their sandbox containers.
+    ``should_stop()`` is polled while waiting: a signal handler's exception can be lost inside Ray's wait, so
+    the runner's SIGTERM handler also sets a flag; when it is set this raises KeyboardInterrupt.
     """
     ray = _import_ray()
     if not jobs:
@@ -324,7 +330,11 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
                     where[ref] = i
             if not where:
                 continue
-            done, rest = _through_signals(ray.wait, list(where), num_returns=1)
+            done, rest = _through_signals(ray.wait, list(where), num_returns=1, timeout=_POLL_S)
+            if should_stop is not None and should_stop():
+                raise KeyboardInterrupt
+            if not done:
+                continue
             if rest:  # take whatever else is ready too
                 more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
                 done = done + more

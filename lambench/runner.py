@@ -367,7 +367,12 @@ class _Interrupted(BaseException):
     """SIGTERM: like Ctrl-C, it must pass through the episode's own error handling."""
 
 
+_TERM = threading.Event()
+"""Set by SIGTERM: a loop that waits inside a library which may swallow the handler's exception (Ray) checks it."""
+
+
 def _on_term(signum, frame):
+    _TERM.set()
     raise _Interrupted()
 
 
@@ -551,13 +556,14 @@ def execute(jobs: list[Any], *, workers: int, retries: int, call: Callable[[Any]
     ``pool``: the local executor's workers, opened beforehand (:func:`_open_pool`); this call shuts it down.
     """
     finish_many = finish_many or (lambda recs: [finish(r) for r in recs])
+    _TERM.clear()
     old_term = signal.signal(signal.SIGTERM, _on_term) if _in_main_thread() else None
     try:
         if executor == "ray":  # Ray tasks; the caller has connected (lambench.executors.connect_ray)
             from lambench.executors import run_ray
 
             run_ray(jobs, workers=workers, retries=retries, call=call, key=key, error_record=error_record,
-                    finish_many=finish_many)
+                    finish_many=finish_many, should_stop=_TERM.is_set)
         elif workers == 1:
             for job in jobs:
                 fn, args = call(job)
