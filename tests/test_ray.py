@@ -239,3 +239,45 @@ def test_a_process_keeps_its_actors_for_its_next_run_and_can_release_them(tmp_pa
             time.sleep(0.2)
     done = run(config("ray", task_ids=TASKS[:2], trials=1), run_dir=tmp_path / "c")  # a new crew starts
     assert done.ran == 4 and len(executors._crew["actors"]) == 2
+
+
+def test_the_cli_runs_through_ray_client(tmp_path):
+    """--ray-address ray://HOST:PORT end to end: a head started with `ray start` (its Ray Client server on a free
+    port), the CLI as a driver outside the cluster's processes."""
+    import shutil
+    import signal
+    import tempfile
+    import time
+
+    if not CI:
+        pytest.importorskip("grpc", reason="Ray Client needs grpcio: pip install 'ray[client]'")
+    port, client_port = _closed_port(), _closed_port()  # free ports
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short (socket paths), and not /tmp/ray
+    env = dict(os.environ, RAY_AUTH_MODE="disabled", PYTHONPATH=str(ROOT))
+    head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+                             f"--port={port}", f"--ray-client-server-port={client_port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", client_port), timeout=1).close()
+                break
+            except OSError:
+                assert head.poll() is None, "ray start --head failed"
+                assert time.monotonic() < deadline, "the Ray Client server did not come up"
+                time.sleep(0.5)
+        r = subprocess.run([sys.executable, "-m", "lambench.cli", "run", "--suite", "mockos-core", "--agent", "oracle",
+                            *[a for t in TASKS[:2] for a in ("--task", t)], "--trials", "2", "--workers", "2",
+                            "--executor", "ray", "--ray-address", f"ray://127.0.0.1:{client_port}",
+                            "--out", str(tmp_path / "run"), "--quiet"],
+                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+        recs = lines(tmp_path / "run")
+        assert len(norm(recs)) == 4 and all(x["success"] and x["error"] is None for x in recs)
+        assert json.loads((tmp_path / "run" / "config.json").read_text())["executor"] == "ray"
+    finally:
+        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=60)
+        shutil.rmtree(temp, ignore_errors=True)
