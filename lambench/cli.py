@@ -193,18 +193,13 @@ def _common_errors(run_dir: Path, top: int = 3) -> list[tuple[int, str]]:
     """The most frequent infrastructure errors of a run's episodes (the latest record of each), first line only."""
     from collections import Counter
 
-    latest: dict[tuple, str | None] = {}
+    from lambench.scoring import load_episodes
+
     try:
-        with open(Path(run_dir) / "episodes.jsonl", encoding="utf-8") as f:
-            for line in f:
-                try:
-                    r = json.loads(line)
-                    latest[(r["task_id"], r["variant"], r["seed"], r["trial"])] = r.get("error")
-                except (ValueError, KeyError, TypeError):
-                    continue
-    except OSError:
+        recs = load_episodes(Path(run_dir) / "episodes.jsonl")
+    except (OSError, ValueError):
         return []
-    counts = Counter((e.splitlines() or [""])[0][:400] for e in latest.values() if e)
+    counts = Counter((r["error"].splitlines() or [""])[0][:400] for r in recs if r.get("error"))
     return [(n, msg) for msg, n in counts.most_common(top)]
 
 

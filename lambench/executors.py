@@ -294,7 +294,6 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
         try:
             recs = _through_signals(ray.get, ref)
         except died as exc:
-            where[ref] = i
             lost_actor(i, exc)
             return
         except ray.exceptions.RayError as exc:  # raised outside the episode's own guard
@@ -336,7 +335,7 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
             if not done:
                 continue
             if rest:  # take whatever else is ready too
-                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+                more, _ = _through_signals(ray.wait, rest, num_returns=len(rest), timeout=0)
                 done = done + more
             for ref in done:
                 receive(ref)

@@ -421,20 +421,9 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
         _prune_quietly()  # every run removes what killed runs left behind, when an engine is there
     pool = None
     interrupted = False
-    if config.executor == "local" and config.workers > 1 and len(jobs) > 1:
-        try:
-            # opened first, before a progress display (on_start) or anything else starts a thread: while this
-            # process has one thread, its workers are forked from it, ready at once (see _pool_context)
-            pool = _open_pool(config.workers, min(config.workers, len(jobs)))
-        except KeyboardInterrupt:
-            interrupted = True
-        except BaseException:
-            if containers:
-                _remove_containers(run_dir)
-            _restore_env(saved_env)
-            raise
     writer = obs_writer = None
     ran = 0
+
     def finish_many(recs: list[dict[str, Any]]) -> None:
         nonlocal ran
         seen = [(rec, rec.pop("_observations", None)) for rec in recs]
@@ -464,6 +453,13 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
         return _error_record(task, variant, config.agent, seed, trial, err, config.guard)
 
     try:
+        if config.executor == "local" and config.workers > 1 and len(jobs) > 1:
+            try:
+                # opened first, before a progress display (on_start) or anything else starts a thread: while this
+                # process has one thread, its workers are forked from it, ready at once (see _pool_context)
+                pool = _open_pool(config.workers, min(config.workers, len(jobs)))
+            except KeyboardInterrupt:
+                interrupted = True
         if on_start:
             on_start(len(jobs), skipped)
         writer = _Appender(episodes_path)

@@ -65,8 +65,7 @@ def get_client(timeout: float = 120.0) -> Any:
             client.close()
         raise DockerUnavailable(
             f"cannot reach a Docker engine on {socket.gethostname()} ({type(exc).__name__}: {exc}). Install and "
-            "start one: "
-            "apt-get install -y docker.io && dockerd & (or set DOCKER_HOST); as a non-root user, join the "
+            "start one: apt-get install -y docker.io && dockerd & (or set DOCKER_HOST); as a non-root user, join the "
             "'docker' group") from None
     return client
 
@@ -272,6 +271,8 @@ def _forget_after_fork() -> None:
     _LIVE_LOCK, _POOLS_LOCK, _SHARED_LOCK = threading.Lock(), threading.Lock(), threading.Lock()
 
 
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 _DRIVER_SRC = (Path(__file__).with_name("_driver.py")).read_text()
 
@@ -586,8 +587,6 @@ class WarmPool:
 
 _POOLS: dict[Any, WarmPool] = {}
 _POOLS_LOCK = threading.Lock()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def warm_pool(key: Any, factory: Callable[[], Container], *, size: int | None = None,
