@@ -270,8 +270,16 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
             rec["attempts"] = attempts[k]
             ready.append(rec)
 
+    def took(chunk: list[Any], recs: list[dict[str, Any]]) -> None:
+        nonlocal total_s, n_done
+        for job, rec in zip(chunk, recs):
+            if isinstance(rec, dict):
+                total_s += float(rec.get("wall_time_s") or 0.0)
+                n_done += 1
+            settle(job, rec, "")
+
     def lost_actor(i: int, exc: BaseException) -> None:
-        """Actor ``i`` died: everything queued on it failed with it."""
+        """Actor ``i`` died: what it had finished still counts; the rest of its queue failed with it."""
         lost = list(queued[i])
         queued[i].clear()
         for ref, _ in lost:
@@ -279,7 +287,15 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
         _drop(actors[i])
         actors[i] = _new_actor()  # a new actor takes its place
         _crew["actors"].append(actors[i])
-        running = lost[0][1]  # actors run their calls in order: the first was running when it died
+        while lost:  # calls that ended before it died, their results not taken yet, are not suspects
+            try:
+                recs = ray.get(lost[0][0], timeout=0)
+            except Exception:
+                break
+            took(lost.pop(0)[1], recs)
+        if not lost:
+            return
+        running = lost[0][1]  # actors run their calls in order: the first not finished was running when it died
         pending.extendleft(reversed([job for _, chunk in lost[1:] for job in chunk]))  # not charged
         if len(running) > 1:
             isolate.extend(running)  # the suspects run again alone
@@ -287,7 +303,6 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
             settle(running[0], None, _DEAD_WORKER.format(name=type(exc).__name__))
 
     def receive(ref: Any) -> None:
-        nonlocal total_s, n_done
         i = where.pop(ref, None)
         if i is None:  # its actor died and was handled already
             return
@@ -305,12 +320,7 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
             settle(chunk[0], None, f"{type(cause).__name__}: {cause} (in a Ray worker)" if cause is not None
                    else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             return
-        chunk = _unqueue(queued[i], ref)
-        for job, rec in zip(chunk, recs):
-            if isinstance(rec, dict):
-                total_s += float(rec.get("wall_time_s") or 0.0)
-                n_done += 1
-            settle(job, rec, "")
+        took(_unqueue(queued[i], ref), recs)
 
     finished = False
     try:
