@@ -98,15 +98,20 @@ def connect_ray(address: str | None = None, *, workers: int | None = None) -> di
         kwargs["address"] = address
     else:  # "local": a new instance, whatever a `ray start` left in /tmp/ray (a killed head's address included)
         kwargs.update(address="local", include_dashboard=False, num_cpus=max(os.cpu_count() or 1, workers or 1))
-    try:
-        ray.init(**kwargs)
-    except ValueError as exc:  # e.g. ray:// without the Ray Client extra
-        raise ExecutorError(f"cannot connect to Ray at {address}: {exc} (`{RAY_INSTALL_HINT}` installs it)") from None
-    except (ConnectionError, RuntimeError, TimeoutError) as exc:
-        where = address or "a new local instance"
-        raise ExecutorError(f"cannot connect to Ray at {where}: {exc}. Start a cluster with `ray start --head` "
-                            f"and pass --ray-address HOST:6379, or leave --ray-address out to start a local "
-                            f"instance.") from None
+    for attempt in (1, 2):
+        try:
+            ray.init(**kwargs)
+            break
+        except ValueError as exc:  # e.g. ray:// without the Ray Client extra
+            raise ExecutorError(f"cannot connect to Ray at {address}: {exc} (`{RAY_INSTALL_HINT}` installs it)") from None
+        except (ConnectionError, RuntimeError, TimeoutError) as exc:
+            if attempt == 1 and "Starting Ray client server failed" in str(exc):
+                time.sleep(1.0)  # the head's server for this Ray Client connection did not start: once more
+                continue
+            where = address or "a new local instance"
+            raise ExecutorError(f"cannot connect to Ray at {where}: {exc}. Start a cluster with `ray start --head` "
+                                f"and pass --ray-address HOST:6379, or leave --ray-address out to start a local "
+                                f"instance.") from None
     return {"address": ray.get_runtime_context().gcs_address, "cpus": ray.cluster_resources().get("CPU", 0),
             "started_local": not address}
 
