@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import warnings
+import weakref
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -297,6 +298,71 @@ def _start_pool_server() -> None:
             pass
 
 
+def _close_pool(pool: ProcessPoolExecutor, *, kill: bool = False, grace: float = 5.0) -> None:
+    """Shut ``pool`` down and make sure its workers and its manager thread are gone.
+
+    ``shutdown(wait=False)`` alone leaves a thread that joins the workers; Python's exit joins that thread, so a
+    worker that never exits (or a call queue that can no longer be written) would hang the process at exit. Idle
+    workers exit within milliseconds of their stop signal; whatever is still there after ``grace`` seconds (or at once
+    with ``kill``: Ctrl-C, SIGTERM) is killed, and a call queue whose readers are gone is closed.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    calls = getattr(pool, "_call_queue", None)
+    if kill:
+        _kill(procs)
+    pool.shutdown(wait=False, cancel_futures=True)
+    _OPEN_POOLS.discard(pool)
+    if manager is None or manager is threading.current_thread():
+        return
+    manager.join(grace)
+    if manager.is_alive():  # a worker that does not stop: it goes, and the manager's join of it returns
+        _kill(procs)
+        manager.join(grace)
+    if manager.is_alive() and calls is not None:  # its queue's writer blocked on a pipe nobody reads any more
+        try:
+            calls._reader.close()
+        except Exception:
+            pass
+        manager.join(grace)
+
+
+def _kill(procs: list[Any]) -> None:
+    """SIGKILL the pool workers that are still running (an exited one's sentinel is readable; it is not signalled,
+    as its pid may already be reaped and reused)."""
+    from multiprocessing.connection import wait as ready
+
+    try:
+        gone = set(ready([p.sentinel for p in procs], timeout=0))
+    except (OSError, ValueError):
+        gone = set()
+    for p in procs:
+        try:
+            if p.sentinel not in gone:
+                os.kill(p.pid, signal.SIGKILL)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+_OPEN_POOLS: "weakref.WeakSet[ProcessPoolExecutor]" = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):  # a forked worker must not take its parent's pools (and their workers) as its own
+    os.register_at_fork(after_in_child=_OPEN_POOLS.clear)
+
+
+def _close_open_pools() -> None:
+    """At interpreter exit, before concurrent.futures joins the pools' manager threads: any pool still open (a run
+    that was interrupted where no ``finally`` could close it) is closed, its workers killed, so the exit cannot
+    hang on them."""
+    for pool in list(_OPEN_POOLS):
+        _close_pool(pool, kill=True, grace=2.0)
+
+
+# threading's exit hooks run newest first: registered after concurrent.futures.process's (imported above), this one
+# runs before it. A private hook (Python 3.9+); where it is missing, the closes above still apply.
+if hasattr(threading, "_register_atexit"):
+    threading._register_atexit(_close_open_pools)
+
+
 def _open_pool(workers: int, n_up: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes with ``n_up`` of them started and ready (see :func:`_all_up`); a new pool
     once if the first cannot start its workers."""
@@ -305,15 +371,21 @@ def _open_pool(workers: int, n_up: int) -> ProcessPoolExecutor:
     from lambench.sandbox.docker import process_start
 
     def new() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
                                    initargs=(os.getpid(), process_start(os.getpid()), dict(os.environ)))
+        _OPEN_POOLS.add(pool)
+        return pool
 
     with warnings.catch_warnings():  # Python 3.12+ warns of any native thread at a fork: see _can_fork
         warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning)
         pool = new()
-        if not _all_up(pool, n_up):
-            pool.shutdown(wait=False, cancel_futures=True)
-            pool = new()
+        try:
+            if not _all_up(pool, n_up):
+                _close_pool(pool, kill=True)
+                pool = new()
+        except BaseException:  # Ctrl-C while the workers start: nobody else holds this pool to close it
+            _close_pool(pool, kill=True)
+            raise
     return pool
 
 
@@ -470,7 +542,7 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
                                   finish=finish, executor=config.executor, finish_many=finish_many, pool=pool)
     finally:
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _close_pool(pool)
         if writer is not None:
             writer.close()
         if obs_writer is not None:
@@ -647,7 +719,7 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
             if victims:
                 victims.extend(job for chunk in inflight.values() for job in chunk)
                 inflight.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
+                _close_pool(pool, kill=True)  # broken: its workers are being stopped by the pool itself
                 pool = _open_pool(workers, 0)
                 if n_inflight == 1:  # it ran alone: this episode kills its worker
                     settle(victims[0], None, "a worker process died during the episode (killed, crashed or out "
@@ -658,14 +730,10 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
                 finish_many(ready)
                 ready = []
     except BaseException:  # Ctrl-C, SIGTERM: stop the workers now (the run then removes their containers)
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
-            try:
-                proc.kill()
-            except Exception:
-                pass
+        _close_pool(pool, kill=True)
         raise
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _close_pool(pool)
 
 
 def _ready() -> int:

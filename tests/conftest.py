@@ -44,3 +44,12 @@ def require_docker() -> None:
         if CI:
             pytest.fail(f"CI needs a Docker engine: {_ENGINE[0]}")
         pytest.skip(_ENGINE[0])
+
+
+def pytest_unconfigure(config):
+    """A test process that does not exit within 3 minutes of its last test prints every thread's stack and exits
+    with status 1: a hang at exit (a leftover thread or process) is a failure to read, not a CI timeout."""
+    import faulthandler
+    import sys
+
+    faulthandler.dump_traceback_later(180, exit=True, file=sys.__stderr__)

@@ -255,3 +255,50 @@ def test_episode_timeout_bounds_a_slow_agent_and_keeps_its_steps(tmp_path, monke
     rec, = lines(tmp_path)
     assert rec["termination"] == "episode_timeout" and rec["error"] is None and not rec["success"]
     assert 1 <= rec["n_steps"] <= 3
+
+
+_STUCK_POOL = """
+import sys, time
+from lambench import runner
+
+def stuck(_):
+    time.sleep(3600)
+
+pool = runner._open_pool(2, 2)
+pids = list(pool._processes)
+print(" ".join(map(str, pids)), flush=True)
+pool.submit(stuck, 0)
+pool.submit(stuck, 1)
+time.sleep(0.5)
+{end}
+"""
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("end", ["sys.exit(0)", "runner._close_pool(pool, grace=1.0); print('closed', flush=True)"])
+def test_a_pool_whose_workers_hang_cannot_hang_the_process_at_exit(tmp_path, end):
+    """Python's exit joins every process pool's manager thread, which waits for the pool's work: a worker stuck in an
+    episode used to keep the process alive for ever (a full test run hung at exit in CI). A pool still open at exit
+    is closed with its workers killed; _close_pool kills workers that do not stop within its grace."""
+    script = tmp_path / "stuck.py"
+    script.write_text(_STUCK_POOL.format(end=end))
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    took = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr
+    pids = [int(p) for p in proc.stdout.split()[:2]]
+    assert len(pids) == 2 and took < 30, (took, proc.stdout, proc.stderr)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids)
+    if end.startswith("runner._close_pool"):
+        assert "closed" in proc.stdout
