@@ -302,29 +302,47 @@ def _close_pool(pool: ProcessPoolExecutor, *, kill: bool = False, grace: float =
     """Shut ``pool`` down and make sure its workers and its manager thread are gone.
 
     ``shutdown(wait=False)`` alone leaves a thread that joins the workers; Python's exit joins that thread, so a
-    worker that never exits (or a call queue that can no longer be written) would hang the process at exit. Idle
-    workers exit within milliseconds of their stop signal; whatever is still there after ``grace`` seconds (or at once
-    with ``kill``: Ctrl-C, SIGTERM) is killed, and a call queue whose readers are gone is closed.
+    worker that never exits, or one killed in the middle of sending its result (the thread then waits for the rest of
+    that message for ever), would hang the process at exit. Idle workers exit within milliseconds of their stop
+    signal; whatever is still there after ``grace`` seconds (or at once with ``kill``: Ctrl-C, SIGTERM) is killed, and
+    the pipes the thread could be blocked on are closed on this side, so that it reads an end instead.
     """
     procs = list((getattr(pool, "_processes", None) or {}).values())
     manager = getattr(pool, "_executor_manager_thread", None)
-    calls = getattr(pool, "_call_queue", None)
+    calls, results = getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None)
     if kill:
         _kill(procs)
     pool.shutdown(wait=False, cancel_futures=True)
     _OPEN_POOLS.discard(pool)
     if manager is None or manager is threading.current_thread():
         return
-    manager.join(grace)
-    if manager.is_alive():  # a worker that does not stop: it goes, and the manager's join of it returns
-        _kill(procs)
+    if not kill:
         manager.join(grace)
-    if manager.is_alive() and calls is not None:  # its queue's writer blocked on a pipe nobody reads any more
+        if not manager.is_alive():
+            return
+        _kill(procs)  # a worker that does not stop: it goes, and the manager's join of it returns
+    _wait_gone(procs, grace)
+    # the workers are gone and the pool takes no more work: this side's end of their result pipe is the last writer,
+    # so closing it turns a half-sent result into an end of file; the call pipe likewise has no reader left
+    for end in (getattr(results, "_writer", None), getattr(calls, "_reader", None)):
         try:
-            calls._reader.close()
-        except Exception:
+            if end is not None:
+                end.close()
+        except OSError:
             pass
-        manager.join(grace)
+    manager.join(grace)
+
+
+def _wait_gone(procs: list[Any], timeout: float) -> None:
+    from multiprocessing.connection import wait as ready
+
+    pending = {p.sentinel for p in procs}
+    deadline = time.monotonic() + timeout
+    try:
+        while pending and (left := deadline - time.monotonic()) > 0:
+            pending -= set(ready(list(pending), timeout=left))
+    except (OSError, ValueError):
+        pass
 
 
 def _kill(procs: list[Any]) -> None:

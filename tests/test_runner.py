@@ -258,17 +258,22 @@ def test_episode_timeout_bounds_a_slow_agent_and_keeps_its_steps(tmp_path, monke
 
 
 _STUCK_POOL = """
-import sys, time
+import gc, multiprocessing.queues, os, struct, sys, time
 from lambench import runner
 
 def stuck(_):
     time.sleep(3600)
 
+def torn(_):
+    # what a worker killed in the middle of sending a large result leaves: a message header and part of its body
+    queue = next(o for o in gc.get_objects() if type(o) is multiprocessing.queues.SimpleQueue)
+    os.write(queue._writer.fileno(), struct.pack("!i", 1 << 20) + b"part of a result")
+    os._exit(9)
+
 pool = runner._open_pool(2, 2)
 pids = list(pool._processes)
 print(" ".join(map(str, pids)), flush=True)
-pool.submit(stuck, 0)
-pool.submit(stuck, 1)
+futures = [pool.submit({job}, 0), pool.submit(stuck, 1)]
 time.sleep(0.5)
 {end}
 """
@@ -283,13 +288,17 @@ def _alive(pid):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("end", ["sys.exit(0)", "runner._close_pool(pool, grace=1.0); print('closed', flush=True)"])
-def test_a_pool_whose_workers_hang_cannot_hang_the_process_at_exit(tmp_path, end):
+@pytest.mark.parametrize("job", ["stuck", "torn"])
+@pytest.mark.parametrize("end", ["sys.exit(0)", "runner._close_pool(pool, grace=1.0); print('closed', flush=True)",
+                                 "runner._close_pool(pool, kill=True, grace=1.0); print('closed', flush=True)"])
+def test_a_pool_whose_workers_hang_cannot_hang_the_process_at_exit(tmp_path, job, end):
     """Python's exit joins every process pool's manager thread, which waits for the pool's work: a worker stuck in an
-    episode used to keep the process alive for ever (a full test run hung at exit in CI). A pool still open at exit
-    is closed with its workers killed; _close_pool kills workers that do not stop within its grace."""
+    episode, or one killed while it sent its result (the thread then waits for the rest of the message), kept the
+    process alive for ever (a full test run hung at exit in CI after an interrupted run killed its workers). A pool
+    still open at exit is closed with its workers killed; _close_pool kills workers that do not stop within its grace
+    and ends the pipes its thread could wait on."""
     script = tmp_path / "stuck.py"
-    script.write_text(_STUCK_POOL.format(end=end))
+    script.write_text(_STUCK_POOL.format(job=job, end=end))
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT)
     took = time.monotonic() - t0
@@ -300,5 +309,5 @@ def test_a_pool_whose_workers_hang_cannot_hang_the_process_at_exit(tmp_path, end
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(p) for p in pids)
-    if end.startswith("runner._close_pool"):
+    if "_close_pool" in end:
         assert "closed" in proc.stdout
