@@ -689,6 +689,7 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
     inflight: dict[Future, list[Any]] = {}  # future -> the jobs of its chunk
     ready: list[dict[str, Any]] = []  # finished in this round: written together, with one fsync
     timing = [0.0, 0]  # seconds and number of the episodes finished so far
+    lost_at: float | None = None  # when a dead worker its pool had not noticed was first seen
 
     def submit(chunk: list[Any]) -> None:
         inflight[pool.submit(_run_chunk, [call(job) for job in chunk])] = chunk
@@ -718,7 +719,20 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
                     k = chunk_size(timing[0] / timing[1] if timing[1] else None, len(pending), workers)
                     submit([pending.popleft() for _ in range(min(k, len(pending)))])
             n_inflight = sum(len(chunk) for chunk in inflight.values())
-            done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            done, _ = wait(inflight, timeout=1.0, return_when=FIRST_COMPLETED)
+            lost = False
+            if not done:
+                if not _dead_worker(pool):
+                    lost_at = None
+                    continue
+                # a worker died and its pool has not noticed within LOST_WORKER_S: killed while sending its result,
+                # it left the pool's thread waiting for the rest of that message, and the pool's futures would never
+                # end; everything in flight is treated as on a broken pool
+                lost_at = lost_at if lost_at is not None else time.monotonic()
+                if time.monotonic() - lost_at < LOST_WORKER_S:
+                    continue
+                lost = True
+            lost_at = None
             victims = []
             for fut in done:
                 chunk = inflight.pop(fut)
@@ -734,7 +748,7 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
                         timing[0] += float(rec.get("wall_time_s") or 0.0)
                         timing[1] += 1
                     settle(job, rec, err, alone=False)
-            if victims:
+            if victims or lost:
                 victims.extend(job for chunk in inflight.values() for job in chunk)
                 inflight.clear()
                 _close_pool(pool, kill=True)  # broken: its workers are being stopped by the pool itself
@@ -752,6 +766,20 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
         raise
     finally:
         _close_pool(pool)
+
+
+LOST_WORKER_S = 3.0  # a pool notices a dead worker within milliseconds; after this long, it never will
+
+
+def _dead_worker(pool: ProcessPoolExecutor) -> bool:
+    """Whether a worker process of ``pool`` has exited (its sentinel is readable)."""
+    from multiprocessing.connection import wait as ready
+
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    try:
+        return bool(procs) and bool(ready([p.sentinel for p in procs], timeout=0))
+    except (OSError, ValueError):
+        return False
 
 
 def _ready() -> int:

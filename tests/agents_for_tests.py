@@ -140,3 +140,19 @@ class ScriptAgent:
             a = self.actions[self.i - 1]
             return {"type": "shell", "command": a} if isinstance(a, str) else a
         return {"type": "finish", "status": "success", "message": "done"}
+
+
+def torn_result_job(i: int, bad: int) -> dict:
+    """A pool job; job ``bad`` dies as a worker killed while sending a large result does: a message header and part
+    of its body in the result pipe, then the process is gone."""
+    if i == bad:
+        import struct
+        import sys
+
+        frame = sys._getframe()
+        while frame.f_code.co_name != "_process_worker":  # concurrent.futures' worker loop holds the result queue
+            frame = frame.f_back
+        os.write(frame.f_locals["result_queue"]._writer.fileno(), struct.pack("!i", 1 << 20) + b"part of a result")
+        os._exit(9)
+    time.sleep(0.02)
+    return {"job": i, "error": None, "wall_time_s": 0.02}

@@ -258,17 +258,15 @@ def test_episode_timeout_bounds_a_slow_agent_and_keeps_its_steps(tmp_path, monke
 
 
 _STUCK_POOL = """
-import gc, multiprocessing.queues, os, struct, sys, time
+import sys, time
 from lambench import runner
+from tests.agents_for_tests import torn_result_job
 
 def stuck(_):
     time.sleep(3600)
 
 def torn(_):
-    # what a worker killed in the middle of sending a large result leaves: a message header and part of its body
-    queue = next(o for o in gc.get_objects() if type(o) is multiprocessing.queues.SimpleQueue)
-    os.write(queue._writer.fileno(), struct.pack("!i", 1 << 20) + b"part of a result")
-    os._exit(9)
+    torn_result_job(0, 0)  # dies as a worker killed while sending its result does
 
 pool = runner._open_pool(2, 2)
 pids = list(pool._processes)
@@ -300,7 +298,8 @@ def test_a_pool_whose_workers_hang_cannot_hang_the_process_at_exit(tmp_path, job
     script = tmp_path / "stuck.py"
     script.write_text(_STUCK_POOL.format(job=job, end=end))
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     took = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr
     pids = [int(p) for p in proc.stdout.split()[:2]]
@@ -311,3 +310,20 @@ def test_a_pool_whose_workers_hang_cannot_hang_the_process_at_exit(tmp_path, job
     assert not any(_alive(p) for p in pids)
     if "_close_pool" in end:
         assert "closed" in proc.stdout
+
+
+def test_a_worker_killed_while_sending_its_result_is_found_and_the_run_goes_on():
+    """The pool never notices such a worker's death (its thread waits for the rest of the result): the run does,
+    re-runs what was in flight one at a time, and charges only the job that kills its worker."""
+    from lambench.runner import execute
+    from tests.agents_for_tests import torn_result_job
+
+    got, t0 = [], time.monotonic()
+    interrupted = execute(list(range(12)), workers=2, retries=1, call=lambda i: (torn_result_job, (i, 5)),
+                          key=lambda i: i, error_record=lambda i, err: {"job": i, "error": err},
+                          finish=got.append)
+    assert not interrupted and time.monotonic() - t0 < 60
+    by_job = {r["job"]: r for r in got}
+    assert sorted(by_job) == list(range(12)) and len(got) == 12
+    assert "worker process died" in by_job[5]["error"] and by_job[5]["attempts"] == 2
+    assert all(by_job[i]["error"] is None and by_job[i]["attempts"] == 1 for i in by_job if i != 5)
