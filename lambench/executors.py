@@ -239,9 +239,10 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
     The contract is :func:`lambench.runner.execute`'s: a record whose ``error`` is set, a call that
     raised, or an actor whose process died is an infrastructure error, retried up to ``retries`` times.
     Fast episodes travel in chunks (:func:`chunk_size`), and each actor has the next chunk queued while it
-    runs one; slow episodes go one at a time.  When an actor dies, the chunk it was running is the suspect:
-    its episodes run again alone, uncharged, and what was queued behind it goes back in the queue; only an
-    episode that kills its actor while running alone uses up a retry.
+    runs one; slow episodes go one at a time.  When an actor dies, what it had finished counts; every episode
+    of its calls that had not (the one that was running is not known for certain: a call can end just before the
+    death with its result lost) runs again as its actor's only call, uncharged; only an episode that kills its
+    actor while running that way uses up a retry.
     Call :func:`connect_ray` first.  On an interrupt the actors still running an episode are killed; those
     episodes are not recorded, so a resume runs them, and the run removes their sandbox containers.
     ``should_stop()`` is polled while waiting: a signal handler's exception can be lost inside Ray's wait, so
@@ -259,17 +260,18 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
     attempts: dict[Any, int] = {}
     queued: list[deque[tuple[Any, list[Any]]]] = [deque() for _ in actors]  # per actor: (call, its jobs), in order
     where: dict[Any, int] = {}  # call -> index of its actor
+    solo: set[Any] = set()  # calls of one suspect episode, each its actor's only call
     ready: list[dict[str, Any]] = []
     total_s, n_done = 0.0, 0
 
-    def settle(job: Any, rec: dict[str, Any] | None, err: str) -> None:
+    def settle(job: Any, rec: dict[str, Any] | None, err: str, *, alone: bool = False) -> None:
         k = key(job)
         attempts[k] = attempts.get(k, 0) + 1
         if rec is not None and rec.get("error") is None:
             rec["attempts"] = attempts[k]
             ready.append(rec)
         elif attempts[k] <= retries:
-            pending.append(job)
+            (isolate if alone else pending).append(job)
         else:
             rec = rec if rec is not None else error_record(job, err)
             rec["attempts"] = attempts[k]
@@ -298,17 +300,18 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
             except Exception:
                 break
             took(lost.pop(0)[1], recs)
-        if not lost:
-            return
-        running = lost[0][1]  # actors run their calls in order: the first not finished was running when it died
-        pending.extendleft(reversed([job for _, chunk in lost[1:] for job in chunk]))  # not charged
-        if len(running) > 1:
-            isolate.extend(running)  # the suspects run again alone
+        if len(lost) == 1 and len(lost[0][1]) == 1:  # one episode, its actor's only call: it kills its actor
+            settle(lost[0][1][0], None, _DEAD_WORKER.format(name=type(exc).__name__), alone=True)
         else:
-            settle(running[0], None, _DEAD_WORKER.format(name=type(exc).__name__))
+            # which of these was running is not certain: a call can end in the actor just before it dies, with its
+            # result lost on the way. Every job of them runs again as its actor's only call, none charged.
+            isolate.extend(job for _, chunk in lost for job in chunk)
+        for ref, _ in lost:
+            solo.discard(ref)
 
     def receive(ref: Any) -> None:
         i = where.pop(ref, None)
+        solo.discard(ref)
         if i is None:  # its actor died and was handled already
             return
         try:
@@ -333,15 +336,24 @@ def run_ray(jobs: list[Any], *, workers: int, retries: int,
             mean = total_s / n_done if n_done else None
             depth = 2 if mean is not None and mean < CHUNK_SECONDS else 1  # fast chunks: the next one waits queued
             for i, actor in enumerate(actors):
-                while len(queued[i]) < depth and (isolate or pending):
-                    if isolate:
+                while isolate or pending:
+                    if any(ref in solo for ref, _ in queued[i]):  # a suspect runs as its actor's only call, so
+                        break  # that its actor's death can only be its own doing
+                    suspect = bool(isolate)
+                    if suspect:
+                        if queued[i]:
+                            break
                         chunk = [isolate.popleft()]
-                    else:
+                    elif len(queued[i]) < depth:
                         k = chunk_size(mean, len(pending), len(actors))
                         chunk = [pending.popleft() for _ in range(min(k, len(pending)))]
+                    else:
+                        break
                     ref = actor.run.remote(env, [call(job) for job in chunk])
                     queued[i].append((ref, chunk))
                     where[ref] = i
+                    if suspect:
+                        solo.add(ref)
             if not where:
                 continue
             done, rest = _through_signals(ray.wait, list(where), num_returns=1, timeout=_POLL_S)

@@ -309,7 +309,7 @@ def _close_pool(pool: ProcessPoolExecutor, *, kill: bool = False, grace: float =
     """
     procs = list((getattr(pool, "_processes", None) or {}).values())
     manager = getattr(pool, "_executor_manager_thread", None)
-    calls, results = getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None)
+    results = getattr(pool, "_result_queue", None)
     if kill:
         _kill(procs)
     pool.shutdown(wait=False, cancel_futures=True)
@@ -323,13 +323,14 @@ def _close_pool(pool: ProcessPoolExecutor, *, kill: bool = False, grace: float =
         _kill(procs)  # a worker that does not stop: it goes, and the manager's join of it returns
     _wait_gone(procs, grace)
     # the workers are gone and the pool takes no more work: this side's end of their result pipe is the last writer,
-    # so closing it turns a half-sent result into an end of file; the call pipe likewise has no reader left
-    for end in (getattr(results, "_writer", None), getattr(calls, "_reader", None)):
-        try:
-            if end is not None:
-                end.close()
-        except OSError:
-            pass
+    # so closing it turns a half-sent result into an end of file, which the pool's thread takes as a broken pool
+    # (and closes the rest itself). Nothing else closes or uses that end once the pool is shut down.
+    writer = getattr(results, "_writer", None)
+    try:
+        if writer is not None:
+            writer.close()
+    except OSError:
+        pass
     manager.join(grace)
 
 
