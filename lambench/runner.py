@@ -307,7 +307,7 @@ def _close_pool(pool: ProcessPoolExecutor, *, kill: bool = False, grace: float =
     signal; whatever is still there after ``grace`` seconds (or at once with ``kill``: Ctrl-C, SIGTERM) is killed, and
     the pipes the thread could be blocked on are closed on this side, so that it reads an end instead.
     """
-    procs = list((getattr(pool, "_processes", None) or {}).values())
+    procs = _workers(pool)
     manager = getattr(pool, "_executor_manager_thread", None)
     results = getattr(pool, "_result_queue", None)
     if kill:
@@ -334,27 +334,32 @@ def _close_pool(pool: ProcessPoolExecutor, *, kill: bool = False, grace: float =
     manager.join(grace)
 
 
-def _wait_gone(procs: list[Any], timeout: float) -> None:
+def _workers(pool: ProcessPoolExecutor) -> list[Any]:
+    """The worker processes of ``pool`` (none once it is shut down)."""
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
+def _exited(procs: list[Any], timeout: float = 0.0) -> set[Any]:
+    """The sentinels of those of ``procs`` that have exited, waiting up to ``timeout`` for one to."""
     from multiprocessing.connection import wait as ready
 
-    pending = {p.sentinel for p in procs}
-    deadline = time.monotonic() + timeout
     try:
-        while pending and (left := deadline - time.monotonic()) > 0:
-            pending -= set(ready(list(pending), timeout=left))
+        return set(ready([p.sentinel for p in procs], timeout=timeout)) if procs else set()
     except (OSError, ValueError):
-        pass
+        return set()
+
+
+def _wait_gone(procs: list[Any], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while procs and (left := deadline - time.monotonic()) > 0:
+        gone = _exited(procs, left)
+        procs = [p for p in procs if p.sentinel not in gone]
 
 
 def _kill(procs: list[Any]) -> None:
-    """SIGKILL the pool workers that are still running (an exited one's sentinel is readable; it is not signalled,
-    as its pid may already be reaped and reused)."""
-    from multiprocessing.connection import wait as ready
-
-    try:
-        gone = set(ready([p.sentinel for p in procs], timeout=0))
-    except (OSError, ValueError):
-        gone = set()
+    """SIGKILL the pool workers that are still running (an exited one is not signalled: its pid may already be
+    reaped and reused)."""
+    gone = _exited(procs)
     for p in procs:
         try:
             if p.sentinel not in gone:
@@ -752,7 +757,7 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
             if victims or lost:
                 victims.extend(job for chunk in inflight.values() for job in chunk)
                 inflight.clear()
-                _close_pool(pool, kill=True)  # broken: its workers are being stopped by the pool itself
+                _close_pool(pool, kill=True)  # broken, or lost for good: no call of it is still awaited
                 pool = _open_pool(workers, 0)
                 if n_inflight == 1:  # it ran alone: this episode kills its worker
                     settle(victims[0], None, "a worker process died during the episode (killed, crashed or out "
@@ -765,22 +770,15 @@ def _run_pool(jobs: list[Any], *, workers: int, retries: int, call: Callable[[An
     except BaseException:  # Ctrl-C, SIGTERM: stop the workers now (the run then removes their containers)
         _close_pool(pool, kill=True)
         raise
-    finally:
-        _close_pool(pool)
+    _close_pool(pool)
 
 
 LOST_WORKER_S = 3.0  # a pool notices a dead worker within milliseconds; after this long, it never will
 
 
 def _dead_worker(pool: ProcessPoolExecutor) -> bool:
-    """Whether a worker process of ``pool`` has exited (its sentinel is readable)."""
-    from multiprocessing.connection import wait as ready
-
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    try:
-        return bool(procs) and bool(ready([p.sentinel for p in procs], timeout=0))
-    except (OSError, ValueError):
-        return False
+    """Whether a worker process of ``pool`` has exited."""
+    return bool(_exited(_workers(pool)))
 
 
 def _ready() -> int:

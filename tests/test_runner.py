@@ -10,6 +10,7 @@ import pytest
 
 from lambench.record import EpisodeRecord
 from lambench.runner import RunConfig, RunDirError, run
+from lambench.sandbox.docker import process_start
 from lambench.task import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -277,14 +278,6 @@ time.sleep(0.5)
 """
 
 
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("job", ["stuck", "torn"])
 @pytest.mark.parametrize("end", ["sys.exit(0)", "runner._close_pool(pool, grace=1.0); print('closed', flush=True)",
@@ -304,10 +297,11 @@ def test_a_pool_whose_workers_hang_cannot_hang_the_process_at_exit(tmp_path, job
     assert proc.returncode == 0, proc.stderr
     pids = [int(p) for p in proc.stdout.split()[:2]]
     assert len(pids) == 2 and took < 30, (took, proc.stdout, proc.stderr)
+    alive = lambda: [p for p in pids if process_start(p) is not None]  # noqa: E731
     deadline = time.monotonic() + 10
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+    while alive() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(p) for p in pids)
+    assert not alive()
     if "_close_pool" in end:
         assert "closed" in proc.stdout
 
