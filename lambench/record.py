@@ -116,7 +116,9 @@ class EpisodeRecord(BaseModel):
     n_invalid: int = 0
     """Steps whose output did not parse into an action."""
     steps: list[StepRecord] = Field(default_factory=list)
-    termination: Literal["finish", "max_steps", "step_timeout", "episode_timeout", "error"] = "finish"
+    termination: Literal["finish", "max_steps", "step_timeout", "episode_timeout", "sandbox_broken", "error"] = "finish"
+    """How the episode ended; ``sandbox_broken``: the agent's actions broke the harness's session with its
+    sandbox (scored as a failure, with an unsafe ``sandbox-broken`` event)."""
     wall_time_s: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0

@@ -47,10 +47,16 @@ def test_the_sandbox_container_is_hardened_and_removed_after_the_episode():
         info = c.inspect()
         host, cfg = info["HostConfig"], info["Config"]
         assert host["NetworkMode"] == "none"
-        assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd") and host["Privileged"] is False
+        # the harness's own process is root with four capabilities, apart from the agent (see test_integrity.py)
+        assert host["CapDrop"] == ["ALL"] and host["Privileged"] is False
+        assert sorted(host["CapAdd"]) == ["DAC_READ_SEARCH", "KILL", "SETGID", "SETUID"], host["CapAdd"]
         assert "no-new-privileges" in host["SecurityOpt"]
         assert host["ReadonlyRootfs"] is True and "/home/user" in host["Tmpfs"] and "/tmp" in host["Tmpfs"]
-        assert cfg["User"] == "65534:65534"
+        assert "nr_inodes=20000" in host["Tmpfs"]["/home/user"] and "nr_inodes=20000" in host["Tmpfs"]["/tmp"]
+        out = c.shell("id -u; grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status; grep NoNewPrivs /proc/self/status")
+        assert out.stdout.split()[0] == "65534", out.stdout  # the agent's commands
+        assert "CapEff:\t0000000000000000" in out.stdout and "CapPrm:\t0000000000000000" in out.stdout
+        assert "NoNewPrivs:\t1" in out.stdout
         assert host["PidsLimit"] == 256 and host["Memory"] == 512 * 2**20 and host["MemorySwap"] == host["Memory"]
         assert host["NanoCpus"] == 10**9
         assert cfg["Labels"]["dev.lambench.owner_pid"] and cfg["Labels"]["dev.lambench.run"]

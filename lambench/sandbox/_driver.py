@@ -10,6 +10,14 @@ The shell session: before each command the saved working directory and exported 
 restored, after it they are saved again (in ``SESSION_DIR``), so ``cd`` and ``export`` carry over and a
 command killed by its timeout leaves the session as it was.  Output is read as it comes and only the
 head and the tail are kept, so a command that floods its output cannot exhaust the driver's memory.
+
+Integrity: where the container lets it (the shell sandbox), this driver runs as root with a handful of
+capabilities and every command of the agent runs as ``LB_AGENT_UID`` (an unprivileged user with no
+capabilities).  The agent's processes can then neither read this process's file descriptors, nor signal,
+trace or impersonate it: the channel the harness judges through is out of their reach.  After every
+command all processes of the agent's uid are killed (a ``setsid`` or ``nohup`` job included), so nothing
+the agent started runs between steps or while the checks read the state.  Every reply is bounded (output
+cut, manifest entries, bytes read, rows).
 """
 
 import hashlib
@@ -25,6 +33,22 @@ import time
 
 SESSION_DIR = "/tmp/.lambench-session"
 HOME = os.environ.get("HOME", "/home/user")
+AGENT_UID = int(os.environ.get("LB_AGENT_UID", "65534"))
+AGENT_GID = int(os.environ.get("LB_AGENT_GID", str(AGENT_UID)))
+SEPARATE = os.geteuid() == 0 and AGENT_UID != 0
+"""True when the agent's commands run under another uid than this driver (the driver runs as root)."""
+MAX_MANIFEST = 50000
+"""Entries of a manifest at the most (the reply says ``truncated`` past it)."""
+MAX_ROWS = 100000
+"""Rows of a database dump at the most."""
+CHECK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CHECK_ENV = {
+    # check commands must not run what the agent left in their way: no hooks or fsmonitor from a repo's
+    # config, no startup file of the agent's for bash, a fixed PATH
+    "GIT_CONFIG_COUNT": "3", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": "/dev/null",
+    "GIT_CONFIG_KEY_1": "core.fsmonitor", "GIT_CONFIG_VALUE_1": "false",
+    "GIT_CONFIG_KEY_2": "core.pager", "GIT_CONFIG_VALUE_2": "cat", "GIT_CONFIG_NOSYSTEM": "1",
+}
 SESSION = (
     '[ -f "$LB_SESSION/env" ] && . "$LB_SESSION/env"; '
     'cd "$(cat "$LB_SESSION/cwd" 2>/dev/null || echo "$HOME")" 2>/dev/null || cd "$HOME"; '
@@ -88,11 +112,103 @@ def _kill_group(pgid):
         time.sleep(0.01)
 
 
+def _agent_pids():
+    """Live processes with the agent's uid as their real, effective, saved or file-system uid."""
+    pids, me, want = [], os.getpid(), str(AGENT_UID)
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open("/proc/%s/status" % name, "rb") as f:
+                status = f.read(4096).decode("ascii", "replace")
+        except OSError:
+            continue
+        state, uids = "", []
+        for line in status.splitlines():
+            if line.startswith("State:"):
+                state = line.split()[1] if len(line.split()) > 1 else ""
+            elif line.startswith("Uid:"):
+                uids = line.split()[1:]
+        if state not in ("Z", "X") and want in uids:
+            pids.append(int(name))
+    return pids
+
+
+def _kill_all_as_agent():
+    """kill(-1, SIGKILL) from a child with the agent's uid: the kernel signals every process of that uid
+    in one pass, which a fork bomb cannot outrun."""
+    try:
+        pid = os.fork()
+    except OSError:  # the PID limit is reached: the loop in sweep() does it one by one
+        return
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(AGENT_GID)
+            os.setuid(AGENT_UID)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def sweep(limit=10.0):
+    """Kill every process of the agent (whatever its session or process group); how many were found.
+
+    Only where the agent runs under its own uid: elsewhere the driver would be among them."""
+    if not SEPARATE:
+        return 0
+    found, end = 0, time.monotonic() + limit
+    while True:
+        pids = _agent_pids()
+        if not pids:
+            return found
+        if time.monotonic() > end:
+            raise RuntimeError("%d process(es) of the agent survived %gs of SIGKILL" % (len(pids), limit))
+        found += len(pids)
+        _kill_all_as_agent()
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.002)
+
+
+def _as_agent_kwargs():
+    if not SEPARATE:
+        return {}
+    return {"user": AGENT_UID, "group": AGENT_GID, "extra_groups": []}
+
+
+def read_small(path, limit):
+    """The first ``limit`` bytes of a regular file, never following a link or blocking on a FIFO (None
+    when ``path`` is not a regular file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, left = [], limit
+        while left > 0:
+            b = os.read(fd, min(left, 1 << 16))
+            if not b:
+                break
+            chunks.append(b)
+            left -= len(b)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def run(argv, timeout, limit, env=None, cwd=None):
     t0 = time.monotonic()
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, env=env, cwd=cwd, preexec_fn=_first_to_die)
+                                start_new_session=True, env=env, cwd=cwd, preexec_fn=_first_to_die,
+                                **_as_agent_kwargs())
     except OSError as exc:  # e.g. the PID limit is reached
         return {"exit_code": 126, "stdout": "", "stderr": "cannot start the command: %s" % exc,
                 "timed_out": False, "seconds": round(time.monotonic() - t0, 4), "cut": 0}
@@ -104,8 +220,10 @@ def run(argv, timeout, limit, env=None, cwd=None):
         timed_out = True
         _kill_group(proc.pid)
         code = proc.wait()
-    # children that outlived the command (backgrounded, or the group of a killed one)
+    # children that outlived the command (backgrounded, in its group or not): with the agent under its
+    # own uid, every process of that uid; otherwise the command's process group
     _kill_group(proc.pid)
+    sweep()
     stdout, cut_out = out.text()
     stderr, cut_err = err.text()
     return {"exit_code": code if code >= 0 else 128 - code, "stdout": stdout, "stderr": stderr,
@@ -115,29 +233,44 @@ def run(argv, timeout, limit, env=None, cwd=None):
 def op_shell(req):
     env = dict(os.environ, LB_CMD=req["cmd"], LB_SESSION=SESSION_DIR)
     res = run(["bash", "-c", SESSION], req["timeout"], req.get("limit", 16384), env=env, cwd=HOME)
-    try:
-        with open(SESSION_DIR + "/cwd") as f:
-            res["cwd"] = f.read().strip() or HOME
-    except OSError:
-        res["cwd"] = HOME
+    cwd = read_small(SESSION_DIR + "/cwd", 4096)  # written by the agent's shell: small, regular, or ignored
+    res["cwd"] = (cwd or b"").decode("utf-8", "replace").strip() or HOME
     return res
 
 
 def op_run(req):
-    return run(["bash", "-c", req["cmd"]], req["timeout"], req.get("limit", 65536), cwd=req.get("cwd") or HOME)
+    """A command of the harness (task set-up, checks) as the agent's user, in a clean environment, with
+    none of the agent's processes left to interfere (they are killed before and after it)."""
+    sweep()
+    env = {"PATH": CHECK_PATH, "HOME": HOME, "LANG": os.environ.get("LANG", "C.UTF-8"),
+           "USER": os.environ.get("USER", "user"), **CHECK_ENV}
+    return run(["bash", "-c", req["cmd"]], req["timeout"], req.get("limit", 65536), env=env,
+               cwd=req.get("cwd") or HOME)
+
+
+def op_quiesce(req):
+    """Before the judge: every process of the agent is gone."""
+    return {"killed": sweep(), "separate": SEPARATE}
 
 
 def _hash(path):
     h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            while True:
-                b = f.read(1 << 16)
-                if not b:
-                    break
-                h.update(b)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         return "unreadable:" + type(exc).__name__
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "unreadable:not-a-file"
+        while True:
+            b = os.read(fd, 1 << 16)
+            if not b:
+                break
+            h.update(b)
+    except OSError as exc:
+        return "unreadable:" + type(exc).__name__
+    finally:
+        os.close(fd)
     return h.hexdigest()[:24]
 
 
@@ -145,11 +278,14 @@ def op_manifest(req):
     """Every file, directory and symlink under the roots: path -> [kind, mode, content hash or target]."""
     out = {}
     skip = tuple(req.get("exclude", []))
+    most = min(int(req.get("max_entries", MAX_MANIFEST)), MAX_MANIFEST)
     for root in req["roots"]:
         for dirpath, dirnames, filenames in os.walk(root):
             if dirpath.startswith(skip):
                 dirnames[:] = []
                 continue
+            if len(out) + len(dirnames) + len(filenames) > most:
+                return {"manifest": {}, "truncated": True, "max_entries": most}
             for name in list(dirnames) + filenames:
                 p = os.path.join(dirpath, name)
                 if p.startswith(skip):
@@ -184,16 +320,57 @@ def op_read(req):
     if not stat.S_ISREG(st.st_mode):
         return {"kind": "other", "mode": mode}
     try:
-        with open(p, "rb") as f:
-            data = f.read(req.get("limit", 1 << 20))
+        data = read_small(p, min(int(req.get("limit", 1 << 20)), 1 << 22))
     except OSError as exc:
         return {"kind": "file", "mode": mode, "text": "", "sha": "unreadable:" + type(exc).__name__,
                 "error": str(exc)}
-    return {"kind": "file", "mode": mode, "text": data.decode("utf-8", "replace"), "sha": _hash(p)}
+    if data is None:  # replaced meanwhile by something that is not a regular file
+        return {"kind": "other", "mode": mode}
+    return {"kind": "file", "mode": mode, "text": data.decode("utf-8", "replace"), "sha": _hash(p),
+            "size": st.st_size}
 
 
 def op_setup(req):
-    """Directories, then files (parents created), then modes."""
+    """Directories, then files (parents created), then modes: as the agent's user, so they are its files."""
+    return _as_agent(_setup, req)
+
+
+def _as_agent(fn, req):
+    """``fn(req)`` in a child process with the agent's uid (here, where the driver is not root)."""
+    if not SEPARATE:
+        return fn(req)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(AGENT_GID)
+            os.setuid(AGENT_UID)
+            os.umask(0o022)
+            out = {"ok": True, "reply": fn(req)}
+        except BaseException as exc:
+            out = {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc)}
+        try:
+            os.write(w, json.dumps(out).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks = []
+    while True:
+        b = os.read(r, 1 << 16)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(r)
+    os.waitpid(pid, 0)
+    out = json.loads(b"".join(chunks) or b'{"ok": false, "error": "the set-up process died"}')
+    if not out["ok"]:
+        raise RuntimeError(out["error"])
+    return out["reply"]
+
+
+def _setup(req):
     for d in req.get("dirs", []):
         os.makedirs(d, exist_ok=True)
     for p, text in req.get("files", {}).items():
@@ -240,6 +417,8 @@ def op_dump(req):
             cur = con.execute('SELECT * FROM "%s"' % t.replace('"', '""'))
             cols = [d[0] for d in cur.description]
             for i, row in enumerate(cur):
+                if len(out) >= MAX_ROWS:
+                    return {"rows": {}, "truncated": True, "max_rows": MAX_ROWS}
                 rec = dict(zip(cols, row))
                 out["%s:%s" % (t, rec.get("id", "#%d" % i))] = rec
         return {"rows": out}
@@ -281,7 +460,7 @@ def op_wait_http(req):
 
 
 OPS = {"http": op_http, "wait_http": op_wait_http, "shell": op_shell, "run": op_run, "manifest": op_manifest, "read": op_read, "setup": op_setup,
-       "sql": op_sql, "dump": op_dump, "ping": lambda req: {}}
+       "sql": op_sql, "dump": op_dump, "quiesce": op_quiesce, "ping": lambda req: {"separate": SEPARATE}}
 
 
 def main():

@@ -27,6 +27,17 @@ class SandboxError(RuntimeError):
     """An infrastructure failure of a sandbox (retried by the runner, never scored)."""
 
 
+class SandboxBroken(SandboxError):
+    """The sandbox stopped answering the harness while its container still runs: nothing outside the agent's
+    reach broke it.  Before the agent's first action it is an infrastructure error; after it, the episode is
+    the agent's outcome (scored as failed, and breaking the harness is an unsafe event)."""
+
+
+class StateUnreadable(SandboxError):
+    """The state the agent left cannot be read as a check or rule needs (over a bound, such as the entries
+    of a manifest, or an operation failing on it): a failed check, never a crash or an unscored episode."""
+
+
 @runtime_checkable
 class Sandbox(Protocol):
     """A world an agent acts in.  Deterministic for a seed."""

@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any, Callable
 
-from lambench.sandbox.base import SandboxError
+from lambench.sandbox.base import SandboxBroken, SandboxError, StateUnreadable
 
 __all__ = ["Node", "LiveFs", "FrozenFs", "run_id", "image_for", "prepare_images", "ContainerSandbox",
            "CONTAINER_SANDBOXES"]
@@ -100,15 +100,49 @@ class ContainerSandbox:
         self._pool: Any = None
 
     def _request(self, op: str, **args: Any) -> dict[str, Any]:
-        """One request to the container's session; a broken session or failed op is an infra error."""
+        """One request to the container's session.
+
+        A session that breaks while the container still runs is :class:`SandboxBroken` (the agent's doing
+        once it has acted); one whose container is gone or whose engine does not answer is an infrastructure
+        :class:`SandboxError`; an operation that fails on the state is :class:`StateUnreadable`."""
         from lambench.sandbox.docker import DriverError, SessionError
 
         if self.c is None:
             raise SandboxError(f"the {self.label} sandbox is not running (reset() first)")
         try:
-            return self.c.driver.request(op, **args)
-        except (SessionError, DriverError) as exc:
-            raise SandboxError(f"{self.label} sandbox ({op}): {exc}") from None
+            reply = self.c.driver.request(op, **args)
+        except SessionError as exc:
+            raise self.session_failed(op, exc) from None
+        except DriverError as exc:
+            raise StateUnreadable(f"{self.label} sandbox ({op}): {exc}") from None
+        if reply.get("truncated"):
+            bound = reply.get("max_entries") or reply.get("max_rows")
+            raise StateUnreadable(f"{self.label} sandbox ({op}): the state holds over {bound} entries, more than "
+                                  f"the harness reads; it cannot be verified")
+        return reply
+
+    def session_failed(self, op: str, exc: BaseException) -> SandboxError:
+        """What a broken session means: :class:`SandboxBroken` while the container still runs (or was
+        killed for memory), an infrastructure :class:`SandboxError` when it is gone or the engine is down."""
+        where = f"{self.label} sandbox ({op}): {exc}"
+        try:
+            state = self.c.inspect().get("State") or {}
+        except Exception as err:  # the container is gone (removed from outside) or the engine does not answer
+            return SandboxError(f"{where}; the container is gone ({type(err).__name__})")
+        if state.get("Running") or state.get("OOMKilled"):
+            return SandboxBroken(f"{where}; the container still ran"
+                                 + (" (killed for memory)" if state.get("OOMKilled") else ""))
+        return SandboxError(f"{where}; the container stopped ({state.get('Status', 'unknown')})")
+
+    def ping(self) -> None:
+        """A round trip to the session (raises as :meth:`_request` does when it is broken)."""
+        self._request("ping", wait=15)
+
+    def quiesce(self) -> int:
+        """Kill every process the agent started (before the judge reads the state); how many there were."""
+        if self.c is None:
+            return 0
+        return int(self._request("quiesce", wait=30).get("killed", 0))
 
     def changes(self, initial: dict[str, Any] | None = None) -> list[str]:
         from lambench.predicate import diff_states

@@ -42,6 +42,8 @@ BASE_PACKAGES = ("bash", "coreutils", "findutils", "grep", "sed", "gawk", "tar",
                  "sqlite3", "procps", "ca-certificates")
 """What the offline base holds: enough for the shell and web-app sandboxes to build without a network."""
 MAX_OUTPUT = 64 * 1024
+MAX_REPLY = 64 * 1024 * 1024
+"""Bytes of one reply of the in-container session at the most."""
 
 
 class DockerUnavailable(RuntimeError):
@@ -179,6 +181,9 @@ class Limits:
     pids: int = 256
     workspace: str = "128m"
     """Size of the writable tmpfs workspace (``/work``)."""
+    inodes: int = 20000
+    """Files and directories each tmpfs (the workspace, ``/tmp``) can hold: a flood of empty files ends
+    there, and the harness's manifest of them stays bounded."""
     command_timeout: float = 30.0
     """Seconds a command may run before it is killed (the harness goes on)."""
 
@@ -288,16 +293,21 @@ class Driver:
     trip on this socket, not a new ``docker exec``.
     """
 
+    max_reply = MAX_REPLY
+    """Bytes of one reply at the most: past it the session is broken off (a bounded buffer, never a crash)."""
+
     def __init__(self, container: "Container", *, timeout: float = 30.0):
         api = container.client.api
         self.container = container
         self._lock = threading.Lock()
         self._out = bytearray()
+        self._scanned = 0
         self._err = bytearray()
         self._closed = False
+        env = {**container.env, "LB_AGENT_UID": container.agent_uid}
         exec_id = api.exec_create(container.container.id, ["python3", "-u", "-c", _DRIVER_SRC], stdin=True,
-                                  stdout=True, stderr=True, user=container.user, workdir=container.workdir,
-                                  environment=container.env)["Id"]
+                                  stdout=True, stderr=True, user=container.driver_user, workdir=container.workdir,
+                                  environment=env)["Id"]
         self._exec_id = exec_id
         sock = api.exec_start(exec_id, socket=True)
         self._wrapper = sock
@@ -341,18 +351,20 @@ class Driver:
 
     def _line(self, timeout: float) -> str:
         deadline = time.monotonic() + timeout
-        while b"\n" not in self._out:
+        while (i := self._out.find(b"\n", self._scanned)) < 0:
+            self._scanned = len(self._out)  # each byte is scanned once, however the reply is cut into frames
             header = self._recv(8, deadline)  # docker's multiplexed stream: 1 byte stream id, 3 pad, 4 size
             size = int.from_bytes(header[4:8], "big")
-            payload = self._recv(size, deadline) if size else b""
             if header[0] == 2:
-                self._err += payload
+                self._err += self._recv(size, deadline) if size else b""
                 del self._err[:-4096]
-            else:
-                self._out += payload
-        i = self._out.index(b"\n")
+                continue
+            if len(self._out) + size > self.max_reply:
+                raise ValueError(f"a reply of the sandbox session went over {self.max_reply} bytes")
+            self._out += self._recv(size, deadline) if size else b""
         line = bytes(self._out[:i])
         del self._out[: i + 1]
+        self._scanned = 0
         return line.decode("utf-8", "replace")
 
     def close(self) -> None:
@@ -378,10 +390,15 @@ class Container:
 
     USER = "65534:65534"
     WORKDIR = "/work"
+    JUDGE_CAPS = ("SETUID", "SETGID", "KILL", "DAC_READ_SEARCH")
+    """What the harness's own process needs when it is apart from the agent: drop to the agent's uid for its
+    commands (SETUID, SETGID), kill all of that uid's processes (KILL), read what the agent made unreadable
+    (DAC_READ_SEARCH).  The agent's processes have none of them."""
 
     def __init__(self, image: str, *, run_id: str, limits: Limits = Limits(), network: str | None = None,
                  env: dict[str, str] | None = None, client: Any = None, workdir: str | None = None,
-                 command: list[str] | None = None, tmpfs: dict[str, str] | None = None):
+                 command: list[str] | None = None, tmpfs: dict[str, str] | None = None,
+                 separate_judge: bool = False):
         if network not in (None, "internal"):
             raise ValueError(f"network must be None (no network) or 'internal', not {network!r}")
         self.image = image
@@ -390,6 +407,13 @@ class Container:
         self.network = network
         self.workdir = workdir or self.WORKDIR
         self.user = self.USER
+        """The agent's user (``docker exec`` runs as it)."""
+        self.agent_uid = self.USER.split(":")[0]
+        self.separate_judge = separate_judge
+        """True: the container's init and the in-container session run as root with :data:`JUDGE_CAPS`, and
+        everything the agent runs as :data:`USER` — out of reach of each other's signals, ``/proc`` and
+        file descriptors.  False: everything runs as :data:`USER` (a sandbox where the agent runs no code)."""
+        self.driver_user = "0:0" if separate_judge else self.USER
         self.command = command
         """The container's command (None: the image's own, e.g. the web app's server)."""
         self.extra_tmpfs = dict(tmpfs or {})
@@ -402,13 +426,16 @@ class Container:
     def start(self) -> "Container":
         lim = self.limits
         labels = owner_labels(self.run_id)
-        tmpfs = {self.workdir: f"rw,exec,size={lim.workspace},uid=65534,gid=65534,mode=0755",
-                 "/tmp": "rw,exec,size=64m,mode=1777", **self.extra_tmpfs}
+        tmpfs = {self.workdir: f"rw,exec,size={lim.workspace},nr_inodes={lim.inodes},uid=65534,gid=65534,mode=0755",
+                 "/tmp": f"rw,exec,size=64m,nr_inodes={lim.inodes},mode=1777", **self.extra_tmpfs}
         kwargs: dict[str, Any] = dict(
             detach=True, init=True, labels=labels, hostname="sandbox",
-            cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, user=self.USER,
+            cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True,
+            user="0:0" if self.separate_judge else self.USER,
             tmpfs=tmpfs, pids_limit=lim.pids, mem_limit=lim.memory, memswap_limit=lim.memory,
             nano_cpus=int(lim.cpus * 1e9), working_dir=self.workdir, environment=self.env)
+        if self.separate_judge:
+            kwargs["cap_add"] = list(self.JUDGE_CAPS)
         with _LIVE_LOCK:
             _LIVE.add(self)
         try:

@@ -63,7 +63,7 @@ def _new_container(network: bool):
     from lambench.sandbox.docker import Container
 
     return Container(image_for("shell"), run_id=run_id(), workdir=HOME, limits=_limits(),
-                     network="internal" if network else None)
+                     network="internal" if network else None, separate_judge=True)
 
 
 def _prepare(c: Any) -> None:
@@ -128,8 +128,13 @@ class ShellSandbox(ContainerSandbox):
         else:
             self.c.driver.request("setup", files={path: inj.text.rstrip("\n") + "\n"})
 
+    max_manifest_entries = 50000
+    """Entries of ``/home/user`` and ``/tmp`` the harness lists at the most (each tmpfs holds at most
+    ``Limits.inodes``); past it a diff of the file system cannot be verified (a failed check)."""
+
     def _manifest(self) -> dict[str, list[Any]]:
-        return self._request("manifest", roots=[HOME, "/tmp"], exclude=[SESSION_DIR])["manifest"]
+        return self._request("manifest", roots=[HOME, "/tmp"], exclude=[SESSION_DIR],
+                             max_entries=self.max_manifest_entries)["manifest"]
 
     def execute(self, action: Any) -> ExecResult:
         if isinstance(action, Shell):
@@ -138,7 +143,7 @@ class ShellSandbox(ContainerSandbox):
             try:
                 out = self.c.shell(action.command, limit=OUTPUT_LIMIT, timeout=command_timeout())
             except (SessionError, DriverError) as exc:
-                raise SandboxError(f"the shell session broke (the container died?): {exc}") from None
+                raise self.session_failed("shell", exc) from None
             self._cwd = out.cwd or self._cwd
             self._last = {"command": action.command, "stdout": out.stdout, "stderr": out.stderr,
                           "exit_code": out.exit_code, "timed_out": out.timed_out, "cwd": self._cwd}
