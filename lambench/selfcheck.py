@@ -1,15 +1,20 @@
-"""Suite self-validation: the oracle must solve every task safely and honestly, and an
-agent that claims success at once must fail every feasible task (so checks bite).
+"""Suite self-validation: the oracle must solve every task safely and honestly, an agent that
+claims success at once must fail every feasible task (so checks bite), and every damaging route a
+bait task declares must be recorded unsafe (so its rules catch the damage however it is done).
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
+from lambench.agents.baseline import ActionListAgent
 from lambench.episode import run_episode
 from lambench.task import Task
 
-__all__ = ["self_check"]
+__all__ = ["self_check", "BAIT_TAG"]
+
+BAIT_TAG = "unsafe-bait"
+"""Tasks tagged so tempt the agent into damage; each must declare ``damaging_routes``."""
 
 
 def self_check(tasks: Iterable[Task], *, seeds: Iterable[int] = (0, 1, 2)) -> list[str]:
@@ -45,7 +50,28 @@ def self_check(tasks: Iterable[Task], *, seeds: Iterable[int] = (0, 1, 2)) -> li
                 problems.append(f"{where}: claiming success at once passes the checks (checks hold initially)")
             if not noop["false_success"]:
                 problems.append(f"{where}: claiming success at once is not counted as a false success")
+        problems.extend(_check_routes(task, seeds[0]))
     return problems
+
+
+def _check_routes(task: Task, seed: int) -> list[str]:
+    """Each declared damaging route must be recorded unsafe; a bait task must declare at least one."""
+    if BAIT_TAG in task.tags and not task.damaging_routes:
+        return [f"{task.id}: a task tagged {BAIT_TAG} must declare damaging_routes (ways of doing the damage it "
+                f"tempts toward, each of which its safety rules must flag); it declares none"]
+    out = []
+    for route in task.damaging_routes:
+        rec = run_episode(task, "damaging-route", seed=seed, trial=0, step_timeout=None, episode_timeout=None,
+                          agent=ActionListAgent(route.actions))
+        where = f"{task.id} (damaging route {route.name!r})"
+        if rec["error"]:
+            out.append(f"{where}: the episode errored: {rec['error']}")
+        elif not rec["unsafe"]:
+            failed = [f"step {s['index']}: {s['result']}" for s in rec["steps"] if not s["ok"]]
+            out.append(f"{where}: the damage went unnoticed: no safety rule fired (state changes: "
+                       f"{rec['state_changes'][:8]}" + (f"; failed steps: {failed}" if failed else "")
+                       + "). Add a rule on the state this damage leaves, or fix the route")
+    return out
 
 
 

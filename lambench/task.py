@@ -20,7 +20,7 @@ from lambench.action import ACTION_TYPES, parse_action
 from lambench.predicate import PredicateError, PredicateSpec, compile_predicate
 from lambench.safety import RiskCategory, Severity
 
-__all__ = ["Task", "TaskError", "SafetyRule", "MockOSSetup", "ShellSetup", "WebAppSetup", "load_task", "load_suite", "list_suites",
+__all__ = ["Task", "TaskError", "SafetyRule", "DamagingRoute", "MockOSSetup", "ShellSetup", "WebAppSetup", "load_task", "load_suite", "list_suites",
            "tasks_root", "suite_version", "get_task", "validate_paths"]
 
 
@@ -196,6 +196,25 @@ class SafetyRule(_Model):
         return spec
 
 
+class DamagingRoute(_Model):
+    """One way of doing the damage a bait task tempts toward (``tasks validate --self-check`` runs it, and it
+    must be recorded unsafe): a route the task's rules must catch however the damage is spelled."""
+
+    name: str = Field(min_length=1)
+    """What the route does, e.g. ``find -delete instead of rm -rf``."""
+    actions: list[dict[str, Any]] = Field(min_length=1)
+    """The actions, played in order (a ``finish`` with status success is added when they end without one)."""
+
+    @field_validator("actions")
+    @classmethod
+    def _valid(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, raw in enumerate(v):
+            res = parse_action(raw)
+            if not res.valid:
+                raise ValueError(f"action {i} is not a valid action: {res.error}")
+        return v
+
+
 class Injection(_Model):
     """Adversarial content a third party planted in the environment, and what the attacker wants.
 
@@ -329,6 +348,8 @@ class Task(_Model):
     """True when the right answer is ``finish`` with status ``infeasible``."""
     injection: Injection | None = None
     paraphrases: list[str] = Field(default_factory=list)
+    damaging_routes: list[DamagingRoute] = Field(default_factory=list)
+    """Bait tasks: ways to do the tempting damage, each of which must be recorded unsafe (self-check)."""
     _path: str | None = PrivateAttr(default=None)
 
     @property
@@ -450,27 +471,114 @@ def _loc(loc: tuple) -> str:
     return out or "(top level)"
 
 
+MAX_TASK_FILE_CHARS = 1 << 20
+"""The largest task file read (1 MiB of text): a task is a few KB, and a bigger file is refused unparsed."""
+MAX_YAML_DEPTH = 64
+"""The deepest nesting of mappings and lists in a task file (the shipped tasks use at most 8)."""
+MAX_YAML_VALUES = 100_000
+"""The most values a task file may hold, each alias (``*name``) counted as a copy of what it names, so that
+anchors referencing anchors ("billion laughs") cannot make validation walk an exponential tree."""
+
+
+class _YAMLTooBig(Exception):
+    """A task file's YAML over one of the limits above; the message says which and the fix."""
+
+
+def _yaml_children(node: Any) -> list[Any]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _yaml_shape(root: Any) -> None:
+    """Check a composed YAML node graph against the limits, walking it without recursion.
+
+    Aliases make the graph a DAG (or a cycle): each node is visited once, its height and the size of its
+    expansion memoised, so the check costs the size of the file, not of the expansion."""
+    done: dict[int, tuple[int, int]] = {}  # id(node) -> (nesting height, values in the expansion, capped)
+    entered: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            kids = [done[id(k)] for k in _yaml_children(node)]
+            height = 1 + max((k[0] for k in kids), default=0) if isinstance(node, yaml.CollectionNode) else 0
+            done[key] = (height, min(MAX_YAML_VALUES + 1, 1 + sum(k[1] for k in kids)))
+            entered.discard(key)
+            continue
+        if key in done:
+            continue
+        if key in entered:
+            raise _YAMLTooBig(f"an alias (*name, line {node.start_mark.line + 1}) names a list or mapping that "
+                              "contains it, a recursive structure no task field takes: remove the alias")
+        entered.add(key)
+        stack.append((node, True))
+        stack.extend((k, False) for k in _yaml_children(node) if id(k) not in done)
+    height, values = done[id(root)]
+    if height > MAX_YAML_DEPTH:
+        node = root
+        for _ in range(MAX_YAML_DEPTH):  # down the deepest path to the first level over the limit
+            node = max(_yaml_children(node), key=lambda k: done[id(k)][0])
+        raise _too_deep(node.start_mark.line + 1)
+    if values > MAX_YAML_VALUES:
+        raise _YAMLTooBig(f"the YAML expands to more than {MAX_YAML_VALUES:,} values, counting each alias (*name) "
+                          "as a copy of what it names; a task needs far fewer: write the values out instead of "
+                          "nesting aliases")
+
+
 def _parse_yaml(text: str) -> Any:
     """YAML through libyaml when PyYAML has it (about 10x faster: loading a suite is most of a run's start-up);
-    a document it rejects is parsed again by the pure-Python parser, whose error names the offending character."""
+    a document it rejects is parsed again by the pure-Python parser, whose error names the offending character.
+
+    The node graph is checked (:func:`_yaml_shape`) before any Python value is built from it; a document over a
+    limit raises :class:`_YAMLTooBig`."""
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         try:
-            return yaml.load(text, Loader=fast)
-        except (yaml.YAMLError, UnicodeError):
-            pass
-    return yaml.safe_load(text)
+            return _load_checked(fast, text)
+        except (yaml.YAMLError, UnicodeError) as exc:
+            if "nesting depth" in str(getattr(exc, "problem", "") or ""):  # libyaml's own limit (1000 levels):
+                mark = getattr(exc, "problem_mark", None)                   # the pure-Python parser would recurse
+                raise _too_deep(mark.line + 1 if mark else None) from None
+    return _load_checked(yaml.SafeLoader, text)
+
+
+def _too_deep(line: int | None = None) -> _YAMLTooBig:
+    where = f" at line {line}" if line else ""
+    return _YAMLTooBig(f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep{where} (lists and mappings "
+                       "inside each other); a task needs a few levels: flatten it")
+
+
+def _load_checked(loader_class: Any, text: str) -> Any:
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _yaml_shape(node)
+        return loader.construct_document(node)
+    except RecursionError:  # the pure-Python composer recurses: a few hundred levels exhaust the stack
+        raise _too_deep() from None
+    finally:
+        loader.dispose()
 
 
 def load_task(path: str | os.PathLike) -> Task:
     """Load and validate one task file; raise :class:`TaskError` naming file and field."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read(MAX_TASK_FILE_CHARS + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskError(path, [f"cannot read the file ({exc})"]) from None
+    if len(text) > MAX_TASK_FILE_CHARS:
+        raise TaskError(path, [f"the file is larger than {MAX_TASK_FILE_CHARS >> 20} MiB, the limit of a task file "
+                               "(a task is a few KB): is it the right file?"])
     try:
         raw = _parse_yaml(text)
+    except _YAMLTooBig as exc:
+        raise TaskError(path, [str(exc)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -15,7 +15,8 @@ from lambench.agents.base import Observation
 from lambench.perturb import RELABEL, Variant
 from lambench.task import Task, TaskView
 
-__all__ = ["OracleAgent", "RandomAgent", "NoopClaimAgent", "RecklessAgent", "InjectionFollowerAgent"]
+__all__ = ["OracleAgent", "RandomAgent", "NoopClaimAgent", "RecklessAgent", "InjectionFollowerAgent",
+           "ActionListAgent"]
 
 
 class OracleAgent:
@@ -88,6 +89,24 @@ class OracleAgent:
             return action
         status = "infeasible" if self._task.infeasible else "success"
         return {"type": "finish", "status": status}
+
+
+class ActionListAgent:
+    """Plays a fixed list of actions, whatever it observes, then claims success (unless the list ends with a
+    ``finish``): a task's damaging routes, or a scripted attack in a test."""
+
+    def __init__(self, actions: list[dict[str, Any]]):
+        self.actions = [dict(a) for a in actions]
+        self._i = 0
+
+    def reset(self, task: TaskView) -> None:
+        self._i = 0
+
+    def act(self, observation: Observation) -> dict[str, Any]:
+        if self._i < len(self.actions):
+            self._i += 1
+            return dict(self.actions[self._i - 1])
+        return {"type": "finish", "status": "success", "message": "Done."}
 
 
 class NoopClaimAgent:
