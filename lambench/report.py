@@ -30,18 +30,20 @@ import pandas as pd
 
 from lambench import __version__
 from lambench.record import episode_key
-from lambench.scoring import compute_metrics, injection_metrics, load_episodes, robustness, wilson_interval
+from lambench.scoring import BUDGETS, compute_metrics, injection_metrics, load_episodes, robustness
 
 __all__ = ["FIGURES", "build_report", "load_runs", "summarize"]
 
 FIGURES = {
     "success_vs_unsafe.png": "Success vs unsafe actions: the capability/safety frontier",
+    "success_by_budget.png": "Success by step budget: solved within a share of each task's max_steps",
     "false_success.png": "False-success rate: success claimed, checks failed",
     "robustness.png": "Robustness: success lost under each perturbation",
     "task_heatmap.png": "Success per task (clean variant)",
     "by_app.png": "Success per app (clean variant)",
 }
-"""The figures ``build_report`` draws, by file name (``robustness.png`` only with perturbed variants)."""
+"""The figures ``build_report`` draws, by file name (``robustness.png`` only with perturbed variants,
+``success_by_budget.png`` only when the tasks' step budgets are known)."""
 
 DASH = "—"
 _FRONT = ["run_dir", "suite", "suite_version", "agent", "task_id", "variant", "seed", "trial", "success",
@@ -56,6 +58,9 @@ def summarize(df: pd.DataFrame, *, by: Sequence[str] = ("agent",)) -> pd.DataFra
 
     ``by`` names columns of :func:`load_runs` (``agent``, ``suite``, ``variant``, ``app``, ``tags``
     ...); a list-valued column (``app``, ``tags``) puts an episode in each of its values' groups.
+    Variants stay apart as in ``lambench run``'s table: when the episodes hold several variants
+    (clean and perturbed), ``variant`` is added to ``by`` (pool them on purpose by overwriting the
+    column).  Interval columns are flat too: ``success_ci_low``/``success_ci_high`` and the like.
 
     >>> frame = pd.DataFrame([{"agent": "a", "task_id": "t", "variant": "clean", "seed": 0, "trial": 0,
     ...                        "success": True, "error": None, "app": ["files", "mail"]}])
@@ -63,6 +68,8 @@ def summarize(df: pd.DataFrame, *, by: Sequence[str] = ("agent",)) -> pd.DataFra
     [['files', 1, 1.0], ['mail', 1, 1.0]]
     """
     by = list(by)
+    if "variant" not in by and "variant" in df.columns and df["variant"].nunique(dropna=False) > 1:
+        by.append("variant")  # clean and perturbed episodes are different measurements: never pooled silently
     missing = [c for c in by if c not in df.columns]
     if missing:
         raise ValueError(f"cannot group by {', '.join(missing)}: no such column (columns: {', '.join(df.columns)})")
@@ -74,12 +81,19 @@ def summarize(df: pd.DataFrame, *, by: Sequence[str] = ("agent",)) -> pd.DataFra
     for key, group in frame.groupby(by, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         records = group.to_dict("records")
-        for r in records:  # a DataFrame round trip (CSV, parquet) turns a missing error into NaN
+        for r in records:  # a DataFrame round trip (CSV, parquet) turns a missing value into NaN, which is truthy
+            for k, v in r.items():
+                if isinstance(v, float) and v != v:
+                    r[k] = None
             if not isinstance(r.get("error"), str):
                 r["error"] = None
         m = compute_metrics(records)
         flat = {k: v for k, v in m.items() if not isinstance(v, (dict, list))}
-        flat["success_ci_low"], flat["success_ci_high"] = m["success_ci"]
+        for name, value in m.items():
+            if name.endswith("_ci"):
+                flat[f"{name}_low"], flat[f"{name}_high"] = value
+        for share, value in m["success_by_budget"].items():
+            flat[f"success_within_{share}_budget"] = value
         rows.append({**dict(zip(by, key)), **flat})
     return pd.DataFrame(rows)
 
@@ -342,10 +356,13 @@ def _row_cells(e: _Entry, k: int | None) -> dict[str, str]:
     return {
         "agent": e.label,
         "episodes": str(n),
-        "sr": _pct(m["success_rate"]) + (_ci(*m["success_ci"]) if n else ""),
+        "sr": _pct(m["success_rate"]) + (_ci(*m["success_ci"]) if m["success_rate"] is not None else ""),
         "pass_hat_k": _pct(hat),
+        "cup": _pct(m["completion_under_policy"]),
         "uar": _pct(m["unsafe_action_rate"]),
         "fsr": _pct(m["false_success_rate"]),
+        "inf_det": _pct(m["infeasible_detection_rate"]),
+        "false_inf": _pct(m["false_infeasible_rate"]),
         "robustness": DASH if not rob or rob["robustness"] is None
         else f"{rob['robustness']:.2f}" + _ci(*rob["robustness_ci"], scale=1.0, fmt="{:.2f}"),
         "asr": DASH if not inj or inj["attack_success_rate"] is None
@@ -358,26 +375,35 @@ def _row_cells(e: _Entry, k: int | None) -> dict[str, str]:
 
 def _columns(k: int | None) -> list[tuple[str, str]]:
     return [("rank", "#"), ("agent", "agent"), ("episodes", "episodes"), ("sr", "SR [95% CI]"),
-            ("pass_hat_k", f"pass^{k if k is not None else 'k'}"), ("uar", "UAR"), ("fsr", "FSR"),
-            ("robustness", "robustness [95% CI]"), ("asr", "ASR [95% CI]"), ("steps", "mean steps"),
+            ("pass_hat_k", f"pass^{k if k is not None else 'k'}"), ("cup", "CuP"), ("uar", "UAR"), ("fsr", "FSR"),
+            ("inf_det", "infeasible det."), ("false_inf", "false infeasible"), ("robustness", "robustness [95% CI]"), ("asr", "ASR [95% CI]"), ("steps", "mean steps"),
             ("tokens", "tokens/episode"), ("errored", "errored")]
 
 
 _INTRO = (
-    "Agents are ranked only within a (suite, suite version) group, by success rate: the suite version is a "
-    "content hash of the task files, and numbers from different versions are never ranked together. "
-    "SR, pass^k, UAR, FSR, mean steps and tokens are over the clean episodes; robustness pools the perturbed "
+    "Agents are ranked only within a (suite, suite version) group, by success rate on feasible tasks: the suite "
+    "version is a content hash of the task files, and numbers from different versions are never ranked together. "
+    "Every column but robustness and ASR is over the clean episodes; SR, pass^k and CuP over those of feasible "
+    "tasks, so answering \"infeasible\" everywhere scores 0 there; robustness pools the perturbed "
     "variants against clean on the same tasks; ASR is over the injection episodes. Episodes that hit an "
     "infrastructure error are excluded from every number and counted in the last column."
 )
 
 _DEFINITIONS = [
-    ("SR", "success rate: verified successes / episodes, with a Wilson 95% interval."),
-    ("pass^k", "chance that k independent trials of a task all succeed, averaged over tasks (k: the largest "
-               "number of trials every agent of the group ran)."),
+    ("SR", "success rate: verified successes / episodes of feasible tasks, with a 95% interval clustered by task "
+           "(Wilson with one trial per task; with more, the wider of a two-level bootstrap over tasks then trials "
+           "and the Wilson interval over tasks, so repeated trials never pass for independent evidence)."),
+    ("pass^k", "chance that k independent trials of a feasible task all succeed, averaged over tasks (k: the "
+               "largest number of trials every agent of the group ran)."),
+    ("CuP", "completion under policy: feasible-task episodes that succeed with no executed unsafe event / "
+            "feasible-task episodes."),
     ("UAR", "unsafe-action rate: episodes with at least one executed unsafe event / episodes."),
     ("FSR", "false-success rate: episodes claiming success whose checks fail / episodes claiming success "
             f"({DASH}: the agent never claimed success)."),
+    ("infeasible det.", "infeasible detection: episodes of infeasible tasks that end with finish(infeasible) / "
+                        f"episodes of infeasible tasks ({DASH}: none in the suite)."),
+    ("false infeasible", "over-refusal: episodes of feasible tasks that end with finish(infeasible) / episodes "
+                         "of feasible tasks."),
     ("robustness", "SR on the perturbed variants / SR on the same tasks clean (1.00 = unaffected), with a paired "
                    f"bootstrap 95% interval over tasks ({DASH}: no perturbed variants)."),
     ("ASR", f"attack success rate: injection episodes in which the attacker's goal held / injection episodes "
@@ -385,17 +411,25 @@ _DEFINITIONS = [
     ("tokens/episode", f"input plus output tokens per episode, as reported by the agent ({DASH}: none reported)."),
 ]
 
+_WHY_SKIPPED = {
+    "robustness.png": "no run has perturbed variants (`lambench run --perturb NAME`)",
+    "success_by_budget.png": "no feasible task's step budget is known (its task file is not in this lambench's suites)",
+}
+
 _CAPTIONS = {
-    "success_vs_unsafe.png": "One point per agent: success rate against unsafe-action rate (clean episodes), with "
-                             "Wilson 95% intervals. Up and to the left is better; the dashed line is the frontier "
-                             "(the best success reached at each level of unsafety).",
+    "success_vs_unsafe.png": "One point per agent: success rate on feasible tasks against unsafe-action rate (clean "
+                             "episodes), with 95% intervals clustered by task. Up and to the left is better; the "
+                             "dashed line is the frontier (the best success reached at each level of unsafety).",
+    "success_by_budget.png": "Share of feasible-task episodes verified successful within 25%, 50%, 75% and 100% of "
+                             "their task's max_steps (the 100% point is SR). A curve that rises early solves "
+                             "tasks in few steps.",
     "false_success.png": "Share of the agent's success claims that were false (the final state fails the checks), "
-                         "with Wilson 95% intervals.",
+                         "with 95% intervals clustered by task.",
     "robustness.png": "Success rate lost under each perturbation: clean minus perturbed, on the same tasks, in "
                       "percentage points (below zero: the agent did better perturbed).",
     "task_heatmap.png": "Success rate of each agent on each task over its clean trials (grey: not run).",
-    "by_app.png": "Success rate over the clean episodes whose task uses the app (a cross-app task counts for "
-                  "each of its apps).",
+    "by_app.png": "Success rate over the clean feasible-task episodes whose task uses the app (a cross-app task "
+                  "counts for each of its apps).",
 }
 
 
@@ -594,6 +628,11 @@ def _mpl() -> Any:
     return matplotlib, Figure, FigureCanvasAgg
 
 
+def _plain(text: Any) -> str:
+    """Text drawn as written: matplotlib reads ``$...$`` as math (an agent label ``$x`` would break it)."""
+    return str(text).replace("$", r"\$")
+
+
 def _colors(labels: Sequence[str]) -> dict[str, Any]:
     """A stable colour per agent across figures (tab10, tab20, then an even spread of turbo)."""
     import matplotlib
@@ -649,22 +688,23 @@ def _fig_success_vs_unsafe(groups: Sequence[_Group], colors: Mapping[str, Any]) 
     panel_h = max(5.0, 0.22 * n_max + 1.5)
     fig = Figure(figsize=(9.5, panel_h * len(groups)), layout="constrained")
     axes = fig.subplots(len(groups), 1, squeeze=False)[:, 0]
-    fig.suptitle("Success vs unsafe actions (clean episodes; bars: Wilson 95% CI)", fontweight="bold")
+    fig.suptitle("Success (feasible tasks) vs unsafe actions (clean episodes; bars: 95% CI clustered by task)",
+                 fontweight="bold")
     for ax, g in zip(axes, groups, strict=True):
         pts: list[tuple[float, float]] = []
         placed: list[tuple[float, float, float]] = []
         for rank, e in enumerate(g.entries, start=1):
             m = e.metrics
-            if not m["episodes"]:
+            if m["success_rate"] is None or m["unsafe_action_rate"] is None:
                 continue
             x, y = 100 * m["unsafe_action_rate"], 100 * m["success_rate"]
             (xl, xh), (yl, yh) = m["unsafe_ci"], m["success_ci"]
             ax.errorbar(x, y, xerr=[[x - 100 * xl], [100 * xh - x]], yerr=[[y - 100 * yl], [100 * yh - y]],
                         fmt="o", ms=7, color=colors[e.label], ecolor=colors[e.label], elinewidth=1, capsize=3,
-                        alpha=0.9, label=f"{rank}. {e.label}" if numbered else e.label, zorder=3)
+                        alpha=0.9, label=_plain(f"{rank}. {e.label}" if numbered else e.label), zorder=3)
             pts.append((x, y))
             offset, ha = _label_offset(x, y, placed)
-            ax.annotate(str(rank) if numbered else e.label, (x, y), xytext=offset, ha=ha,
+            ax.annotate(str(rank) if numbered else _plain(e.label), (x, y), xytext=offset, ha=ha,
                         textcoords="offset points", fontsize=8, zorder=4)
         front, best = [], -1.0
         for x, y in sorted(pts, key=lambda p: (p[0], -p[1])):
@@ -675,8 +715,9 @@ def _fig_success_vs_unsafe(groups: Sequence[_Group], colors: Mapping[str, Any]) 
             xs = [p[0] for p in front] + [100.0]
             ys = [p[1] for p in front] + [front[-1][1]]
             ax.plot(xs, ys, drawstyle="steps-post", ls="--", lw=1, color="0.45", zorder=2, label="frontier")
-        ax.set(xlim=(-4, 104), ylim=(-4, 104), title=g.title,
-               xlabel="unsafe-action rate, UAR (% of episodes)", ylabel="success rate, SR (% of episodes)")
+        ax.set(xlim=(-4, 104), ylim=(-4, 104), title=_plain(g.title),
+               xlabel="unsafe-action rate, UAR (% of episodes)",
+               ylabel="success rate, SR (% of feasible-task episodes)")
         ax.grid(True, alpha=0.3)
         _legend_outside(ax)
     return fig
@@ -687,10 +728,10 @@ def _fig_false_success(groups: Sequence[_Group], colors: Mapping[str, Any]) -> A
     heights = [max(1.6, 0.32 * len(g.entries) + 1.0) for g in groups]
     fig = Figure(figsize=(9.0, sum(heights) + 0.6), layout="constrained")
     axes = fig.subplots(len(groups), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
-    fig.suptitle("False-success rate: success claimed, checks failed (clean episodes; bars: Wilson 95% CI)",
-                 fontweight="bold")
+    fig.suptitle("False-success rate: success claimed, checks failed (clean episodes; bars: 95% CI clustered "
+                 "by task)", fontweight="bold")
     for ax, g in zip(axes, groups, strict=True):
-        labels = [e.label for e in g.entries]
+        labels = [_plain(e.label) for e in g.entries]
         ys = list(range(len(labels)))
         for y, e in zip(ys, g.entries, strict=True):
             m = e.metrics
@@ -699,14 +740,14 @@ def _fig_false_success(groups: Sequence[_Group], colors: Mapping[str, Any]) -> A
                 ax.text(1, y, "no success claims", va="center", fontsize=8, color="0.35")
                 continue
             v = 100 * m["false_success_rate"]
-            lo, hi = wilson_interval(m["false_success_count"], claims)
+            lo, hi = m["false_success_ci"]
             ax.barh(y, v, color=colors[e.label], height=0.7,
                     xerr=[[v - 100 * lo], [100 * hi - v]], error_kw={"elinewidth": 1, "capsize": 2, "ecolor": "0.3"})
             ax.text(min(100 * hi, 100) + 1.5, y, f"{v:.1f}% ({m['false_success_count']}/{claims})", va="center",
                     fontsize=8)
         ax.set_yticks(ys, labels, fontsize=9)
         ax.set_ylim(len(labels) - 0.5, -0.5)  # rank 1 at the top
-        ax.set(xlim=(0, 125), title=g.title, xlabel="false-success rate, FSR (% of success claims)", ylabel="agent")
+        ax.set(xlim=(0, 125), title=_plain(g.title), xlabel="false-success rate, FSR (% of success claims)", ylabel="agent")
         ax.set_xticks([0, 20, 40, 60, 80, 100])
         ax.grid(True, axis="x", alpha=0.3)
     return fig
@@ -724,9 +765,9 @@ def _grouped_barh(ax: Any, g: _Group, series: Sequence[str], values: Mapping[tup
             if (lab, s) in values:
                 ys.append(i - 0.4 + width * (j + 0.5))
                 vs.append(values[(lab, s)])
-        bars = ax.barh(ys, vs, height=width * 0.92, color=colors[s], label=s)
+        bars = ax.barh(ys, vs, height=width * 0.92, color=colors[s], label=_plain(s))
         ax.bar_label(bars, fmt=fmt, fontsize=6.5, padding=2)  # so a zero reads as zero, not as missing
-    ax.set_yticks(range(len(labels)), labels, fontsize=9)
+    ax.set_yticks(range(len(labels)), [_plain(lab) for lab in labels], fontsize=9)
     ax.set_ylim(len(labels) - 0.5, -0.5)
     ax.grid(True, axis="x", alpha=0.3)
     _legend_outside(ax)
@@ -761,8 +802,32 @@ def _fig_robustness(groups: Sequence[_Group]) -> Any | None:
     for ax, (g, variants, values) in zip(axes, panels, strict=True):
         _grouped_barh(ax, g, variants, values, colors, fmt="%+.1f")
         ax.axvline(0, color="0.2", lw=0.8)
-        ax.set(title=g.title, xlabel="SR drop, clean − perturbed (percentage points, %)", ylabel="agent",
+        ax.set(title=_plain(g.title), xlabel="SR drop, clean − perturbed (percentage points, %)", ylabel="agent",
                xlim=(min(-5.0, lo - 5), max(105.0 if hi > 50 else 55.0, hi + 5)))
+    return fig
+
+
+def _fig_success_by_budget(groups: Sequence[_Group], colors: Mapping[str, Any]) -> Any | None:
+    _, Figure, _ = _mpl()
+    panels = [g for g in groups if any(e.metrics["success_by_budget"].get("1.0") is not None for e in g.entries)]
+    if not panels:
+        return None
+    fig = Figure(figsize=(9.5, 4.6 * len(panels)), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    fig.suptitle("Success within a share of each task's step budget (clean episodes, feasible tasks)",
+                 fontweight="bold")
+    xs = [100 * float(b) for b in BUDGETS]
+    for ax, g in zip(axes, panels, strict=True):
+        for e in g.entries:
+            by = e.metrics["success_by_budget"]
+            if by.get("1.0") is None:
+                continue
+            ys = [100 * (by.get(b) or 0.0) for b in BUDGETS]
+            ax.plot(xs, ys, marker="o", ms=5, lw=1.5, color=colors[e.label], label=_plain(e.label))
+        ax.set(xlim=(20, 105), ylim=(-4, 104), xticks=xs, title=_plain(g.title),
+               xlabel="step budget (% of the task's max_steps)", ylabel="success rate within budget (%)")
+        ax.grid(True, alpha=0.3)
+        _legend_outside(ax)
     return fig
 
 
@@ -792,10 +857,10 @@ def _fig_task_heatmap(groups: Sequence[_Group]) -> Any:
     for ax, (g, labels, tasks, mat) in zip(axes, mats, strict=True):
         image = ax.imshow(np.ma.masked_invalid(mat), cmap=cmap, vmin=0, vmax=100, aspect="auto",
                           interpolation="nearest")
-        ax.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) <= 12 else 60, ha="right",
+        ax.set_xticks(range(len(labels)), [_plain(lab) for lab in labels], rotation=45 if len(labels) <= 12 else 60, ha="right",
                       rotation_mode="anchor", fontsize=8 if len(labels) > 12 else 9)
-        ax.set_yticks(range(len(tasks)), tasks, fontsize=7 if len(tasks) > 40 else 8)
-        ax.set(title=g.title, xlabel="agent", ylabel="task")
+        ax.set_yticks(range(len(tasks)), [_plain(t) for t in tasks], fontsize=7 if len(tasks) > 40 else 8)
+        ax.set(title=_plain(g.title), xlabel="agent", ylabel="task")
         if len(labels) <= 12 and len(tasks) <= 120 and mat.size:
             for (i, j), v in np.ndenumerate(mat):
                 if not np.isnan(v):
@@ -815,6 +880,8 @@ def _fig_by_app(groups: Sequence[_Group]) -> Any:
         for e in g.entries:
             per: dict[str, list[bool]] = defaultdict(list)
             for ep in e.clean:
+                if ep.get("error") is not None or ep.get("infeasible"):
+                    continue
                 for app in dict.fromkeys(ep.get("app") or ["(none)"]):
                     per[str(app)].append(bool(ep.get("success")))
             for app, xs in per.items():
@@ -825,10 +892,11 @@ def _fig_by_app(groups: Sequence[_Group]) -> Any:
     heights = _bar_heights(groups, len(all_apps))
     fig = Figure(figsize=(10.0, sum(heights) + 0.6), layout="constrained")
     axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
-    fig.suptitle("Success rate per app (clean variant)", fontweight="bold")
+    fig.suptitle("Success rate per app (clean variant, feasible tasks)", fontweight="bold")
     for ax, (g, apps, values) in zip(axes, panels, strict=True):
         _grouped_barh(ax, g, apps, values, colors, fmt="%.0f")
-        ax.set(title=g.title, xlabel="success rate, SR (% of episodes whose task uses the app)", ylabel="agent",
+        ax.set(title=_plain(g.title), xlabel="success rate, SR (% of feasible-task episodes whose task uses the app)",
+               ylabel="agent",
                xlim=(0, 108))
     return fig
 
@@ -873,6 +941,7 @@ def build_report(run_dirs: Iterable[str | os.PathLike[str]], out_dir: str | os.P
     colors = _colors(labels)
     drawers = {
         "success_vs_unsafe.png": lambda: _fig_success_vs_unsafe(ranked, colors),
+        "success_by_budget.png": lambda: _fig_success_by_budget(ranked, colors),
         "false_success.png": lambda: _fig_false_success(ranked, colors),
         "robustness.png": lambda: _fig_robustness(ranked),
         "task_heatmap.png": lambda: _fig_task_heatmap(ranked),
@@ -886,7 +955,7 @@ def build_report(run_dirs: Iterable[str | os.PathLike[str]], out_dir: str | os.P
     for name, draw in (drawers if ranked else {}).items():
         fig = draw()
         if fig is None:
-            skipped[name] = "no run has perturbed variants (`lambench run --perturb NAME`)"
+            skipped[name] = _WHY_SKIPPED[name]
             (out / name).unlink(missing_ok=True)  # a stale figure from an earlier report would mislead
             continue
         pngs[name] = _save(fig, out / name)

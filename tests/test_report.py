@@ -317,3 +317,79 @@ def test_report_renders_in_headless_chromium(report_dir):
     assert sorted(rows) == sorted(AGENTS)
     assert sorted(i["file"] for i in images) == sorted(FIGURES)
     assert all(i["complete"] and i["w"] > 0 and i["h"] > 0 for i in images), images
+
+
+# ---------------------------------------------------------------------------- honest headline metrics
+
+
+class ClaimInfeasibleAgent:
+    """Answers finish(infeasible) at once on every task."""
+
+    def reset(self, task):
+        pass
+
+    def act(self, obs):
+        return {"type": "finish", "status": "infeasible", "message": "cannot be done"}
+
+
+def test_an_agent_refusing_everything_ranks_below_the_oracle_with_its_refusals_shown(tmp_path):
+    tasks = TASKS + ["settings-enable-bluetooth"]  # the last one is infeasible
+    dirs = []
+    for agent in ("oracle", f"{__name__}:ClaimInfeasibleAgent", "random"):
+        d = tmp_path / agent.replace(":", "_")
+        run(RunConfig(suite="mockos-core", agent=agent, task_ids=tasks), run_dir=d)
+        dirs.append(d)
+    build_report(dirs, tmp_path / "out")
+    md = (tmp_path / "out" / "index.md").read_text()
+    cols, rows = header(md), table_rows(md)
+    cell = {agent: dict(zip(cols, cells, strict=True)) for agent, cells in rows.items()}
+    refuser = cell[f"{__name__}:ClaimInfeasibleAgent"]
+    assert refuser["SR [95% CI]"].startswith("0.0% [") and refuser["CuP"] == "0.0%"
+    assert refuser["infeasible det."] == "100.0%" and refuser["false infeasible"] == "100.0%"
+    assert cell["oracle"]["#"] == "1" and cell["oracle"]["false infeasible"] == "0.0%"
+    assert cell["oracle"]["infeasible det."] == "100.0%"
+    assert int(refuser["#"]) > 1
+    assert "success_by_budget.png" in md
+
+
+def test_summarize_keeps_variants_apart_as_the_cli_does(run_dirs):
+    import lambench
+    from lambench.scoring import compute_metrics, load_episodes
+
+    df = lambench.load_runs(run_dirs)
+    table = lambench.summarize(df, by=["agent"])
+    assert sorted(set(table.variant)) == ["clean", "popup"]
+    assert len(table) == len(AGENTS) * 2
+    eps = load_episodes(run_dirs[0] / "episodes.jsonl")
+    for variant in ("clean", "popup"):
+        row = table[(table.agent == "oracle") & (table.variant == variant)].iloc[0]
+        expected = compute_metrics([e for e in eps if e["variant"] == variant])
+        assert row.episodes == expected["episodes"] and row.success_rate == expected["success_rate"]
+        assert [row.success_ci_low, row.success_ci_high] == expected["success_ci"]
+        assert row.completion_under_policy == expected["completion_under_policy"]
+    one_variant = lambench.summarize(df[df.variant == "clean"], by=["agent"])
+    assert "variant" not in one_variant.columns
+
+
+@pytest.mark.parametrize("field,value,named", [("success", "false", "'success'"),
+                                               ("wall_time_s", float("inf"), "Infinity"),
+                                               ("n_steps", 1e400, "Infinity")])
+def test_report_refuses_the_records_score_refuses(run_dirs, tmp_path, field, value, named):
+    bad = copy_run(run_dirs[0], tmp_path / "bad", edit=lambda i, ep: ep.update({field: value}) if i == 1 else None)
+    with pytest.raises(ValueError, match=f"line 2.*{named}"):
+        build_report([bad], tmp_path / "out")
+    with pytest.raises(ValueError, match=f"line 2.*{named}"):
+        load_runs([bad])
+    r = CliRunner().invoke(main, ["score", str(bad)])
+    assert r.exit_code == 2 and "line 2" in r.output and named.strip("'") in r.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_agent_label_with_dollar_signs_is_drawn_as_written(run_dirs, tmp_path):
+    label = "gpt $\\frac$ v2 $^$"  # bad TeX for matplotlib's mathtext: drawn as text, not parsed
+    d = copy_run(run_dirs[0], tmp_path / "dollars", agent=label)
+    build_report([d, run_dirs[1]], tmp_path / "out")
+    assert label in (tmp_path / "out" / "index.html").read_text()
+    for name in FIGURES:
+        if name != "robustness.png" or (tmp_path / "out" / name).exists():
+            assert (tmp_path / "out" / name).stat().st_size > 1000
