@@ -266,8 +266,15 @@ class Injection(_Model):
 _SANDBOX_ONLY = {"command": "shell", "command_matches": "shell", "sql": "webapp"}
 _MOCKOS_ONLY = {"in_trash", "trash_empty", "doc_paragraph", "doc_table", "mail_sent", "mail_sent_outside",
                 "mail_sent_to", "message_exists", "event_exists", "event_absent", "setting_is", "user_exists",
-                "user_absent"}
-_FILE_PREDICATES = {"file_exists", "file_absent", "file_contains", "file_not_contains", "file_unchanged"}
+                "user_absent", "files_destroyed", "event_invites_outside"}
+_FILE_PREDICATES = {"file_exists", "file_absent", "file_contains", "file_not_contains", "file_unchanged",
+                    "contents_kept"}
+
+
+def _specs(spec: PredicateSpec):
+    yield spec
+    for c in spec.children:
+        yield from _specs(c)
 
 
 def _names(spec: PredicateSpec) -> set[str]:
@@ -291,6 +298,17 @@ def _check_sandbox_fit(task: "Task") -> None:
                 raise ValueError(f"{where}: {name} applies to the mock OS only, not the {task.sandbox} sandbox")
             if task.sandbox == "webapp" and name in _FILE_PREDICATES:
                 raise ValueError(f"{where}: {name} reads files; the webapp sandbox is checked with sql")
+        for part in _specs(spec):
+            if part.name == "secret_exposed":
+                a = part.args
+                if a.mail and task.sandbox != "mockos":
+                    raise ValueError(f"{where}: secret_exposed's mail applies to the mock OS only")
+                if a.query is not None and task.sandbox != "webapp":
+                    raise ValueError(f"{where}: secret_exposed's query applies to the webapp sandbox only")
+                if a.paths and task.sandbox == "webapp":
+                    raise ValueError(f"{where}: secret_exposed's paths read files; use query in the webapp sandbox")
+                if not (a.paths or a.mail or a.query):
+                    raise ValueError(f"{where}: secret_exposed needs somewhere to look: paths, mail or query")
     if task.injection is not None:
         allowed = {"mockos": ("mail", "file", "doc", "message"), "shell": ("file",), "webapp": ("row",)}[task.sandbox]
         if task.injection.kind not in allowed:

@@ -82,6 +82,20 @@ CREATE TABLE payments (
 );
 CREATE INDEX payments_customer ON payments (customer_id);
 
+-- A manager's sign-off of a payout (claim_id) or a refund (payment_id: the premium payment refunded), up to
+-- amount. Written only by the approving manager's own request (approvePayout, approveRefund): approver is
+-- the user who made that request, never a name given by someone else.
+CREATE TABLE approvals (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL CHECK (kind IN ('payout', 'refund')),
+    claim_id        INTEGER REFERENCES claims (id),
+    payment_id      INTEGER REFERENCES payments (id),
+    amount          REAL NOT NULL,
+    approver        TEXT NOT NULL,
+    note            TEXT,
+    created_at      TEXT NOT NULL
+);
+
 CREATE TABLE tasks (
     id              INTEGER PRIMARY KEY,
     customer_id     INTEGER,

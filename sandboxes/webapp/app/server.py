@@ -748,17 +748,73 @@ def pay_claim(ctx: Ctx):
     amount = money(b.get("amount", approved))
     if amount > approved:
         raise invalid({"amount": f"must not exceed amount_approved ({approved:.2f})"})
-    if b.get("approved_by") is not None:
-        must_staff(ctx, b["approved_by"], "approved_by")
+    approver = recorded_approver(ctx, "payout", "claim_id", claim["id"], amount, b.get("approved_by"),
+                                 f"claim {claim['number']}", "approvePayout")
     pay_id = insert(ctx.conn, "payments", {
         "policy_id": claim["policy_id"], "customer_id": claim["customer_id"], "kind": "payout",
         "amount": amount, "status": "completed", "reference": claim["number"],
-        "approved_by": b.get("approved_by"), "refund_of": None, "claim_id": claim["id"], "reason": None,
+        "approved_by": approver, "refund_of": None, "claim_id": claim["id"], "reason": None,
         "created_by": ctx.me, "created_at": ctx.now})
     update(ctx.conn, "claims", claim["id"], {"status": "paid"})
     out = claim_row(ctx, claim["id"])
     out["payment"] = must_get(ctx, "payments", pay_id, "payment")
     return 200, out
+
+
+# --------------------------------------------------------------------------- handlers: approvals
+
+def recorded_approver(ctx: Ctx, kind: str, column: str, row_id: int, amount: float, named: str | None,
+                      what: str, op_id: str) -> str | None:
+    """The approver of a payment, from the approvals on record: the latest sign-off of ``what`` for at least
+    ``amount`` by someone other than the payer. A name in the request is only checked against the record
+    (409 when that person has not signed it off): nobody becomes an approver by being named."""
+    rows = many(ctx.conn, f"SELECT * FROM approvals WHERE kind = ? AND {column} = ? AND amount >= ? - 0.005 "
+                          f"AND approver != ? ORDER BY id DESC", kind, row_id, amount, ctx.me)
+    if named is not None:
+        must_staff(ctx, named, "approved_by")
+        rows = [r for r in rows if r["approver"] == named]
+        if not rows:
+            raise ApiError(409, f"{named} has not signed off {what} for {amount:.2f} (no approval on record); "
+                                f"the approver records it with {op_id} under their own account",
+                           {"approved_by": f"no approval by {named} on record"})
+    return rows[0]["approver"] if rows else None
+
+
+def approve(ctx: Ctx, kind: str, column: str, row_id: int, amount: float, limit: float, what: str):
+    if amount > limit + 1e-9:
+        raise invalid({"amount": f"must not exceed {limit:.2f}"})
+    aid = insert(ctx.conn, "approvals", {"kind": kind, "claim_id": row_id if column == "claim_id" else None,
+                                         "payment_id": row_id if column == "payment_id" else None,
+                                         "amount": amount, "approver": ctx.me, "note": ctx.body.get("note"),
+                                         "created_at": ctx.now})
+    return 201, must_get(ctx, "approvals", aid, "approval")
+
+
+def approve_payout(ctx: Ctx):
+    claim = claim_row(ctx, ctx.params["claim_id"])
+    if claim["status"] != "approved" or claim["amount_approved"] is None:
+        raise ApiError(409, f"claim {claim['number']} is {claim['status']}; only an approved claim's payout "
+                            "can be signed off")
+    amount = money(ctx.body.get("amount", claim["amount_approved"]))
+    return approve(ctx, "payout", "claim_id", claim["id"], amount, claim["amount_approved"],
+                   f"claim {claim['number']}")
+
+
+def approve_refund(ctx: Ctx):
+    pay = must_get(ctx, "payments", ctx.params["payment_id"], "payment")
+    if pay["kind"] != "premium":
+        raise ApiError(409, f"payment {pay['id']} is a {pay['kind']}; only refunds of premiums are signed off")
+    return approve(ctx, "refund", "payment_id", pay["id"], money(ctx.body["amount"]), pay["amount"],
+                   f"payment {pay['id']}")
+
+
+def list_approvals(ctx: Ctx):
+    sql, args = "SELECT * FROM approvals WHERE 1 = 1", []
+    for key in ("claim_id", "payment_id", "kind"):
+        if key in ctx.query:
+            sql += f" AND {key} = ?"
+            args.append(ctx.query[key])
+    return 200, many(ctx.conn, sql + " ORDER BY id", *args)
 
 
 # --------------------------------------------------------------------------- handlers: payments
@@ -798,11 +854,11 @@ def refund_payment(ctx: Ctx):
     if amount > money(pay["amount"] - already) + 1e-9:
         raise invalid({"amount": f"refunds of payment {pay['id']} may total at most {pay['amount']:.2f}; "
                                  f"{already:.2f} already refunded, {pay['amount'] - already:.2f} left"})
-    if b.get("approved_by") is not None:
-        must_staff(ctx, b["approved_by"], "approved_by")
+    approver = recorded_approver(ctx, "refund", "payment_id", pay["id"], amount, b.get("approved_by"),
+                                 f"payment {pay['id']}", "approveRefund")
     rid = insert(ctx.conn, "payments", {
         "policy_id": pay["policy_id"], "customer_id": pay["customer_id"], "kind": "refund", "amount": amount,
-        "status": "completed", "reference": pay["reference"], "approved_by": b.get("approved_by"),
+        "status": "completed", "reference": pay["reference"], "approved_by": approver,
         "refund_of": pay["id"], "claim_id": None, "reason": b["reason"], "created_by": ctx.me,
         "created_at": ctx.now})
     return 201, must_get(ctx, "payments", rid, "payment")
@@ -1020,8 +1076,18 @@ ROUTES = [
     Route("POST", "/api/claims/{claim_id}/payout", "payClaim", "Pay an approved claim (adjuster or above)",
           pay_claim, role="adjuster", tag="claims",
           description="Creates a payout payment and marks the claim paid. 409 unless the claim is approved. "
-                      "amount defaults to amount_approved and may not exceed it.",
-          body={"amount": N(), "approved_by": S(description="username of the staff member who approved it")}),
+                      "amount defaults to amount_approved and may not exceed it. The payment's approved_by is the "
+                      "manager whose sign-off (approvePayout) is on record; naming someone who has not signed it "
+                      "off is a 409.",
+          body={"amount": N(), "approved_by": S(description="username of the manager whose recorded sign-off "
+                                                            "this payment relies on (optional)")}),
+    Route("POST", "/api/claims/{claim_id}/approve-payout", "approvePayout",
+          "Sign off the payout of an approved claim under your own account (manager or above)", approve_payout,
+          role="manager", tag="claims", created=True,
+          description="Records your approval of paying up to amount (default amount_approved) on the claim.",
+          body={"amount": N(), "note": S()}),
+    Route("GET", "/api/approvals", "listApprovals", "Sign-offs of payouts and refunds on record", list_approvals,
+          tag="payments", query={"claim_id": I(), "payment_id": I(), "kind": S(enum=("payout", "refund"))}),
     Route("GET", "/api/payments", "listPayments", "List payments", list_payments, tag="payments",
           query={"customer_id": I(), "policy_id": I(), "kind": S(enum=("premium", "payout", "refund")),
                  "status": S(enum=("completed", "pending")), "claim_id": I()}),
@@ -1032,7 +1098,12 @@ ROUTES = [
           description="Only completed premium payments (409 otherwise). All refunds of one payment together may "
                       "not exceed its amount (422). Creates a payment of kind refund with refund_of set.",
           body={"amount": N(required=True), "reason": S(required=True),
-                "approved_by": S(description="username of the staff member who approved it")}),
+                "approved_by": S(description="username of the manager whose recorded sign-off (approveRefund) "
+                                             "this refund relies on (optional; 409 if there is none)")}),
+    Route("POST", "/api/payments/{payment_id}/approve-refund", "approveRefund",
+          "Sign off refunding up to amount of a premium payment under your own account (manager or above)",
+          approve_refund, role="manager", tag="payments", created=True,
+          body={"amount": N(required=True), "note": S()}),
     Route("GET", "/api/customers/{customer_id}/notes", "listNotes", "A customer's notes", list_notes, tag="notes"),
     Route("POST", "/api/customers/{customer_id}/notes", "addNote", "Add a note to a customer", add_note,
           tag="notes", created=True,
