@@ -2,10 +2,16 @@
 
 Each metric is compared task by task (paired, on the clean episodes, a task's trials pooled):
 with one episode per task on both sides, by an exact one-sided McNemar test on the discordant
-tasks; otherwise by a paired sign-flip permutation test over tasks.  A metric *regresses* when
-the candidate is worse significantly (Holm-corrected over the metrics, family-wise alpha), or when
+tasks; otherwise by a one-sided paired sign-flip permutation test over tasks (exact up to 16
+tasks that differ, Monte Carlo with a fixed seed above).  A metric *regresses* when the
+candidate is worse significantly (Holm-corrected over the metrics, family-wise alpha), or when
 an absolute limit is broken (``max_drop`` of the success rate, ``max_unsafe`` unsafe-action
 rate, ``max_false_success`` false-success rate).  Differences of the size of noise pass.
+
+The rows mean what the run table's columns mean: ``success_rate`` over episodes of feasible
+tasks, ``false_success_rate`` over the episodes that claimed success, ``infeasible_detection_rate``
+over episodes of infeasible tasks and ``false_infeasible_rate`` over episodes of feasible ones
+(``lambench.scoring.DERIVED_PER_TASK_FIELDS``).
 
 >>> round(mcnemar_one_sided(worse=6, better=0), 4)
 0.0156
@@ -23,9 +29,19 @@ from typing import Any
 
 from lambench.scoring import PER_TASK_FIELDS, load_episodes, per_task_values
 
-__all__ = ["GateError", "GateResult", "MetricCheck", "gate", "load_side", "mcnemar_one_sided", "sign_flip_test"]
+__all__ = ["GateError", "GateResult", "MetricCheck", "error_junit", "gate", "load_side", "mcnemar_one_sided",
+           "sign_flip_test"]
 
-_HEADLINE = {"success_rate": "success", "unsafe_action_rate": "unsafe", "false_success_rate": "false_success"}
+_HEADLINE = {"success_rate": "feasible_success", "unsafe_action_rate": "unsafe",
+             "false_success_rate": "false_success_claim", "infeasible_detection_rate": "infeasible_detected",
+             "false_infeasible_rate": "false_infeasible"}
+"""The rows every live gate shows: summary metric -> the per-task field whose mean is that metric."""
+
+_REPLAY_HEADLINE = {"success_rate": "success", "unsafe_action_rate": "unsafe", "false_success_rate": "false_success"}
+"""Offline replay: success is a trajectory with every step right (TSR); nothing runs, so no claims."""
+
+_FAILED = ("success", "feasible_success", "infeasible_detected", "completed_under_policy", "step_success")
+"""Fields that are 0 for a task the candidate never finished (it counts as failed)."""
 
 
 class GateError(ValueError):
@@ -106,6 +122,11 @@ def load_side(path: str | os.PathLike, label: str) -> Side:
         raise GateError(f"cannot read {label} {p}: {type(exc).__name__}: {exc}") from None
     if not per_task:
         raise GateError(f"{label} {p} has no scored episodes")
+    if str(summary.get("kind") or "live") != "replay" and not any(
+            isinstance(row, dict) and "feasible_success" in row for row in per_task.values()):
+        raise GateError(f"{label} {p} was written by an older lambench: its per_task results do not tell feasible "
+                        "from infeasible tasks, so its success rate is not the one gated now; regenerate it with "
+                        "`lambench score RUN_DIR` and use the new summary.json")
     metrics = summary.get("metrics")
     if not isinstance(metrics, dict):
         raise GateError(f"{label} {p}: 'metrics' must be an object")
@@ -170,6 +191,7 @@ class GateResult:
         return "\n".join(lines) + "\n"
 
     def junit(self) -> str:
+        """JUnit XML: one test case per metric and one per task behind a success regression."""
         failures = sum(c.regressed for c in self.checks) + len(self.regressed_tasks)
         suites = ET.Element("testsuites")
         suite = ET.SubElement(suites, "testsuite", name="lambench gate",
@@ -183,6 +205,17 @@ class GateResult:
             case = ET.SubElement(suite, "testcase", classname="lambench.gate.task", name=t)
             ET.SubElement(case, "failure", message=f"task {t} succeeded less often than in the baseline")
         return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+
+
+def error_junit(message: str) -> str:
+    """JUnit XML for a gate that could not compare (exit code 2): one test case in error, saying why."""
+    suites = ET.Element("testsuites")
+    suite = ET.SubElement(suites, "testsuite", name="lambench gate", tests="1", failures="0", errors="1")
+    case = ET.SubElement(suite, "testcase", classname="lambench.gate", name="gate input")
+    error = ET.SubElement(case, "error", message=message.splitlines()[0][:500] if message else "gate error",
+                          type="GateError")
+    error.text = message
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
 
 
 def _mean(xs: list[float]) -> float:
@@ -250,6 +283,10 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
     """Compare a candidate run with a baseline (run directory or summary.json); see the module doc."""
     if not 0 < alpha < 1:
         raise GateError(f"--alpha must be between 0 and 1, got {alpha}")
+    for flag, limit in (("--max-drop", max_drop), ("--max-unsafe", max_unsafe),
+                        ("--max-false-success", max_false_success)):
+        if limit is not None and not 0 <= limit <= 1:
+            raise GateError(f"{flag} must be a rate between 0 and 1, got {limit}")
     base, cand = load_side(baseline, "baseline"), load_side(candidate, "candidate")
     if base.kind != cand.kind:
         raise GateError(f"the baseline is a {base.kind} run and the candidate a {cand.kind} run; compare offline "
@@ -268,6 +305,7 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
         raise GateError(f"one run used --guard and the other did not (baseline guard={base.guard}, candidate "
                         f"guard={cand.guard}): guard mode blocks unsafe actions, so their rates do not compare")
     replay = base.kind == "replay"
+    headline = _REPLAY_HEADLINE if replay else _HEADLINE
     if replay and "step_success" not in metrics:  # the LAM paper's headline offline metric
         metrics = (*metrics, "step_success")
 
@@ -283,22 +321,20 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
     btask, ctask = _by_task(base.per_task, bkeys), _by_task(cand.per_task, ckeys & bkeys)
     missing = sorted(set(btask) - set(ctask))
     if missing:  # a task the candidate did not finish (absent, or every episode errored) counts as failed
-        for t in missing:
-            ctask[t] = {"success": [0.0]}
-            if btask[t].get("step_success"):  # offline replay: none of its steps counts as right
-                ctask[t]["step_success"] = [0.0]
+        for t in missing:  # offline replay: none of its steps counts as right either
+            ctask[t] = {f: [0.0] for f in _FAILED if btask[t].get(f)} or {"success": [0.0]}
         notes.append(f"{len(missing)} baseline task(s) have no scored episode in the candidate and count as "
                      f"failures: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
     extra_tasks = len({k.rsplit('|', 1)[0] for k in ckeys} - set(btask))
     if extra_tasks:
         notes.append(f"{extra_tasks} candidate task(s) are not in the baseline and are not compared")
-    checks = [_compare(m, f, PER_TASK_FIELDS[f], btask, ctask, alpha) for m, f in _HEADLINE.items()]
+    checks = [_compare(m, f, PER_TASK_FIELDS[f], btask, ctask, alpha) for m, f in headline.items()]
     for extra in metrics:
-        field_name = _HEADLINE.get(extra, extra)
+        field_name = headline.get(extra, extra)
         if field_name not in PER_TASK_FIELDS:
             raise GateError(f"unknown metric {extra!r} for --metric; known: "
-                            + ", ".join(list(_HEADLINE) + list(PER_TASK_FIELDS)))
-        if extra in _HEADLINE or field_name in _HEADLINE.values():
+                            + ", ".join(list(headline) + list(PER_TASK_FIELDS)))
+        if extra in headline or field_name in headline.values():
             continue  # compared anyway
         checks.append(_compare(extra, field_name, PER_TASK_FIELDS[field_name], btask, ctask, alpha))
     _holm(checks, alpha)
@@ -313,7 +349,9 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
     _ceiling(by_name["false_success_rate"], cand.metrics.get("false_success_rate"), max_false_success,
              "FSR <=", "false-success rate")
     regressed_tasks = []
-    if sr.regressed:  # the tasks behind a success regression, for the JUnit report
+    detection = by_name.get("infeasible_detection_rate")
+    if sr.regressed or (detection is not None and detection.regressed):
+        # the tasks behind a success regression (a correct refusal is an infeasible task's success), for JUnit
         regressed_tasks = [t for t in sorted(btask) if btask[t].get("success") and ctask[t].get("success")
                            and _mean(ctask[t]["success"]) < _mean(btask[t]["success"])]
     if replay:
@@ -321,8 +359,9 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
                      "(success = every step right, i.e. TSR; step_success = its share of right steps); nothing is "
                      "executed, so the unsafe and false-success rows are zero by construction")
     else:
-        notes.append("the paired tests use the clean episodes, one value per task (its trials pooled); "
-                     "false_success is compared per episode (false claims / episodes), its limit uses the "
-                     "false-success rate (false claims / success claims); limits apply to the candidate's summary")
+        notes.append("the paired tests use the clean episodes, one value per task (its trials pooled); each row "
+                     "is the run table's rate: success_rate over feasible tasks, false_success_rate over success "
+                     "claims, infeasible_detection_rate over infeasible tasks, false_infeasible_rate (refusing a "
+                     "feasible task) over feasible tasks; limits apply to the candidate's summary")
     return GateResult(checks=checks, regressed_tasks=regressed_tasks, tasks_compared=len(btask), notes=notes,
                       unit="trajectory" if replay else "task")

@@ -78,7 +78,8 @@ def test_noise_sized_difference_passes_but_a_limit_can_still_fail_it(runs):
     r = invoke("--baseline", runs["base"], "--candidate", runs["noise"])
     assert r.exit_code == 0, r.output
     r = invoke("--baseline", runs["base"], "--candidate", runs["noise"], "--max-drop", "0.01")
-    assert r.exit_code == 1 and "dropped by 0.015" in r.output
+    feasible = sum(not t.infeasible for t in load_suite("mockos-core"))
+    assert r.exit_code == 1 and f"dropped by {1 / feasible:.3f}" in r.output  # one of the feasible tasks
     r = invoke("--baseline", runs["base"], "--candidate", runs["noise"], "--max-false-success", "0.0")
     assert r.exit_code == 1 and "false-success rate" in r.output
 
@@ -178,3 +179,84 @@ def test_malformed_summaries_exit_2(runs, tmp_path, summary):
 def test_markup_in_messages_is_printed_as_written(runs):
     r = invoke("--baseline", "runs/[bold]exp", "--candidate", runs["same"])
     assert r.exit_code == 2 and "runs/[bold]exp" in r.output
+
+
+# ---------------------------------------------------------------------------- honest rows
+
+
+def _fake_run(root, name, episodes, *, like):
+    """A run directory with the given episode lines and the config of the run ``like``."""
+    d = root / name
+    d.mkdir()
+    (d / "config.json").write_text((like / "config.json").read_text())
+    (d / "episodes.jsonl").write_text("".join(json.dumps(e) + "\n" for e in episodes))
+    return d
+
+
+def _episodes(run_dir):
+    return [json.loads(x) for x in (run_dir / "episodes.jsonl").read_text().splitlines()]
+
+
+def test_the_false_success_row_is_the_run_tables_fsr(runs, tmp_path):
+    """Baseline: the oracle (claims success 49 times, all true).  Candidate: fails 8 tasks while
+    still claiming success, and stops claiming on 20 others.  FSR = 8 false / 29 claims, not 8/65."""
+    from lambench.scoring import compute_metrics
+
+    eps = _episodes(runs["base"])
+    feasible = [i for i, e in enumerate(eps) if not e["infeasible"]]
+    for i in feasible[:8]:
+        eps[i].update(success=False, false_success=True)
+    for i in feasible[8:28]:
+        eps[i].update(claim="failure", success=False)
+    cand = _fake_run(tmp_path, "cand", eps, like=runs["base"])
+    result = gate(runs["base"], cand)
+    fsr = next(c for c in result.checks if c.metric == "false_success_rate")
+    assert fsr.candidate == pytest.approx(8 / 29) == pytest.approx(compute_metrics(eps)["false_success_rate"])
+    assert fsr.baseline == 0.0
+    sr = next(c for c in result.checks if c.metric == "success_rate")
+    assert sr.candidate == pytest.approx(compute_metrics(eps)["success_rate"]) == pytest.approx(21 / 49)
+    assert sr.regressed and fsr.regressed
+
+
+def test_refusing_everything_fails_the_gate_on_success_and_false_infeasible(runs, tmp_path):
+    eps = _episodes(runs["base"])
+    for e in eps:
+        e.update(claim="infeasible", success=bool(e["infeasible"]), false_success=False, n_steps=1, steps=[])
+    cand = _fake_run(tmp_path, "refuser", eps, like=runs["base"])
+    r = invoke("--baseline", runs["base"], "--candidate", cand)
+    assert r.exit_code == 1, r.output
+    result = gate(runs["base"], cand)
+    rows = {c.metric: c for c in result.checks}
+    assert rows["success_rate"].candidate == 0.0 and rows["success_rate"].regressed
+    assert rows["false_infeasible_rate"].candidate == 1.0 and rows["false_infeasible_rate"].regressed
+    assert rows["infeasible_detection_rate"].candidate == 1.0 and not rows["infeasible_detection_rate"].regressed
+    assert "infeasible_detection_rate" in r.output and "false_infeasible_rate" in r.output
+
+
+def test_a_summary_from_before_feasible_only_scoring_is_refused_with_the_fix(runs, tmp_path):
+    summary = json.loads((runs["base"] / "summary.json").read_text())
+    for row in summary["per_task"].values():
+        for field in ("feasible_success", "false_success_claim", "infeasible_detected", "false_infeasible",
+                      "completed_under_policy"):
+            row.pop(field)
+    (tmp_path / "old.json").write_text(json.dumps(summary))
+    r = invoke("--baseline", tmp_path / "old.json", "--candidate", runs["same"])
+    assert r.exit_code == 2 and "lambench score" in r.output
+
+
+@pytest.mark.parametrize("args,why", [
+    (["--candidate", "{same}"], "missing option --baseline"),
+    (["--baseline", "{missing}", "--candidate", "{same}"], "does not exist"),
+    (["--baseline", "{base}", "--candidate", "{same}", "--max-drop", "1.5"], "--max-drop must be a rate"),
+])
+def test_a_junit_file_is_written_on_exit_2_with_one_error_saying_why(runs, tmp_path, args, why):
+    junit = tmp_path / "out" / "gate.xml"
+    paths = {"same": runs["same"], "base": runs["base"], "missing": tmp_path / "nope"}
+    r = invoke(*[a.format(**paths) for a in args], "--junit", junit)
+    assert r.exit_code == 2 and why in r.output
+    root = ET.parse(junit).getroot()
+    cases = list(root.iter("testcase"))
+    assert len(cases) == 1
+    error = cases[0].find("error")
+    assert error is not None and why in error.get("message") and why in error.text
+    assert root.find("testsuite").get("errors") == "1"
