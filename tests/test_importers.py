@@ -1,6 +1,8 @@
 """Importers of published trajectory formats (UFO dataflow, Mind2Web) into replay step records."""
 
+import gzip
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -9,12 +11,14 @@ import pytest
 from lambench.action import parse_action
 from lambench.replay.dataset import (
     DatasetError,
+    LineTooLong,
     load_dataset,
     validate_step,
     write_dataset,
 )
-from lambench.replay.importers import IMPORTERS, ImportResult, import_dataset
+from lambench.replay.importers import IMPORTERS, MAX_IMPORT_BYTES, ImportResult, _read_objects, import_dataset
 from lambench.replay.run import ReplayConfig, replay
+from tests.bombs import cli, peak_growth, write_gzip_bomb
 
 DATA = Path(__file__).parent / "data" / "importers"
 UFO_RESULT = DATA / "ufo_result.json"
@@ -420,3 +424,85 @@ def test_cli_import_then_replay(tmp_path):
     assert res.exit_code == 2 and "webarena" in res.output
     res = runner.invoke(main, ["import", "ufo", str(tmp_path / "nothing"), "--out", str(out)])
     assert res.exit_code == 2 and "no such file" in res.output
+
+
+# ---------------------------------------------------------------------------- bounded reading
+
+
+def _value(rng: random.Random, depth: int = 0):
+    r = rng.random()
+    if depth > 3 or r < 0.4:
+        return rng.choice([rng.randint(-10**15, 10**15), rng.random() * 1e6, "é\u2028€𝄞" * rng.randint(0, 9), True, None])
+    if r < 0.7:
+        return [_value(rng, depth + 1) for _ in range(rng.randint(0, 5))]
+    return {f"k{i}": _value(rng, depth + 1) for i in range(rng.randint(0, 5))}
+
+
+def test_json_arrays_read_item_by_item_give_what_the_whole_file_holds(tmp_path):
+    rng = random.Random(7)
+    for i, indent in enumerate((None, 1, None)):  # several MB: items, numbers and multi-byte characters cross
+        items = [_value(rng) for _ in range(5000)] * 8  # the 1 MiB reads, of the plain file and of a gzip
+        text = json.dumps(items, ensure_ascii=False, indent=indent)
+        path = tmp_path / (f"a{i}.json.gz" if i == 2 else f"a{i}.json")
+        path.write_bytes(gzip.compress(text.encode()) if i == 2 else text.encode())
+        skipped: list[str] = []
+        got = _read_objects(path, skipped)
+        assert not skipped and [v for _, v in got] == json.loads(text)
+        assert [w for w, _ in got[:2]] == [f"{path}, item 0", f"{path}, item 1"]
+    for j in range(12):  # a number or a 4-byte character across the end of the first read (64 KiB)
+        for tail in ("1234567890123456", '"\U0001d11e"'):
+            text = '["' + "x" * (65536 - 5 - 6 + j) + '", ' + tail + "]"
+            (tmp_path / "edge.json").write_text(text)
+            assert [v for _, v in _read_objects(tmp_path / "edge.json", [])] == json.loads(text)
+    for bad, why in [("[1,2", "the array is not closed"), ("[1,]", "Expecting value at character 3 (in item 1)"),
+                     ("[1 2]", "expected ',' or ']' after item 0 at character 3"), ("[1] x", "extra data after"),
+                     ("[" * 100000, "nested too deeply")]:
+        (tmp_path / "bad.json").write_text(bad)
+        skipped = []
+        assert _read_objects(tmp_path / "bad.json", skipped) == []  # a file not JSON is skipped whole, as before
+        assert len(skipped) == 1 and skipped[0].startswith(f"{tmp_path / 'bad.json'}: not valid JSON ({why}")
+
+
+def test_a_line_item_or_document_over_the_limit_stops_the_import(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAMBENCH_MAX_IMPORT_BYTES", "4096")
+    good = json.loads(UFO_RESULT.read_text())
+    big = {**good, "unique_id": "big", "pad": "x" * 5000}
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.json").write_text(json.dumps(good))  # a good file first: the import stops all the same
+    (src / "b.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(big) + "\n")
+    with pytest.raises(LineTooLong) as err:
+        import_dataset("ufo", src)
+    assert str(err.value) == (f"{src / 'b.jsonl'}: line 2 is longer than 4,096 bytes, the limit of an imported line "
+                              "(is this a JSONL file, one record per line?); split the record, or set "
+                              "LAMBENCH_MAX_IMPORT_BYTES to a larger number of bytes if it is right")
+    (src / "b.jsonl").unlink()
+    (src / "c.json").write_text(json.dumps([good, big]))
+    with pytest.raises(LineTooLong, match=r"c.json: item 1 \(from character \d+\) is longer than 4,096 bytes, "
+                                          "the limit of one imported item; split it, or set LAMBENCH_MAX_IMPORT"):
+        import_dataset("ufo", src)
+    (src / "c.json").write_text(json.dumps(big, indent=2))
+    with pytest.raises(LineTooLong, match="c.json: the file is larger than 4,096 bytes, the limit of one JSON "
+                                          "document to import"):
+        import_dataset("ufo", src)
+    # JSON lines under a .json name, more than the limit in all, each line under it: read line by line
+    (src / "c.json").write_text("".join(json.dumps({**good, "unique_id": f"u{i}"}) + "\n" for i in range(4)))
+    assert import_dataset("ufo", src).trajectories == 5
+    monkeypatch.delenv("LAMBENCH_MAX_IMPORT_BYTES")
+    (src / "c.json").write_text(json.dumps([good, big]))
+    assert MAX_IMPORT_BYTES == 64 << 20 and import_dataset("ufo", src).trajectories == 3
+
+
+@pytest.mark.parametrize("name,prefix", [("line.jsonl.gz", b""), ("doc.json.gz", b""), ("array.json.gz", b'["')])
+def test_a_2mb_gzip_bomb_stops_the_import_reading_about_the_limit(tmp_path, name, prefix):
+    bomb = write_gzip_bomb(tmp_path / name, 2048, prefix=prefix)  # 2 GiB decompressed, no newline
+    got = peak_growth(bomb, "ufo")
+    what = {"line.jsonl.gz": "line 1 is longer than 64 MiB, the limit of an imported line",
+            "doc.json.gz": "the file is larger than 64 MiB, the limit of one JSON document to import",
+            "array.json.gz": "item 0 (from character 1) is longer than 64 MiB, the limit of one imported item"}[name]
+    assert got["error"].startswith(f"{bomb}: {what}") and "\n" not in got["error"]
+    # before: the whole file was read, 4.1 GB of peak memory growth for the first; now a few times the limit
+    assert got["peak_growth_mb"] < 256, got
+    res = cli("import", "ufo", str(bomb), "--out", str(tmp_path / "out.jsonl"))
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [f"error: {got['error']}"], res.stderr
+    assert not (tmp_path / "out.jsonl").exists()

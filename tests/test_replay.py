@@ -14,7 +14,9 @@ from lambench.cli import main
 from lambench.env import LamEnv
 from lambench.perturb import Variant
 from lambench.replay.dataset import (
+    MAX_LINE_BYTES,
     DatasetError,
+    LineTooLong,
     _schema_ok,
     _validator,
     load_dataset,
@@ -26,6 +28,7 @@ from lambench.replay.recorder import record_run
 from lambench.replay.run import ReplayConfig, replay
 from lambench.runner import RunConfig, run
 from lambench.task import get_task, suite_version
+from tests.bombs import cli, peak_growth, write_gzip_bomb
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = {"mockos-core": ROOT / "tasks/replay/mockos-core.jsonl.gz",
@@ -143,6 +146,64 @@ def test_inconsistent_history_and_status_are_problems(tmp_path):
     (tmp_path / "broken.jsonl.gz").write_bytes(b"\x1f\x8b\x08garbage")
     with pytest.raises(DatasetError, match="cannot read the file"):
         load_dataset(tmp_path / "broken.jsonl.gz")
+
+
+# ---------------------------------------------------------------------------- bounded reading
+
+
+def test_a_line_over_the_limit_stops_the_load_naming_file_line_and_limit(tmp_path, monkeypatch):
+    long = json.dumps(_step(trajectory_id="t2", meta={"pad": "x" * 5000}))
+    path = _write_lines(tmp_path / "long.jsonl", [_step(), _second(), long, "{not json"])
+    for kwargs in ({}, {"skip_bad": True}):  # a line too long is never a bad line to skip: it stops the load
+        with pytest.raises(LineTooLong) as err:
+            load_dataset(path, max_line_bytes=4096, **kwargs)
+        msg = str(err.value)
+        assert msg == (f"{path}: line 3 is longer than 4,096 bytes, the limit of a dataset line (is this a JSONL "
+                       "file, one record per line?); split the record, or set LAMBENCH_MAX_LINE_BYTES to a larger "
+                       "number of bytes if it is right")
+    # the limit holds the line's bytes without its newline: exactly at the limit loads, one byte less does not
+    n = len(long.encode())
+    assert len(load_dataset(path, max_line_bytes=n, skip_bad=True).steps) == 3
+    with pytest.raises(LineTooLong, match="line 3 is longer than 5,"):
+        load_dataset(path, max_line_bytes=n - 1)
+    monkeypatch.setenv("LAMBENCH_MAX_LINE_BYTES", str(n - 1))
+    with pytest.raises(LineTooLong, match="line 3"):
+        load_dataset(path)
+    monkeypatch.setenv("LAMBENCH_MAX_LINE_BYTES", "8M")
+    with pytest.raises(DatasetError, match=r"\$LAMBENCH_MAX_LINE_BYTES='8M' is not a positive whole number"):
+        load_dataset(path)
+    monkeypatch.delenv("LAMBENCH_MAX_LINE_BYTES")
+    assert MAX_LINE_BYTES == 8 << 20 and len(load_dataset(path, skip_bad=True).steps) == 3
+
+
+def test_crlf_and_cr_line_breaks_keep_the_line_numbers(tmp_path):
+    lines = [json.dumps(_step()), json.dumps(_second()), "{not json", json.dumps(_step(trajectory_id="t2"))]
+    for brk in ("\r\n", "\r"):
+        path = tmp_path / "crlf.jsonl"
+        path.write_bytes((brk.join(lines) + brk).encode())
+        with pytest.raises(DatasetError, match="line 3: not valid JSON") as err:
+            load_dataset(path)
+        assert "line 4" not in str(err.value)
+        assert load_dataset(path, skip_bad=True).lines == [1, 2, 4]
+
+
+def test_a_2mb_gzip_of_one_2gb_line_is_refused_reading_about_the_limit(tmp_path):
+    bomb = write_gzip_bomb(tmp_path / "bomb.jsonl.gz", 2048)  # 2 GiB of "a", no newline
+    assert bomb.stat().st_size < 2_200_000
+    got = peak_growth(bomb, "dataset")
+    assert got["error"] == (f"{bomb}: line 1 is longer than 8 MiB, the limit of a dataset line (is this a JSONL "
+                            "file, one record per line?); split the record, or set LAMBENCH_MAX_LINE_BYTES to a "
+                            "larger number of bytes if it is right")
+    # before: the whole line was read and decoded, 4.1 GB of peak memory growth (17 s); now about the limit
+    assert got["peak_growth_mb"] < 100, got
+    # the CLI prints that one line and exits 2, from replay and from export alike
+    for args in (["replay", "--dataset", str(bomb), "--agent", "oracle", "--quiet", "--out", str(tmp_path / "r")],
+                 ["export", "sft", str(bomb), "--out", str(tmp_path / "sft.jsonl")]):
+        res = cli(*args)
+        assert res.returncode == 2, res.stderr
+        assert res.stderr.strip().splitlines() == [f"error: {got['error']}"], res.stderr
+        assert "Traceback" not in res.stderr and not res.stdout
+    assert not (tmp_path / "r").exists() and not (tmp_path / "sft.jsonl").exists()
 
 
 def test_gzip_and_plain_files_hold_the_same_records(tmp_path):

@@ -6,7 +6,9 @@ controls), the gold history (the previous gold actions) and the gold: the action
 that are equally right (``alternatives``) and the status (``continue`` or ``finish``).
 The schema ships in the package: ``lambench/schemas/replay_step.schema.json``.
 
-Files may be gzip-compressed (``.jsonl.gz``); everything reads and writes both.
+Files may be gzip-compressed (``.jsonl.gz``); everything reads and writes both.  A line may hold
+at most :data:`MAX_LINE_BYTES` (8 MiB; ``$LAMBENCH_MAX_LINE_BYTES`` or ``max_line_bytes=`` raise it):
+a longer one, such as a whole gzip without newlines, stops the load after reading about that much.
 
 >>> ds = load_dataset("tasks/replay/mockos-core.jsonl.gz")     # doctest: +SKIP
 >>> len(ds.steps), len(ds.trajectories)                        # doctest: +SKIP
@@ -19,6 +21,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -28,9 +32,14 @@ from typing import Any, Iterable, Iterator
 from lambench.action import parse_action
 
 __all__ = ["DatasetError", "Dataset", "load_dataset", "write_dataset", "schema", "validate_step",
-           "open_text", "STATUSES"]
+           "open_text", "read_lines", "line_limit", "LineTooLong", "size_text",
+           "STATUSES", "MAX_LINE_BYTES"]
 
 STATUSES = ("continue", "finish")
+MAX_LINE_BYTES = 8 << 20
+"""The longest line (in bytes, after decompression) a dataset may hold: a step record is a few KB, and
+one line is all that is held in memory while reading.  ``$LAMBENCH_MAX_LINE_BYTES`` overrides it."""
+LINE_LIMIT_ENV = "LAMBENCH_MAX_LINE_BYTES"
 _MAX_SHOWN = 10
 
 
@@ -44,6 +53,10 @@ class DatasetError(ValueError):
         more = f"\n  ... and {len(problems) - _MAX_SHOWN} more" if len(problems) > _MAX_SHOWN else ""
         body = shown[0] if len(shown) == 1 and not more else "\n  " + "\n  ".join(shown) + more
         super().__init__(f"{path}: {body}" + (f"\n{hint}" if hint else ""))
+
+
+class LineTooLong(DatasetError):
+    """A line (or an imported item) longer than the reader's limit: reading stops there, bad lines skipped or not."""
 
 
 @lru_cache(maxsize=1)
@@ -229,22 +242,77 @@ def _hash_file(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+def size_text(n: int) -> str:
+    """A byte count as people write it: ``8 MiB`` when whole mebibytes, else ``1,234 bytes``."""
+    return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n:,} bytes"
+
+
+def line_limit(path: str | os.PathLike, given: int | None = None, *, default: int = MAX_LINE_BYTES,
+               env: str = LINE_LIMIT_ENV) -> int:
+    """The line limit to read ``path`` with: ``given``, else ``$LAMBENCH_MAX_LINE_BYTES`` (or ``env``), else
+    ``default``; a value that is not a positive whole number raises :class:`DatasetError`."""
+    raw: Any = given if given is not None else os.environ.get(env)
+    if raw is None or raw == "":
+        return default
     try:
-        with open_text(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if line.strip():
-                    yield lineno, line
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise DatasetError(path, [f"cannot read the file ({type(exc).__name__}: {exc})"],
+        value = int(raw)
+    except (TypeError, ValueError):
+        value = 0
+    if value < 1 or isinstance(raw, bool):
+        where = "max_line_bytes" if given is not None else f"${env}"
+        raise DatasetError(path, [f"{where}={raw!r} is not a positive whole number of bytes "
+                                  f"(the default is {default})"])
+    return value
+
+
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+def read_lines(path: str | os.PathLike, *, max_line_bytes: int | None = None, what: str = "a dataset line",
+               env: str = LINE_LIMIT_ENV, default: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a text file (gzip when named ``.gz``) with their numbers, each read with a bound.
+
+    A line longer than the limit (see :func:`line_limit`) raises :class:`LineTooLong` naming the file, the
+    line and the limit after about ``limit`` bytes were read, never the whole line: a 2 MB gzip can hold a
+    2 GB line.  A file that cannot be read or decoded raises :class:`DatasetError`.  Line breaks are ``\\n``, ``\\r\\n`` and ``\\r``, as when reading in text mode.
+    """
+    path = Path(path)
+    limit = line_limit(path, max_line_bytes, env=env, default=default)
+    lineno = 0
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
+            while True:
+                raw = fh.readline(limit + 1)
+                if not raw:
+                    return
+                if len(raw) > limit and not raw.endswith(b"\n"):
+                    raise LineTooLong(path, [
+                        f"line {lineno + 1} is longer than {size_text(limit)}, the limit of {what} (is this a JSONL "
+                        f"file, one record per line?); split the record, or set {env} to a larger number of bytes "
+                        "if it is right"])
+                if b"\r" in raw:
+                    parts = _LINE_BREAK.split(raw)
+                    if not parts[-1]:
+                        parts.pop()
+                else:
+                    parts = [raw[:-1] if raw.endswith(b"\n") else raw]
+                for part in parts:
+                    lineno += 1
+                    line = part.decode("utf-8")
+                    if line.strip():
+                        yield lineno, line
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        where = f"line {lineno}: " if isinstance(exc, UnicodeDecodeError) else ""
+        raise DatasetError(path, [f"{where}cannot read the file ({type(exc).__name__}: {exc})"],
                            hint="Is it a JSONL file (optionally .gz)?") from None
 
 
-def load_dataset(path: str | os.PathLike, *, skip_bad: bool = False) -> Dataset:
+def load_dataset(path: str | os.PathLike, *, skip_bad: bool = False, max_line_bytes: int | None = None) -> Dataset:
     """Load and check a dataset; raise :class:`DatasetError` naming each bad line.
 
     With ``skip_bad`` bad lines are left out (and listed in ``Dataset.skipped``) instead.
     Trajectories with missing steps load, and are listed in ``Dataset.incomplete``.
+    A line longer than ``max_line_bytes`` (default :data:`MAX_LINE_BYTES`) always stops the load.
     """
     path = Path(path)
     if not path.is_file():
@@ -253,7 +321,7 @@ def load_dataset(path: str | os.PathLike, *, skip_bad: bool = False) -> Dataset:
     problems: list[str] = []
     steps: list[dict[str, Any]] = []
     lines: list[int] = []
-    for lineno, line in _read_lines(path):
+    for lineno, line in read_lines(path, max_line_bytes=max_line_bytes):
         try:
             rec = json.loads(line)
         except ValueError as exc:
