@@ -559,7 +559,17 @@ def _parse_yaml(text: str) -> Any:
             if "nesting depth" in str(getattr(exc, "problem", "") or ""):  # libyaml's own limit (1000 levels):
                 mark = getattr(exc, "problem_mark", None)                   # the pure-Python parser would recurse
                 raise _too_deep(mark.line + 1 if mark else None) from None
-    return _load_checked(yaml.SafeLoader, text)
+    return _load_checked(_FlowBoundedSafeLoader, text)
+
+
+class _FlowBoundedSafeLoader(yaml.SafeLoader):
+    """PyYAML's pure-Python loader, stopping at the first ``[`` or ``{`` over the depth limit: its scanner
+    looks at every open flow level for each token, so thousands of them take seconds (a 1 MiB file, hours)."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= MAX_YAML_DEPTH:
+            raise _too_deep(self.get_mark().line + 1)
+        super().fetch_flow_collection_start(TokenClass)
 
 
 def _too_deep(line: int | None = None) -> _YAMLTooBig:

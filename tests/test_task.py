@@ -161,3 +161,89 @@ def test_suite_field_must_match_its_folder(tmp_path):
     write(d, "t1", GOOD.format(id="t1"))  # says suite: custom
     with pytest.raises(TaskError, match="must be 'alpha'"):
         load_suite("alpha", root=tmp_path)
+
+
+# ---------------------------------------------------------------------------- pathological YAML
+
+
+def _laughs(levels: int) -> str:
+    """Checks whose aliases name aliases: ``levels`` levels of ten copies each, 10**levels predicates."""
+    checks = "  - any: &p0 [" + ", ".join(["{file_exists: {path: ~/a}}"] * 10) + "]\n"
+    checks += "".join(f"  - any: &p{i} [" + ", ".join([f"{{any: *p{i - 1}}}"] * 10) + "]\n" for i in range(1, levels))
+    head, gold = GOOD.format(id="laughs").split("gold:\n")
+    return head + checks + "gold:\n" + gold
+
+
+def _nested(levels: int) -> str:
+    """A valid task 64 levels deep: the top mapping, checks, ``levels`` x {all: [...]}, then a predicate."""
+    check = "{all: [" * levels + "{file_exists: {path: ~/Documents/notes.txt}}" + "]}" * levels
+    return GOOD.format(id="nested").replace("file_exists: {path: ~/Documents/notes.txt}", check.removeprefix(
+        "{").removesuffix("}"), 1)
+
+
+PATHOLOGICAL = {
+    # over libyaml's own limit (1000 levels), which the pure-Python parser has not: it used to recurse and crash
+    "deep-flow": ("id: deep-flow\ninstruction: " + "[" * 5000 + "]" * 5000 + "\n",
+                  "the YAML is nested more than 64 levels deep at line 2 (lists and mappings inside each other); "
+                  "a task needs a few levels: flatten it"),
+    "deep-flow-map": ("id: deep-flow-map\ninstruction: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
+                      "the YAML is nested more than 64 levels deep at line 2"),
+    "deep-block": ("".join("  " * i + f"k{i}:\n" for i in range(300)) + "  " * 300 + "x: 1\n",
+                   "the YAML is nested more than 64 levels deep at line 65"),
+    "nested-65": ("id: nested-65\ninstruction: " + "[" * 64 + "]" * 64 + "\n",
+                  "the YAML is nested more than 64 levels deep at line 2"),
+    "alias-bomb": (_laughs(9).replace("laughs", "alias-bomb", 1),
+                   "the YAML expands to more than 100,000 values, counting each alias (*name) as a copy of what "
+                   "it names; a task needs far fewer: write the values out instead of nesting aliases"),
+    "alias-cycle": ("id: alias-cycle\ninstruction: &a [x, *a]\n",
+                    "an alias (*name, line 2) names a list or mapping that contains it, a recursive structure no "
+                    "task field takes: remove the alias"),
+    "huge": ("id: huge\ninstruction: " + "x" * (1 << 20) + "\n",
+             "the file is larger than 1 MiB, the limit of a task file (a task is a few KB): is it the right file?"),
+}
+
+
+@pytest.mark.parametrize("pure_python", [False, True])
+@pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
+def test_pathological_yaml_is_one_line_naming_file_and_limit(tmp_path, monkeypatch, name, pure_python):
+    import time
+
+    import yaml
+
+    if pure_python:  # without libyaml: PyYAML's own parser recurses once per level
+        monkeypatch.delattr(yaml, "CSafeLoader")
+    text, expected = PATHOLOGICAL[name]
+    path = write(tmp_path, name, text)
+    started = time.monotonic()
+    with pytest.raises(TaskError) as exc:
+        load_task(path)
+    assert time.monotonic() - started < 5  # the alias bomb used to take hours, and 6 levels of it 21 s and 1 GB
+    assert str(exc.value).startswith(f"{path}: {expected}") and "\n" not in str(exc.value)
+
+
+def test_yaml_at_the_limits_still_loads(tmp_path):
+    assert load_task(write(tmp_path, "nested", _nested(30))).checks[0].name == "all"  # 64 levels
+    with pytest.raises(TaskError, match="nested more than 64 levels deep at line 6"):
+        load_task(write(tmp_path, "nested", _nested(30).replace("{path: ~/Documents/notes.txt}}]}", "{path: [x]}}]}")))
+    four = load_task(write(tmp_path, "laughs", _laughs(4)))  # 10**4 predicates through aliases: allowed
+    assert len(four.checks) == 5
+    path = write(tmp_path, "anchors", GOOD.format(id="anchors").replace(
+        "file_exists: {path: ~/Documents/notes.txt}", "file_exists: &p {path: ~/Documents/notes.txt}").replace(
+        "args: {path: ~/Documents/notes.txt}", "args: *p"))
+    assert "*p" in path.read_text() and load_task(path).gold[0]["args"] == {"path": "~/Documents/notes.txt"}
+    path = write(tmp_path, "big", GOOD.format(id="big") + "paraphrases: ['" + "x" * ((1 << 20) - 1000) + "']\n")
+    assert len(load_task(path).paraphrases[0]) == (1 << 20) - 1000
+
+
+def test_validate_command_prints_pathological_files_one_line_each_and_exits_1(tmp_path):
+    from tests.bombs import cli
+
+    for name, (text, _expected) in PATHOLOGICAL.items():
+        write(tmp_path, name, text)
+    res = cli("tasks", "validate", str(tmp_path))
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr and "0 valid task file(s), 7 invalid" in res.stdout
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == len(PATHOLOGICAL)
+    for name, (_text, expected) in PATHOLOGICAL.items():
+        assert sum(f"{tmp_path / name}.yaml: {expected}" in line for line in lines) == 1, (name, lines)
