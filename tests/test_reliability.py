@@ -168,3 +168,55 @@ def test_fuzzed_task_files_give_clear_errors_never_crashes(tmp_path, data):
         load_task(f)
     except TaskError as exc:
         assert str(f) in str(exc) and str(exc).strip() != str(f)
+
+
+# ---------------------------------------------------------------------------- hostile shapes: nesting, aliases, lines
+
+_VALID_TEXT = (ROOT / "tasks/mockos-core/mail-send-report.yaml").read_text()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(depth=st.integers(1, 3000), opener=st.sampled_from(["[", "{a: ", "- ", "{"]),
+       levels=st.integers(0, 12), fanout=st.integers(1, 12), self_ref=st.booleans())
+def test_deep_and_aliased_task_files_give_one_line_errors_never_crashes(tmp_path, depth, opener, levels, fanout,
+                                                                       self_ref):
+    closer = {"[": "]", "{a: ": "}", "- ": "", "{": "}"}[opener]
+    deep = opener * depth + ("x" if opener != "{" else "") + closer * depth
+    anchors = "".join(f"  - any: &p{i} [" + ", ".join([f"{{any: *p{i - 1}}}" if i else "{trash_empty: {}}"]
+                                                          * fanout) + "]\n" for i in range(levels))
+    cycle = "  - any: &c [{not: *c}]\n" if self_ref else ""
+    text = _VALID_TEXT.replace("checks:\n", "checks:\n" + anchors + cycle, 1)
+    text += "paraphrases: " + (deep if opener != "- " else "\n" + deep) + "\n"
+    f = tmp_path / "mail-send-report.yaml"
+    f.write_text(text)
+    started = time.monotonic()
+    try:
+        load_task(f)
+    except TaskError as exc:
+        assert str(exc).startswith(f"{f}: ")
+        if depth > 64 or self_ref or fanout ** levels > 100_000:  # over a limit: one line that names it
+            assert "\n" not in str(exc) and ("limit" in str(exc) or "levels deep" in str(exc) or
+                                             "values" in str(exc) or "recursive" in str(exc)), str(exc)
+    assert time.monotonic() - started < 10
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=4000), limit=st.integers(1, 600), gz=st.booleans())
+def test_fuzzed_dataset_bytes_load_or_give_a_dataset_error(tmp_path, data, limit, gz):
+    import gzip
+
+    from lambench.replay.dataset import DatasetError, LineTooLong, load_dataset
+
+    f = tmp_path / ("d.jsonl.gz" if gz else "d.jsonl")
+    f.write_bytes(gzip.compress(data) if gz else data)
+    longest = max((len(p) for p in data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")), default=0)
+    try:
+        load_dataset(f, max_line_bytes=limit, skip_bad=True)
+    except LineTooLong as exc:
+        assert longest > limit - 1 and "\n" not in str(exc) and f"{limit:,} bytes" in str(exc)
+    except DatasetError as exc:
+        assert str(exc).startswith(f"{f}: ")
+        if "cannot read the file" not in str(exc):  # every line was read: none was over the limit
+            assert longest <= limit
+    else:
+        assert longest <= limit
