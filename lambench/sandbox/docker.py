@@ -574,11 +574,11 @@ class WarmPool:
                 return
             with self._cond:
                 self._starting -= 1
+                self._cond.notify_all()  # close() waits for the starts under way, get() for a container
                 if self._closed:
                     c.close()
                     return
                 self._ready.append(c)
-                self._cond.notify_all()
 
     def _refill_later(self) -> None:
         if self.size > 0 and not _CLOSING.is_set():
