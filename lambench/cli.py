@@ -17,15 +17,29 @@ err_console = Console(stderr=True, soft_wrap=True)
 out_console = Console()
 
 
+def say(text: str, *, label: str = "", style: str = "") -> None:
+    """Print a message to stderr as written: user text (paths, task files, errors) is never read as rich
+    markup, so ``[brackets]`` in it come out whole.  ``label`` (e.g. ``warning:``) is printed in ``style``
+    before it; without a label the whole line takes ``style``."""
+    from rich.text import Text
+
+    line = Text()
+    if label:
+        line.append(label, style=style)
+        line.append(" ")
+        line.append(text)
+    else:
+        line.append(text, style=style)
+    err_console.print(line, highlight=False, soft_wrap=True)
+
+
 class UsageProblem(click.ClickException):
     """A user error: printed as one clear message, exit code 2."""
 
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        from rich.markup import escape
-
-        err_console.print(f"[bold red]error:[/] {escape(self.message)}", highlight=False)
+        say(self.message, label="error:", style="bold red")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,7 +103,13 @@ def _agent_options(base_url: str | None, cache: str | None, max_concurrency: int
 # ---------------------------------------------------------------------------- run
 
 
-@main.command()
+EXIT_ERRORED = 3
+"""``lambench run``'s exit code when episodes are left errored (infrastructure errors) after their retries."""
+
+
+@main.command(epilog="Exit codes: 0 every episode scored; 2 bad input; 3 some episodes still errored after "
+                     "--retries (infrastructure errors; run the same command again to retry only those); 130 "
+                     "interrupted (run the same command again to resume).")
 @click.option("--suite", required=True, help="Task suite to run (see `lambench tasks list`).")
 @click.option("--agent", "agents", required=True, multiple=True,
               help="Agent spec: oracle, random, noop-claim, reckless, injection-follower or module.path:Class. "
@@ -127,7 +147,10 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
         executor: str, ray_address: str | None, out: str | None, step_timeout: float, episode_timeout: float,
         retries: int, perturb: str, guard: bool, no_observations: bool, base_url: str | None, cache: str | None,
         max_concurrency: int | None, price_table: str | None, agent_option: tuple[str, ...], quiet: bool) -> None:
-    """Run agents on a suite; print success, safety and honesty metrics."""
+    """Run agents on a suite; print success, safety and honesty metrics.
+
+    Exits 3 when episodes are left errored after their retries (see the exit codes below).
+    """
     from lambench.agents.base import AgentSpecError
     from lambench.executors import ExecutorError
     from lambench.perturb import PerturbationError
@@ -137,6 +160,7 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
 
     rows = []
     summaries: list[dict[str, Any]] = []
+    errored: list[tuple[str, int]] = []
     interrupted = False
     options = _agent_options(base_url, cache, max_concurrency, price_table, agent_option)
     for agent in agents:
@@ -163,13 +187,15 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
             raise UsageProblem(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
         m = result.summary["metrics"]
         note = f"resumed: {result.skipped} already recorded, " if result.skipped else ""
-        err_console.print(f"[dim]{agent}: {note}{result.ran} run -> {result.run_dir}[/]", highlight=False)
-        if m["errored"]:
-            err_console.print(f"[yellow]warning:[/] {m['errored']} episode(s) of {agent} hit infrastructure errors "
-                              f"and are not scored; see the 'error' field in {result.run_dir}/episodes.jsonl",
-                              highlight=False)
+        say(f"{agent}: {note}{result.ran} run -> {result.run_dir}", style="dim")
+        n_errored = (result.summary.get("metrics_all_variants") or m)["errored"]  # every variant, not only clean
+        if n_errored:
+            errored.append((agent, n_errored))
+            say(f"{n_errored} episode(s) of {agent} hit infrastructure errors after {retries} retr"
+                f"{'y' if retries == 1 else 'ies'} and are not scored; see the 'error' field in "
+                f"{result.run_dir}/episodes.jsonl", label="warning:", style="yellow")
             for n, message in _common_errors(result.run_dir):
-                err_console.print(f"  {n} x {message}", highlight=False, markup=False)
+                say(f"  {n} x {message}")
         summaries.append(result.summary)
         variants = result.summary["by_variant"]
         if len(variants) > 1:
@@ -184,9 +210,15 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
     if extra:
         click.echo(extra)
     if interrupted:
-        err_console.print("[yellow]interrupted:[/] finished episodes are saved; run the same command again to "
-                          "resume.", highlight=False)
+        say("finished episodes are saved; run the same command again to resume.", label="interrupted:",
+            style="yellow")
         sys.exit(130)
+    if errored:
+        total = sum(n for _, n in errored)
+        say(f"{total} episode(s) are left errored after retries ("
+            + ", ".join(f"{agent}: {n}" for agent, n in errored) + "); they are in no number above. Run the same "
+            "command again to retry them (finished episodes are kept).", label="incomplete:", style="bold yellow")
+        sys.exit(EXIT_ERRORED)
 
 
 def _common_errors(run_dir: Path, top: int = 3) -> list[tuple[int, str]]:
@@ -304,8 +336,7 @@ def record(run_dir: str, out: str, include_all: bool, dataset_name: str | None) 
     except OSError as exc:
         raise UsageProblem(f"cannot write {out}: {exc.strerror or exc}") from None
     skipped = ", ".join(f"{n} {why}" for why, n in rep.skipped.items())
-    err_console.print(f"{rep.episodes} episodes, {rep.steps} steps -> {out}" + (f" (skipped: {skipped})" if skipped
-                                                                               else ""), highlight=False)
+    say(f"{rep.episodes} episodes, {rep.steps} steps -> {out}" + (f" (skipped: {skipped})" if skipped else ""))
 
 
 @main.command()
@@ -341,12 +372,12 @@ def replay(dataset: str, agents: tuple[str, ...], out: str | None, seed: int, wo
     except DatasetError as exc:
         raise _dataset_problem(exc) from None
     if ds.skipped:
-        err_console.print(f"[yellow]warning:[/] left out {len(ds.skipped)} bad line(s) of {dataset}, e.g. "
-                          f"{ds.skipped[0]}", highlight=False, markup=True)
+        say(f"left out {len(ds.skipped)} bad line(s) of {dataset}, e.g. {ds.skipped[0]}", label="warning:",
+            style="yellow")
     if ds.incomplete:
         first = next(iter(ds.incomplete.items()))
-        err_console.print(f"[yellow]warning:[/] {len(ds.incomplete)} trajectory(ies) miss steps and are left out of "
-                          f"TSR, e.g. {first[0]}: {first[1]}", highlight=False)
+        say(f"{len(ds.incomplete)} trajectory(ies) miss steps and are left out of TSR, e.g. {first[0]}: {first[1]}",
+            label="warning:", style="yellow")
     rows = []
     interrupted = False
     for agent in agents:
@@ -384,12 +415,11 @@ def replay(dataset: str, agents: tuple[str, ...], out: str | None, seed: int, wo
         except OSError as exc:
             raise UsageProblem(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
         note = f"resumed: {result.skipped} already recorded, " if result.skipped else ""
-        err_console.print(f"[dim]{agent}: {note}{result.ran} trajectories replayed -> {result.run_dir}[/]",
-                          highlight=False)
+        say(f"{agent}: {note}{result.ran} trajectories replayed -> {result.run_dir}", style="dim")
         errored = result.summary["replay"]["errored_trajectories"]
         if errored:
-            err_console.print(f"[yellow]warning:[/] {errored} trajectory(ies) of {agent} hit infrastructure errors and "
-                              f"are not scored; see 'error' in {result.run_dir}/episodes.jsonl", highlight=False)
+            say(f"{errored} trajectory(ies) of {agent} hit infrastructure errors and are not scored; see 'error' in "
+                f"{result.run_dir}/episodes.jsonl", label="warning:", style="yellow")
         rows.append((agent, result.summary["replay"]))
         if result.interrupted:
             interrupted = True
@@ -420,10 +450,10 @@ def import_cmd(fmt: str, src: str, out: str, dataset_name: str | None) -> None:
     except OSError as exc:
         raise UsageProblem(f"cannot write {out}: {exc.strerror or exc}") from None
     for why in result.skipped[:10]:
-        err_console.print(f"[yellow]skipped:[/] {why}", highlight=False)
+        say(str(why), label="skipped:", style="yellow")
     if len(result.skipped) > 10:
-        err_console.print(f"[yellow]skipped:[/] ... and {len(result.skipped) - 10} more", highlight=False)
-    err_console.print(f"{result.trajectories} trajectories, {len(result.records)} steps -> {out}", highlight=False)
+        say(f"... and {len(result.skipped) - 10} more", label="skipped:", style="yellow")
+    say(f"{result.trajectories} trajectories, {len(result.records)} steps -> {out}")
 
 
 @main.group()
@@ -451,7 +481,7 @@ def export_sft_cmd(source: str, out: str, include_all: bool) -> None:
         raise UsageProblem(f"cannot export {source}: {exc}") from None
     except OSError as exc:
         raise UsageProblem(f"cannot write {out}: {exc.strerror or exc}") from None
-    err_console.print(f"{n} chat records -> {out}", highlight=False)
+    say(f"{n} chat records -> {out}")
 
 
 # ---------------------------------------------------------------------------- container sandboxes
@@ -499,8 +529,7 @@ def sandboxes_prune() -> None:
         removed = prune()
     except DockerUnavailable as exc:
         raise UsageProblem(str(exc)) from None
-    err_console.print(f"removed {len(removed)} orphaned container(s)" + (f": {', '.join(removed)}" if removed else ""),
-                      highlight=False)
+    say(f"removed {len(removed)} orphaned container(s)" + (f": {', '.join(removed)}" if removed else ""))
 
 
 # ---------------------------------------------------------------------------- gate
@@ -704,7 +733,7 @@ def tasks_validate(paths: tuple[str, ...], self_check: bool) -> None:
         raise UsageProblem(f"no such file or directory: {', '.join(missing)}")
     good, errors = validate_paths(targets)
     for e in errors:
-        err_console.print(f"[red]✗[/] {e}", highlight=False)
+        say(str(e), label="✗", style="red")
     problems: list[str] = []
     if self_check and good:
         from lambench.selfcheck import self_check as check
@@ -715,13 +744,13 @@ def tasks_validate(paths: tuple[str, ...], self_check: bool) -> None:
             from lambench.sandbox.docker import DockerUnavailable
 
             try:
-                prepare_images(containers, log=lambda m: err_console.print(f"[dim]{m}[/]", highlight=False))
+                prepare_images(containers, log=lambda m: say(str(m), style="dim"))
             except DockerUnavailable as exc:
                 raise UsageProblem(f"the self-check of {', '.join(containers)} tasks runs them in containers: "
                                    f"{exc}") from None
         problems = check(good)
         for p in problems:
-            err_console.print(f"[red]✗[/] {p}", highlight=False)
+            say(str(p), label="✗", style="red")
     n_bad = len(errors)
     click.echo(f"{len(good)} valid task file(s), {n_bad} invalid" + (f", {len(problems)} self-check problem(s)"
                                                                      if self_check else ""))

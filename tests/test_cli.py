@@ -84,3 +84,49 @@ def test_interrupt_stops_cleanly_and_the_run_resumes(tmp_path, sig):
     done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert f"resumed: {n} already recorded" in done.stderr
+
+
+# ---------------------------------------------------------------------------- errored episodes: exit 3
+
+
+def test_episodes_left_errored_exit_3_naming_how_many_and_how_to_retry(tmp_path):
+    out = tmp_path / "runs"
+    args = ["run", "--suite", "mockos-core", "--agent", "oracle", "--agent", "tests.agents_for_tests:RaisingAgent",
+            *FEW, "--retries", "1", "--out", str(out), "--quiet"]
+    r = invoke(*args)
+    assert r.exit_code == 3, r.output
+    assert "3 episode(s) are left errored after retries" in r.output
+    assert "tests.agents_for_tests:RaisingAgent: 3" in r.output and "same command again" in r.output
+    assert "model backend exploded" in r.output  # the cause, from the records
+    # the same command retries only the errored episodes, and still says so
+    again = invoke(*args)
+    assert again.exit_code == 3 and "resumed: 3 already recorded" in again.output
+
+
+def test_a_run_where_every_episode_errored_never_exits_0(tmp_path):
+    r = invoke("run", "--suite", "mockos-core", "--agent", "tests.agents_for_tests:RaisingAgent", *FEW,
+               "--retries", "0", "--out", str(tmp_path), "--quiet")
+    assert r.exit_code == 3, r.output
+    assert json.loads((tmp_path / "summary.json").read_text())["metrics"]["episodes"] == 0
+
+
+def test_run_help_documents_exit_code_3():
+    r = invoke("run", "--help")
+    assert r.exit_code == 0 and "3 some episodes still errored" in " ".join(r.output.split())
+
+
+# ---------------------------------------------------------------------------- messages printed as written
+
+
+def test_validation_messages_with_brackets_come_out_whole(tmp_path):
+    (tmp_path / "d[bold]").mkdir()
+    bad = tmp_path / "d[bold]" / "t[red]x.yaml"
+    bad.write_text("id: other-id\nsuite: s\nsandbox: mockos\ninstruction: '[red]do it[/red]'\n")
+    r = invoke("tasks", "validate", str(bad))
+    assert r.exit_code == 1, r.output
+    assert "d[bold]/t[red]x.yaml" in " ".join(r.output.split())  # rich markup would have eaten the brackets
+
+
+def test_usage_problem_text_with_brackets_comes_out_whole(tmp_path):
+    r = invoke("score", str(tmp_path / "runs[red]" / "x[/]"))
+    assert r.exit_code == 2 and "runs[red]/x[/]" in r.output
