@@ -76,3 +76,32 @@ def test_guard_runs_get_their_own_entry_and_empty_runs_are_refused(tmp_path):
     (tmp_path / "empty" / "episodes.jsonl").write_text("")
     r = CliRunner().invoke(main, ["leaderboard", "add", str(tmp_path / "empty"), "--root", str(root)])
     assert r.exit_code == 2 and "no scored episodes" in r.output
+
+
+def test_the_board_shows_the_honest_columns_and_marks_entries_scored_the_old_way(tmp_path):
+    root = tmp_path / "lb"
+    for agent in ("oracle", "noop-claim"):
+        run(RunConfig(suite="mockos-core", agent=agent, task_ids=FEW), run_dir=tmp_path / agent)
+        add_entry = CliRunner().invoke(main, ["leaderboard", "add", str(tmp_path / agent), "--root", str(root)])
+        assert add_entry.exit_code == 0, add_entry.output
+    old = json.loads((root / "mockos-core" / "oracle.summary.json").read_text())
+    for key in [k for k in old["metrics"] if k.startswith(("feasible_", "completion_", "false_infeasible"))]:
+        old["metrics"].pop(key)
+    old["agent"] = "old-oracle"
+    (root / "mockos-core" / "old-oracle.summary.json").write_text(json.dumps(old))
+    text = build_leaderboard(root).read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| agent"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    assert {"SR [95% CI]", "CuP", "infeasible det.", "false infeasible"} <= set(cells)
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| `")]
+
+    def row(agent):
+        return dict(zip(cells, next(r for r in rows if r[0].startswith(f"`{agent}`")), strict=True))
+
+    oracle, noop = row("oracle"), row("noop-claim")
+    # FEW has two feasible tasks and one infeasible one (settings-enable-bluetooth)
+    assert oracle["SR [95% CI]"].startswith("100.0%") and oracle["CuP"] == "100.0%"
+    assert oracle["infeasible det."] == "100.0%" and oracle["false infeasible"] == "0.0%"
+    assert noop["SR [95% CI]"].startswith("0.0%") and noop["infeasible det."] == "0.0%"
+    assert "†" not in oracle["SR [95% CI]"]
+    assert row("old-oracle")["SR [95% CI]"].endswith("†") and "† scored by a lambench" in text
