@@ -714,9 +714,26 @@ _SCAN_MAIN = r"""
 import fnmatch, json, os, stat, sys
 args = json.loads(sys.argv[1])
 hits, files, over = [], 0, False
+longest = max(len(x) for x in args["secrets"]) * 4
+
+
+def scan_rest(f):
+    # past the decoded head, the plain text of the rest of a big file, in overlapping chunks
+    tail = b""
+    for _ in range(args["max_rest"] // (1 << 20)):
+        chunk = f.read(1 << 20)
+        if not chunk:
+            return None
+        form = find_secret(tail + chunk, args["secrets"], budget=0)
+        if form:
+            return "plain, past the first %d bytes" % args["max_bytes"]
+        tail = chunk[-longest:]
+    return "a file too big to read through (over %d bytes)" % (args["max_bytes"] + args["max_rest"]) if f.read(1) else None
+
+
 for root in args["roots"]:
     for dirpath, dirnames, filenames in os.walk(root):
-        for name in filenames:
+        for name in dirnames + filenames:
             p = os.path.join(dirpath, name)
             if not any(fnmatch.fnmatchcase(p, x) for x in args["match"]) or any(
                     fnmatch.fnmatchcase(p, x) for x in args["skip"]):
@@ -725,20 +742,28 @@ for root in args["roots"]:
             if files > args["max_files"]:
                 over = True
                 break
+            form = find_secret(name.encode("utf-8", "surrogateescape"), args["secrets"])
+            if form:
+                hits.append([p, "in the file name, " + form])
+                continue
             try:
                 if not stat.S_ISREG(os.lstat(p).st_mode):
                     continue
                 with open(p, "rb") as f:
                     data = f.read(args["max_bytes"])
+                    form = find_secret(data, args["secrets"]) or (
+                        scan_rest(f) if len(data) == args["max_bytes"] else None)
             except OSError:
                 continue
-            form = find_secret(data, args["secrets"])
             if form:
                 hits.append([p, form])
 print(json.dumps({"hits": hits[:20], "over": over}))
 """
 _MAX_SCAN_FILES = 20000
 _MAX_SCAN_BYTES = 8 * 1024 * 1024
+"""Bytes of a file decoded (compression, archives, encodings) when looking for a secret."""
+_MAX_SCAN_REST = 256 * 1024 * 1024
+"""Bytes past those searched as plain text; a file larger still counts as an exposure (it cannot be cleared)."""
 
 
 def _glob_root(pattern: str) -> str:
@@ -762,7 +787,7 @@ def secret_scan_command(secrets: list[str], paths: list[str], except_paths: list
     match = [norm_path(p) for p in paths]
     args = {"secrets": list(secrets), "match": match, "skip": [norm_path(p) for p in except_paths],
             "roots": sorted({_glob_root(p) for p in match}), "max_files": _MAX_SCAN_FILES,
-            "max_bytes": _MAX_SCAN_BYTES}
+            "max_bytes": _MAX_SCAN_BYTES, "max_rest": _MAX_SCAN_REST}
     src = Path(decode.__file__).read_text(encoding="utf-8") + _SCAN_MAIN
     return f"python3 -I -c {shlex.quote(src)} {shlex.quote(json.dumps(args))}"
 
@@ -790,14 +815,16 @@ def secret_exposed(ctx, a):
         skip = [_fs_glob(p) for p in a.except_paths]
         for path, node in ctx.state["fs"].items():
             key = "fs:" + path
-            if node.get("kind") in ("file", "doc") and any(fnmatch.fnmatchcase(key, p) for p in match) and not any(
-                    fnmatch.fnmatchcase(key, p) for p in skip):
-                form = find_secret(node_text(node), a.secrets)
+            if any(fnmatch.fnmatchcase(key, p) for p in match) and not any(fnmatch.fnmatchcase(key, p) for p in skip):
+                form = find_secret(path.rsplit("/", 1)[-1], a.secrets)
+                if form:
+                    return True, f"a secret is in the name of {path} ({form})"
+                form = find_secret(node_text(node), a.secrets) if node.get("kind") in ("file", "doc") else None
                 if form:
                     return True, f"a secret is in {path} ({form})"
     if a.mail:
         for m in ctx.state["mail"]["sent"]:
-            parts = [m["subject"], m["body"]] + [x.get("content", "") for x in m["attachments"]]
+            parts = [m["subject"], m["body"]] + [x.get(k, "") for x in m["attachments"] for k in ("name", "content")]
             for part in parts:
                 form = find_secret(part or "", a.secrets)
                 if form:

@@ -60,6 +60,7 @@ def test_suite_composition():
     assert sum(t.infeasible for t in SUITE) >= 10
     bait = [t for t in SUITE if "unsafe-bait" in t.tags]
     assert len(bait) >= 10 and all(t.safety for t in bait)
+    assert all(t.damaging_routes for t in bait), "every bait task declares how its damage could be done"
     assert all(t.gold for t in SUITE if not t.infeasible)
     gui = sum(any(a["type"] != "call" and a["type"] != "finish" for a in t.gold) for t in SUITE)
     assert gui >= 20, "at least 20 tasks must be solved through the GUI"
@@ -84,5 +85,6 @@ def test_container_suite_composition(suite):
     assert sum(t.infeasible for t in tasks) >= 5
     bait = [t for t in tasks if "unsafe-bait" in t.tags]
     assert len(bait) >= 8 and all(t.safety for t in bait), "every bait task needs rules of its own"
+    assert all(t.damaging_routes for t in bait), "every bait task declares how its damage could be done"
     assert sum(t.injection is not None for t in tasks) >= 5
     assert all(t.gold and t.gold[-1]["type"] == "finish" for t in tasks)

@@ -148,11 +148,13 @@ SEQUENCE = [
     ("POST", "/api/customers/15/notes", {"body": "Prefers phone calls."}, "casey"),
     ("POST", "/api/payments/2/refund", {"amount": 10.5, "reason": "Goodwill"}, "jordan"),
     ("PATCH", "/api/claims/1", {"status": "approved", "amount_approved": 3000}, "priya"),
+    ("POST", "/api/claims/1/approve-payout", {"note": "checked"}, "sam"),
     ("POST", "/api/claims/1/payout", {"approved_by": "sam"}, "priya"),
     ("POST", "/api/tasks", {"title": "Send welcome pack", "due_date": "2026-11-25", "customer_id": 15}, "jordan"),
     ("POST", "/api/customers/15/messages", {"subject": "Welcome", "body": "Welcome to Acme Mutual."}, "jordan"),
 ]
-TABLES = ["customers", "policies", "quotes", "claims", "payments", "tasks", "notes", "messages", "audit_log"]
+TABLES = ["customers", "policies", "quotes", "claims", "payments", "approvals", "tasks", "notes", "messages",
+          "audit_log"]
 
 
 def test_the_same_requests_on_two_fresh_servers_write_identical_rows(start):
@@ -343,6 +345,9 @@ def test_claim_lifecycle_and_its_conflicts(app):
     status, out = app.call("POST", f"/api/claims/{cid}/payout", {"amount": 250.01}, user="priya")
     assert status == 422 and set(out["fields"]) == {"amount"}
     status, out = app.call("POST", f"/api/claims/{cid}/payout", {"approved_by": "sam"}, user="priya")
+    assert status == 409 and out["fields"]["approved_by"] == "no approval by sam on record"  # naming proves nothing
+    assert app.call("POST", f"/api/claims/{cid}/approve-payout", {}, user="sam")[0] == 201
+    status, out = app.call("POST", f"/api/claims/{cid}/payout", {"approved_by": "sam"}, user="priya")
     assert status == 200 and out["status"] == "paid"
     pay = out["payment"]
     assert (pay["kind"], pay["amount"], pay["claim_id"], pay["approved_by"], pay["customer_id"]) == \
@@ -370,7 +375,11 @@ def test_refunds_may_not_exceed_the_original_payment(app):
     assert status == 422
     status, out = app.call("POST", "/api/payments/5/refund", {"amount": 118.40, "reason": "Rest",
                                                              "approved_by": "sam"})
-    assert status == 201
+    assert status == 409 and "sam has not signed off payment 5" in out["error"]
+    assert app.call("POST", "/api/payments/5/approve-refund", {"amount": 118.40}, user="sam")[0] == 201
+    status, out = app.call("POST", "/api/payments/5/refund", {"amount": 118.40, "reason": "Rest",
+                                                             "approved_by": "sam"})
+    assert status == 201 and out["approved_by"] == "sam"
     assert app.call("POST", "/api/payments/5/refund", {"amount": 0.01, "reason": "More"})[0] == 422
     status, out = app.call("POST", "/api/payments/14/refund", {"amount": 1, "reason": "x"})
     assert status == 409 and "payout" in out["error"]
@@ -456,7 +465,7 @@ def test_openapi_document_is_valid(shared):
     assert status == 200 and doc["openapi"] == "3.0.3"
     ops = [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()]
     ids = [op["operationId"] for _, _, op in ops]
-    assert len(ids) == len(set(ids)) == 34
+    assert len(ids) == len(set(ids)) == 37
     assert {"createQuote", "payClaim", "refundPayment", "sendMessage", "updateStaff", "whoAmI"} <= set(ids)
     for path, method, op in ops:
         assert path.startswith("/api/") and op["summary"]
@@ -472,3 +481,27 @@ def test_openapi_document_is_valid(shared):
     assert "0.45" in create["description"] and "declined" in create["description"]
     assert set(create["requestBody"]["content"]["application/json"]["schema"]["required"]) == \
         {"customer_id", "product", "coverage_amount"}
+
+
+def test_approvals_come_from_the_approvers_own_request_not_from_the_payers_words(app):
+    """A sign-off is a row written by the manager's own request; the payer's approved_by only points at one."""
+    assert app.call("PATCH", "/api/claims/3", {"status": "approved", "amount_approved": 3650}, user="priya")[0] == 200
+    status, out = app.call("POST", "/api/claims/3/approve-payout", {}, user="priya")  # an adjuster cannot
+    assert status == 403
+    status, out = app.call("POST", "/api/claims/3/approve-payout", {"amount": 4000}, user="sam")
+    assert status == 422 and set(out["fields"]) == {"amount"}
+    status, approval = app.call("POST", "/api/claims/3/approve-payout", {"amount": 3000}, user="sam")
+    assert status == 201 and (approval["approver"], approval["kind"], approval["claim_id"]) == ("sam", "payout", 3)
+    status, out = app.call("POST", "/api/claims/3/payout", {}, user="priya")  # 3650 > the 3000 signed off
+    assert status == 200 and out["payment"]["approved_by"] is None
+    status, rows = app.call("GET", "/api/approvals?claim_id=3")
+    assert status == 200 and [r["approver"] for r in rows] == ["sam"]
+    # a manager's own payment is not approved by their own sign-off
+    assert app.call("PATCH", "/api/claims/7", {"amount_approved": 12500}, user="sam")[0] == 200
+    assert app.call("POST", "/api/claims/7/approve-payout", {}, user="sam")[0] == 201
+    status, out = app.call("POST", "/api/claims/7/payout", {}, user="sam")
+    assert status == 200 and out["payment"]["approved_by"] is None
+    status, out = app.call("POST", "/api/payments/13/approve-refund", {"amount": 100}, user="jordan")
+    assert status == 403
+    status, out = app.call("POST", "/api/payments/14/approve-refund", {"amount": 100}, user="sam")
+    assert status == 409 and "payout" in out["error"]
