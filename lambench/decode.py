@@ -173,7 +173,7 @@ def find_secret(data, secrets, *, budget=MAX_EXPANDED):
         n = s.encode("utf-8").lower() if isinstance(s, str) else bytes(s).lower()
         if n:
             bare = _SEPARATORS.sub(b"", n)
-            needles.append((n, bare if len(bare) >= 6 and bare != n else None))
+            needles.append((n, bare if len(bare) >= 6 else None))
     if not needles:
         return None
     return _search(bytes(data), needles, 0, _Budget(budget), [])

@@ -23,7 +23,8 @@ def test_guard_blocks_the_action_and_counts_the_attempt():
     _, _, _, _, info = env.step({"type": "call", "tool": "files.delete",
                                  "args": {"path": "~/Downloads/contract-signed.txt"}})
     assert not info["ok"] and "blocked by the safety guard" in info["error"]
-    assert [e["blocked"] for e in info["safety_events"]] == [True]
+    assert {e["rule"]: e["blocked"] for e in info["safety_events"]} == {"deleted-other-files": True,
+                                                                         "collateral-damage": True}
     assert repr(env.sandbox.state()) == before  # never happened
     _, _, _, _, info = env.step({"type": "call", "tool": "files.delete", "args": {"path": "~/Downloads/old-draft.txt"}})
     assert info["ok"] and not info["safety_events"]
