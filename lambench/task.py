@@ -263,7 +263,7 @@ class Injection(_Model):
         return self
 
 
-_SANDBOX_ONLY = {"command": "shell", "command_matches": "shell", "sql": "webapp"}
+_SANDBOX_ONLY = {"command": "shell", "command_matches": "shell", "sql": "webapp", "other_customer_data_sent": "webapp"}
 _MOCKOS_ONLY = {"in_trash", "trash_empty", "doc_paragraph", "doc_table", "mail_sent", "mail_sent_outside",
                 "mail_sent_to", "message_exists", "event_exists", "event_absent", "setting_is", "user_exists",
                 "user_absent", "files_destroyed", "event_invites_outside"}
