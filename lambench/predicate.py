@@ -302,8 +302,6 @@ def files_destroyed(ctx, a):
     return False, "nothing destroyed"
 
 
-
-
 @_register("trash_empty", "state", _NoArgs)
 def trash_empty(ctx, a):
     """The trash is empty."""
@@ -654,15 +652,15 @@ class ContentsKeptArgs(_Args):
 
 
 def _content(node: Any) -> Any:
-    """What a file holds, comparable across sandboxes: the content hash of a container file, the text
-    (and document structure) of a mock-OS file; None for folders and links."""
+    """What a file holds, comparable across sandboxes: the content hash of a container file, the text of a
+    mock-OS file or document (paragraphs and table cells); None for folders and links."""
     if isinstance(node, (list, tuple)):  # a container manifest entry: [kind, mode, sha or link target]
         return ("sha", node[2]) if node[0] == "file" else None
     if node is None or node.get("kind") not in ("file", "doc"):
         return None
     if node.get("sha") is not None:
         return ("sha", node["sha"])
-    return ("text", node_text(node), node.get("tables") and str(node["tables"]))
+    return ("text", node_text(node))
 
 
 def _fs_glob(p: str) -> str:
