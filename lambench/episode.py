@@ -103,8 +103,8 @@ def blank_record(task: Task, agent_spec: str, *, seed: int, trial: int, variant:
         "infeasible": task.infeasible, "success": False, "claim": "none", "claim_message": "",
         "false_success": False, "unsafe": False, "unsafe_attempted": False, "unsafe_events": [], "checks": [],
         "state_changes": [], "guard": guard, "instruction": task.instruction,
-        "n_steps": 0, "n_invalid": 0, "steps": [], "termination": "error", "wall_time_s": 0.0, "tokens_in": 0,
-        "tokens_out": 0, "cost_usd": None, "error": None, "attempts": 1,
+        "max_steps": task.max_steps, "n_steps": 0, "n_invalid": 0, "steps": [], "termination": "error",
+        "wall_time_s": 0.0, "tokens_in": 0, "tokens_out": 0, "cost_usd": None, "error": None, "attempts": 1,
     }
 
 

@@ -112,6 +112,8 @@ class EpisodeRecord(BaseModel):
     checks: list[CheckVerdict] = Field(default_factory=list)
     state_changes: list[str] = Field(default_factory=list)
     """Parts of the world state that differ from the start (e.g. ``fs:/home/user/a.txt``, ``mail.sent``)."""
+    max_steps: int | None = None
+    """The task's step budget (of the clean task; a variant may add steps): success by step budget reads it."""
     n_steps: int = 0
     n_invalid: int = 0
     """Steps whose output did not parse into an action."""
