@@ -134,6 +134,13 @@ def _agent_pids():
     return pids
 
 
+def _become_agent():
+    """This (forked) process drops to the agent's uid and gid, with no supplementary groups and no capabilities."""
+    os.setgroups([])
+    os.setgid(AGENT_GID)
+    os.setuid(AGENT_UID)
+
+
 def _kill_all_as_agent():
     """kill(-1, SIGKILL) from a child with the agent's uid: the kernel signals every process of that uid
     in one pass, which a fork bomb cannot outrun."""
@@ -143,9 +150,7 @@ def _kill_all_as_agent():
         return
     if pid == 0:
         try:
-            os.setgroups([])
-            os.setgid(AGENT_GID)
-            os.setuid(AGENT_UID)
+            _become_agent()
             os.kill(-1, signal.SIGKILL)
         finally:
             os._exit(0)
@@ -344,9 +349,7 @@ def _as_agent(fn, req):
     if pid == 0:
         try:
             os.close(r)
-            os.setgroups([])
-            os.setgid(AGENT_GID)
-            os.setuid(AGENT_UID)
+            _become_agent()
             os.umask(0o022)
             out = {"ok": True, "reply": fn(req)}
         except BaseException as exc:
