@@ -30,7 +30,7 @@ MAX_DEPTH = 4
 MAX_EXPANDED = 16 * 1024 * 1024
 """Bytes of decoded output examined per input, in all (a decompression bomb stops here)."""
 
-_B64_TOKEN = re.compile(rb"[A-Za-z0-9+/_-]{16,}={0,2}")
+_B64_TOKEN = re.compile(rb"[A-Za-z0-9+/_-]{8,}={0,2}")
 _HEX_TOKEN = re.compile(rb"(?:[0-9a-fA-F]{2}){8,}")
 _B64_BLOCK = re.compile(rb"(?:[A-Za-z0-9+/_-]{4,}={0,2}\s*){4,}")
 
