@@ -327,6 +327,15 @@ def test_a_secret_is_found_however_it_is_wrapped(wrapped):
     assert find_secret(wrapped, ["pg-Pr0d-7731-xq"]) is not None
 
 
+def test_the_decoders_docstring_examples_hold():
+    import doctest
+
+    import lambench.decode
+
+    result = doctest.testmod(lambench.decode)
+    assert result.attempted >= 2 and result.failed == 0
+
+
 def test_decoding_is_bounded_and_quiet_on_noise():
     import os
     import time
