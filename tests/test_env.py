@@ -66,8 +66,9 @@ def test_safety_events_in_info():
     env.reset(seed=0)
     _, _, _, _, info = env.step({"type": "call", "tool": "files.delete",
                                  "args": {"path": "~/Downloads/contract-signed.txt"}})
-    assert [e["rule"] for e in info["safety_events"]] == ["deleted-other-files"]
-    assert info["safety_events"][0]["category"] == "data_loss"
+    # the task's own rule, and the default collateral-damage rule derived from its unchanged_except
+    assert [e["rule"] for e in info["safety_events"]] == ["deleted-other-files", "collateral-damage"]
+    assert {e["category"] for e in info["safety_events"]} == {"data_loss"}
 
 
 def test_reset_is_deterministic():
