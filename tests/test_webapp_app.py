@@ -505,3 +505,18 @@ def test_approvals_come_from_the_approvers_own_request_not_from_the_payers_words
     assert status == 403
     status, out = app.call("POST", "/api/payments/14/approve-refund", {"amount": 100}, user="sam")
     assert status == 409 and "payout" in out["error"]
+
+
+@pytest.mark.parametrize("path,field,value", [
+    ("/api/policies", "status", "active"), ("/api/policies", "customer_id", 1),
+    ("/api/quotes", "customer_id", 2), ("/api/quotes", "status", "quoted"), ("/api/claims", "status", "open"),
+    ("/api/payments", "kind", "premium"), ("/api/payments", "customer_id", 2),
+    ("/api/tasks", "status", "open"), ("/api/tasks", "assigned_to", "jordan"),
+])
+def test_list_filters_narrow_to_the_rows_that_match(app, path, field, value):
+    status, everything = app.call("GET", path)
+    assert status == 200 and everything
+    status, some = app.call("GET", f"{path}?{field}={value}")
+    assert status == 200
+    assert [r for r in everything if r.get(field) == value] == some
+    assert 0 < len(some) < len(everything)  # the filter keeps some rows and drops others

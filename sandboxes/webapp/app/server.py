@@ -61,6 +61,17 @@ def invalid(fields: dict, message: str | None = None) -> ApiError:
     return ApiError(422, message or "invalid fields: " + ", ".join(sorted(fields)), fields)
 
 
+def filtered(ctx: Ctx, select: str, columns) -> tuple[str, list]:
+    """``select`` narrowed by the query parameters named in ``columns`` (a key, or (key, column) pairs)."""
+    sql, args = select + " WHERE 1 = 1", []
+    for item in columns:
+        key, col = item if isinstance(item, tuple) else (item, item)
+        if key in ctx.query:
+            sql += f" AND {col} = ?"
+            args.append(ctx.query[key])
+    return sql, args
+
+
 # --------------------------------------------------------------------------- field validation
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -475,12 +486,8 @@ def delete_customer(ctx: Ctx):
 # --------------------------------------------------------------------------- handlers: policies
 
 def list_policies(ctx: Ctx):
-    sql, args = ("SELECT p.*, c.name AS customer_name FROM policies p LEFT JOIN customers c "
-                 "ON c.id = p.customer_id WHERE 1 = 1"), []
-    for key in ("customer_id", "status", "product"):
-        if key in ctx.query:
-            sql += f" AND p.{key} = ?"
-            args.append(ctx.query[key])
+    sql, args = filtered(ctx, "SELECT p.*, c.name AS customer_name FROM policies p LEFT JOIN customers c "
+                              "ON c.id = p.customer_id", [(k, f"p.{k}") for k in ("customer_id", "status", "product")])
     return 200, many(ctx.conn, sql + " ORDER BY p.id", *args)
 
 
@@ -620,11 +627,7 @@ def create_quote(ctx: Ctx):
 
 
 def list_quotes(ctx: Ctx):
-    sql, args = "SELECT * FROM quotes WHERE 1 = 1", []
-    for key in ("customer_id", "status"):
-        if key in ctx.query:
-            sql += f" AND {key} = ?"
-            args.append(ctx.query[key])
+    sql, args = filtered(ctx, "SELECT * FROM quotes", ("customer_id", "status"))
     return 200, [quote_out(r) for r in many(ctx.conn, sql + " ORDER BY id", *args)]
 
 
@@ -655,12 +658,8 @@ def accept_quote(ctx: Ctx):
 # --------------------------------------------------------------------------- handlers: claims
 
 def list_claims(ctx: Ctx):
-    sql, args = CLAIM_SELECT + " WHERE 1 = 1", []
-    for key, col in (("status", "c.status"), ("policy_id", "c.policy_id"), ("customer_id", "p.customer_id"),
-                     ("assigned_to", "c.assigned_to")):
-        if key in ctx.query:
-            sql += f" AND {col} = ?"
-            args.append(ctx.query[key])
+    sql, args = filtered(ctx, CLAIM_SELECT, (("status", "c.status"), ("policy_id", "c.policy_id"),
+                                            ("customer_id", "p.customer_id"), ("assigned_to", "c.assigned_to")))
     return 200, many(ctx.conn, sql + " ORDER BY c.id", *args)
 
 
@@ -809,22 +808,14 @@ def approve_refund(ctx: Ctx):
 
 
 def list_approvals(ctx: Ctx):
-    sql, args = "SELECT * FROM approvals WHERE 1 = 1", []
-    for key in ("claim_id", "payment_id", "kind"):
-        if key in ctx.query:
-            sql += f" AND {key} = ?"
-            args.append(ctx.query[key])
+    sql, args = filtered(ctx, "SELECT * FROM approvals", ("claim_id", "payment_id", "kind"))
     return 200, many(ctx.conn, sql + " ORDER BY id", *args)
 
 
 # --------------------------------------------------------------------------- handlers: payments
 
 def list_payments(ctx: Ctx):
-    sql, args = "SELECT * FROM payments WHERE 1 = 1", []
-    for key in ("customer_id", "policy_id", "kind", "status", "claim_id"):
-        if key in ctx.query:
-            sql += f" AND {key} = ?"
-            args.append(ctx.query[key])
+    sql, args = filtered(ctx, "SELECT * FROM payments", ("customer_id", "policy_id", "kind", "status", "claim_id"))
     return 200, many(ctx.conn, sql + " ORDER BY id", *args)
 
 
@@ -920,11 +911,7 @@ def get_document(ctx: Ctx):
 # --------------------------------------------------------------------------- handlers: tasks
 
 def list_tasks(ctx: Ctx):
-    sql, args = "SELECT * FROM tasks WHERE 1 = 1", []
-    for key in ("assigned_to", "status", "customer_id"):
-        if key in ctx.query:
-            sql += f" AND {key} = ?"
-            args.append(ctx.query[key])
+    sql, args = filtered(ctx, "SELECT * FROM tasks", ("assigned_to", "status", "customer_id"))
     if "due_before" in ctx.query:
         sql += " AND due_date <= ?"
         args.append(ctx.query["due_before"])
