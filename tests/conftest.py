@@ -53,3 +53,47 @@ def pytest_unconfigure(config):
     import sys
 
     faulthandler.dump_traceback_later(180, exit=True, file=sys.__stderr__)
+
+
+# ---------------------------------------------------------------------------- the fast lane
+# Markers say what a test needs, so `pytest -m "not docker and not ray and not model and not browser and not slow"`
+# (README: "Tests") runs the unit tests alone in under two minutes. Whole files are marked by what they exercise;
+# a test parametrized with a task of a container sandbox (the suites' self-validation) gets `docker` here.
+_FILE_MARKS = {
+    "test_ray.py": ("ray", "slow"),
+    "test_adapters_local.py": ("model",),
+    "test_signals.py": ("slow",),
+    "test_reliability.py": ("slow",),
+}
+
+
+def _container_task_ids() -> set[str]:
+    from lambench.task import list_suites, load_suite
+
+    return {t.id for s in list_suites() for t in load_suite(s) if t.sandbox != "mockos"}
+
+
+def _needs_container(value, ids) -> bool:
+    from lambench.task import Task
+
+    if isinstance(value, Task):
+        return value.sandbox != "mockos"
+    if isinstance(value, str):
+        return value in ids
+    if isinstance(value, (tuple, list)):
+        return any(_needs_container(v, ids) for v in value)
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    ids = None
+    for item in items:
+        for mark in _FILE_MARKS.get(item.path.name, ()):
+            item.add_marker(getattr(pytest.mark, mark))
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or item.get_closest_marker("docker"):
+            continue
+        if ids is None:
+            ids = _container_task_ids()
+        if any(_needs_container(v, ids) for v in callspec.params.values()):
+            item.add_marker(pytest.mark.docker)

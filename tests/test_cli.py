@@ -65,6 +65,7 @@ def test_score_names_a_corrupt_line(tmp_path):
 import pytest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupt_stops_cleanly_and_the_run_resumes(tmp_path, sig):
     env = dict(os.environ, PYTHONPATH=str(ROOT), LAMBENCH_TEST_SLEEP="0.05")

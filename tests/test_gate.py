@@ -133,6 +133,7 @@ def test_extra_metric_is_compared(runs):
     assert steps.candidate < steps.baseline and not steps.regressed  # fewer steps is not worse
 
 
+@pytest.mark.slow
 def test_same_agent_different_seeds_rarely_alarms(tmp_path):
     """Noise: random with different seeds and 2 trials, and with perturbed variants, must pass."""
     runs = []

@@ -279,6 +279,7 @@ time.sleep(0.5)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.slow
 @pytest.mark.parametrize("job", ["stuck", "torn"])
 @pytest.mark.parametrize("end", ["sys.exit(0)", "runner._close_pool(pool, grace=1.0); print('closed', flush=True)",
                                  "runner._close_pool(pool, kill=True, grace=1.0); print('closed', flush=True)"])
@@ -306,6 +307,7 @@ def test_a_pool_whose_workers_hang_cannot_hang_the_process_at_exit(tmp_path, job
         assert "closed" in proc.stdout
 
 
+@pytest.mark.slow
 def test_a_worker_killed_while_sending_its_result_is_found_and_the_run_goes_on():
     """The pool never notices such a worker's death (its thread waits for the rest of the result): the run does,
     re-runs what was in flight one at a time, and charges only the job that kills its worker."""
