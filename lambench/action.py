@@ -159,7 +159,7 @@ _DECODER = json.JSONDecoder()
 _MAX_TEXT = 200_000
 
 
-def _candidates(text: str):
+def json_candidates(text: str):
     """JSON objects in ``text``: the whole text, fenced blocks, then any embedded object."""
     stripped = text.strip()
     if stripped.startswith("{") or stripped.startswith("["):
@@ -282,7 +282,7 @@ def parse_action(output: Any) -> ParseResult:
         except (ValidationError, ValueError, RecursionError):
             pass  # fall through: tool calls, prose, detailed errors
     first_error: str | None = None
-    for obj in _candidates(output):
+    for obj in json_candidates(output):
         result = _validate(obj)
         if result.valid:
             return result

@@ -24,7 +24,7 @@ from lambench.perturb import Variant
 from lambench.sandbox.base import SandboxBroken, StateUnreadable
 from lambench.task import Task
 
-__all__ = ["blank_record", "run_episode", "StepTimeout", "BROKEN_RULE"]
+__all__ = ["blank_record", "run_episode", "StepTimeout", "BROKEN_RULE", "Deadlines", "raw_output"]
 
 BROKEN_RULE = "sandbox-broken"
 """The id of the unsafe event of an agent that broke the harness's session with its sandbox."""
@@ -44,7 +44,7 @@ class InfraTimeout(RuntimeError):
     """The step timed out while the agent waited on its model endpoint (not the agent's answer)."""
 
 
-class _Deadlines:
+class Deadlines:
     """Per-step and per-episode time limits with one SIGALRM timer.
 
     Limits apply in the main thread only (where signals are delivered); elsewhere they are
@@ -86,7 +86,8 @@ class _Deadlines:
             signal.signal(signal.SIGALRM, old)
 
 
-def _raw(output: Any) -> Any:
+def raw_output(output: Any) -> Any:
+    """The agent's output as a record keeps it (long text cut, odd objects as their repr)."""
     if hasattr(output, "model_dump"):
         return output.model_dump()
     if isinstance(output, (str, dict, list, int, float, bool)) or output is None:
@@ -121,7 +122,7 @@ def _broken(record: dict[str, Any], env: LamEnv, exc: BaseException, *, output: 
         from lambench.action import parse_action
 
         parsed = parse_action(output)
-        steps.append({"index": len(steps), "raw": _raw(output),
+        steps.append({"index": len(steps), "raw": raw_output(output),
                       "action": parsed.action.model_dump() if parsed.valid else None, "valid": parsed.valid,
                       "error": message, "ok": False, "result": message, "ops": [], "blocked_ops": [],
                       "safety_events": [event], "latency_s": round(latency, 6)})
@@ -165,7 +166,7 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
         steps = record["steps"]
         seen = observations if observations is not None else []
         history: list[dict[str, Any]] = []
-        limits = _Deadlines(step_timeout, episode_timeout)
+        limits = Deadlines(step_timeout, episode_timeout)
         with limits.guard(step=False):
             agent.reset(view)
         while True:
@@ -196,7 +197,7 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
                 break
             if not (terminated or truncated):
                 limits.check_episode()
-            step = {"index": info["step"], "raw": _raw(output), "action": info["action"],
+            step = {"index": info["step"], "raw": raw_output(output), "action": info["action"],
                     "valid": info["valid"], "error": info["error"], "ok": info["ok"],
                     "result": info["result"], "ops": info["ops"], "blocked_ops": info["blocked_ops"],
                     "safety_events": info["safety_events"],

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from lambench.sandbox.mockos_state import node_text, norm_path
 
 __all__ = ["PREDICATES", "Predicate", "PredicateContext", "PredicateSpec", "PredicateError", "compile_predicate",
-           "flatten_state", "diff_states", "secret_scan_command", "secret_scan_program"]
+           "flatten_state", "diff_states", "secret_scan_command", "secret_scan_program", "compile_field"]
 
 
 class PredicateError(ValueError):
@@ -150,6 +150,18 @@ def compile_predicate(raw: Any, loc: tuple = ()) -> PredicateSpec:
 
 
 # ------------------------------------------------------------------------ combinators
+
+
+def compile_field(v: Any) -> "PredicateSpec":
+    """:func:`compile_predicate` for a pydantic field validator: a spec passes through, and a bad predicate becomes a
+    ``ValueError`` naming where in it the problem is (pydantic adds the field)."""
+    if isinstance(v, PredicateSpec):
+        return v
+    try:
+        return compile_predicate(v)
+    except PredicateError as exc:
+        loc = ".".join(str(x) for x in exc.loc)
+        raise ValueError(f"{exc}" + (f" (at {loc})" if loc else "")) from None
 
 
 @_register("not", "combinator")

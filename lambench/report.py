@@ -456,7 +456,7 @@ class _ReplaySection:
 
 
 def _replay_sections(runs: Sequence[_Run]) -> list[_ReplaySection]:
-    from lambench.replay.run import replay_summary
+    from lambench.replay.metrics import replay_summary
 
     sections: dict[tuple[str, str | None], _ReplaySection] = {}
     for r in runs:

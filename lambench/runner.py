@@ -32,6 +32,7 @@ from lambench import __version__
 from lambench.agents.base import make_agent
 from lambench.episode import blank_record, run_episode
 from lambench.record import episode_key
+from lambench.rundir import Appender, RunDirError, atomic_write, repair_jsonl
 from lambench.perturb import parse_variants
 from lambench.scoring import (compute_metrics, injection_metrics, load_episodes, per_task_values, robustness,
                               summarize)
@@ -78,10 +79,6 @@ class RunConfig(BaseModel):
 
 
 _IDENTITY = ("suite", "agent", "seed", "guard")
-
-
-class RunDirError(ValueError):
-    """A run directory that cannot be used for this run."""
 
 
 @dataclass
@@ -145,33 +142,6 @@ def select_tasks(config: RunConfig) -> list[Task]:
 # ---------------------------------------------------------------------------- the run directory
 
 
-def _repair_jsonl(path: Path) -> int:
-    """Cut a partial last line left by a killed writer; return the bytes removed."""
-    if not path.exists():
-        return 0
-    size = path.stat().st_size
-    if size == 0:
-        return 0
-    with open(path, "rb+") as f:
-        f.seek(max(0, size - 1))
-        if f.read(1) == b"\n":
-            return 0
-        # find the last newline
-        chunk = 1 << 16
-        pos = size
-        while pos > 0:
-            start = max(0, pos - chunk)
-            f.seek(start)
-            data = f.read(pos - start)
-            i = data.rfind(b"\n")
-            if i != -1:
-                f.truncate(start + i + 1)
-                return size - (start + i + 1)
-            pos = start
-        f.truncate(0)
-        return size
-
-
 def _prepare_dir(run_dir: Path, config: RunConfig, version: str) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "config.json"
@@ -197,7 +167,7 @@ def _prepare_dir(run_dir: Path, config: RunConfig, version: str) -> None:
                               f"files are now version {version}; use a new --out so results are not mixed.")
     data = {**redacted(config.model_dump()), "suite_version": version, "lambench_version": __version__,
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    _atomic_write(cfg_path, json.dumps(data, indent=2))
+    atomic_write(cfg_path, json.dumps(data, indent=2))
 
 
 _NEUTRAL_OPTIONS = frozenset(("cache", "max_concurrency", "price_table", "request_timeout", "max_retries", "api_key"))
@@ -223,35 +193,6 @@ def redacted(config: dict[str, Any]) -> dict[str, Any]:
         return safe_url(v) if isinstance(v, str) and "://" in v else v
 
     return {**config, "agent_options": {k: clean(k, v) for k, v in opts.items()}}
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-class _Appender:
-    """Appends episode lines durably (flush + fsync per line, or per batch of lines)."""
-
-    def __init__(self, path: Path):
-        self.f = open(path, "ab")
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.write_many([record])
-
-    def write_many(self, records: list[dict[str, Any]]) -> None:
-        """Append the lines of ``records`` with one fsync (episodes that finished together: a group commit)."""
-        # ASCII escapes keep any string (even a lone surrogate from a model) valid JSON;
-        # ``default=repr`` keeps an odd object an agent returned from stopping the run.
-        data = b"".join(json.dumps(r, ensure_ascii=True, separators=(",", ":"), default=repr).encode("ascii") + b"\n"
-                        for r in records)
-        self.f.write(data)
-        self.f.flush()
-        os.fsync(self.f.fileno())
-
-    def close(self) -> None:
-        self.f.close()
 
 
 # ---------------------------------------------------------------------------- execution
@@ -493,8 +434,8 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
         connect_ray(config.ray_address, workers=config.workers)
     _prepare_dir(run_dir, config, version)
     episodes_path = run_dir / "episodes.jsonl"
-    _repair_jsonl(episodes_path)
-    _repair_jsonl(run_dir / OBSERVATIONS)
+    repair_jsonl(episodes_path)
+    repair_jsonl(run_dir / OBSERVATIONS)
     # Errored episodes (infrastructure failures) are run again on resume; the new line supersedes them.
     done = ({episode_key(r) for r in load_episodes(episodes_path) if r.get("error") is None}
             if episodes_path.exists() else set())
@@ -558,8 +499,8 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
                 interrupted = True
         if on_start:
             on_start(len(jobs), skipped)
-        writer = _Appender(episodes_path)
-        obs_writer = _Appender(run_dir / OBSERVATIONS) if config.observations else None
+        writer = Appender(episodes_path)
+        obs_writer = Appender(run_dir / OBSERVATIONS) if config.observations else None
         if not interrupted:
             interrupted = execute(jobs, workers=config.workers, retries=config.retries, call=call,
                                   key=lambda j: (j[0].id, j[1], j[2], j[3]), error_record=error_record,
@@ -826,7 +767,7 @@ def _error_record(task: Task, variant: str, agent: str, seed: int, trial: int, e
 def write_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
     """Recompute ``summary.json`` from ``episodes.jsonl`` (and ``config.json`` if present)."""
     summary = score_run_dir(run_dir)
-    _atomic_write(Path(run_dir) / "summary.json", json.dumps(summary, indent=2))
+    atomic_write(Path(run_dir) / "summary.json", json.dumps(summary, indent=2))
     return summary
 
 
@@ -893,7 +834,7 @@ def _replay_run_summary(run_dir: Path, cfg: dict[str, Any], episodes: list[dict[
                         suites: list[str]) -> dict[str, Any]:
     """The summary of an offline replay run: the LAM paper's metrics under ``replay``; ``metrics`` treats each
     complete trajectory as an episode (success = every step right, i.e. TSR)."""
-    from lambench.replay.run import replay_summary
+    from lambench.replay.metrics import replay_summary
 
     complete = [e for e in episodes if (e.get("replay") or {}).get("complete", True)]
     return {

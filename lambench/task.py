@@ -17,8 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from lambench.action import ACTION_TYPES, parse_action
-from lambench.predicate import PredicateError, PredicateSpec, compile_predicate
-from lambench.safety import RiskCategory, Severity
+from lambench.predicate import PredicateSpec, compile_field
+from lambench.safety import SafetyRule
 
 __all__ = ["Task", "TaskError", "SafetyRule", "DamagingRoute", "MockOSSetup", "ShellSetup", "WebAppSetup", "load_task", "load_suite", "list_suites",
            "tasks_root", "suite_version", "get_task", "validate_paths"]
@@ -176,26 +176,6 @@ class WebAppSetup(_Model):
     """SQL statements run on the app's database after the seed (extra rows, changed fields)."""
 
 
-class SafetyRule(_Model):
-    """A rule whose violation is an unsafe event."""
-
-    id: str
-    when: Any
-    """The predicate that signals a violation (state predicates fire when they become true)."""
-    category: RiskCategory
-    severity: Severity = "high"
-    description: str = ""
-
-    @field_validator("when")
-    @classmethod
-    def _compile(cls, v: Any) -> Any:
-        spec = _compile(v)
-        if spec.is_event and not spec.is_pure_event:
-            raise ValueError("a safety rule mixes event predicates (action_matches) with state predicates; "
-                             "split it into two rules (event rules fire on every matching step, state rules once)")
-        return spec
-
-
 class DamagingRoute(_Model):
     """One way of doing the damage a bait task tempts toward (``tasks validate --self-check`` runs it, and it
     must be recorded unsafe): a route the task's rules must catch however the damage is spelled."""
@@ -243,7 +223,7 @@ class Injection(_Model):
     @field_validator("goal")
     @classmethod
     def _compile(cls, v: Any) -> Any:
-        spec = _compile(v)
+        spec = compile_field(v)
         if spec.is_event:
             raise ValueError("an injection goal is a predicate on the final state, not an event predicate")
         return spec
@@ -329,16 +309,6 @@ def _check_sandbox_fit(task: "Task") -> None:
                          f"sandbox (those are: {', '.join(known) or 'none'})")
 
 
-def _compile(v: Any) -> PredicateSpec:
-    if isinstance(v, PredicateSpec):
-        return v
-    try:
-        return compile_predicate(v)
-    except PredicateError as exc:
-        loc = ".".join(str(x) for x in exc.loc)
-        raise ValueError(f"{exc}" + (f" (at {loc})" if loc else "")) from None
-
-
 class Task(_Model):
     """One task: what to ask, the world to start from, and how to judge the outcome."""
 
@@ -393,7 +363,7 @@ class Task(_Model):
         out = []
         for i, raw in enumerate(v):
             try:
-                spec = _compile(raw)
+                spec = compile_field(raw)
             except ValueError as exc:
                 raise ValueError(f"check {i}: {exc}") from None
             if spec.is_event:

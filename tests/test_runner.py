@@ -169,11 +169,11 @@ def test_odd_agent_output_cannot_stop_the_run(tmp_path):
                     {"type": "call", "tool": "files.search", "args": {"query": {1, 2}}}][Odd.calls % 2]
 
     from lambench.episode import run_episode
-    from lambench.runner import _Appender
+    from lambench.rundir import Appender
     from lambench.task import get_task
 
     rec = run_episode(get_task("mail-send-report"), "odd", seed=0, trial=0, agent=Odd())
-    w = _Appender(tmp_path / "e.jsonl")
+    w = Appender(tmp_path / "e.jsonl")
     w.write(rec)
     w.close()
     back = json.loads((tmp_path / "e.jsonl").read_text())

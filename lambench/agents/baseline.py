@@ -358,10 +358,10 @@ def observation_text(data: Any) -> str:
 
 def embedded_actions(text: str) -> list[dict[str, Any]]:
     """Well-formed actions (other than finish) written as JSON objects inside ``text``."""
-    from lambench.action import _candidates, parse_action
+    from lambench.action import json_candidates, parse_action
 
     out = []
-    for obj in _candidates(text):
+    for obj in json_candidates(text):
         res = parse_action(obj)
         if res.valid and res.action.type != "finish":
             out.append(res.action.model_dump())

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping
 
 from lambench.scoring import wilson_interval
 
-__all__ = ["resolve_object", "canonical_args", "action_text", "token_f1", "score_step", "replay_metrics",
+__all__ = ["replay_summary", "resolve_object", "canonical_args", "action_text", "token_f1", "score_step", "replay_metrics",
            "score_predictions", "COMPONENTS", "INVALID"]
 
 COMPONENTS = ("object", "operation", "args", "status")
@@ -367,3 +367,20 @@ def format_replay_text(rows: list[tuple[str, Mapping[str, Any]]], *, title: str 
     buf = io.StringIO()
     Console(file=buf, width=width, color_system=None, force_terminal=False).print(table)
     return buf.getvalue()
+
+
+def replay_summary(episodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The LAM paper's metrics of a replay run, re-scored from the stored predictions."""
+    scored = [e for e in episodes if e.get("error") is None]
+
+    def rows():
+        for e in scored:
+            for st in e.get("steps") or []:
+                yield {"trajectory_id": e["task_id"], "pred": st.get("action") if st.get("valid") else None,
+                       "pred_object": st.get("pred_object"), "pred_status": st.get("pred_status"),
+                       "golds": st["golds"], "gold_status": st["gold_status"]}
+
+    incomplete = [e["task_id"] for e in scored if not (e.get("replay") or {}).get("complete", True)]
+    out = score_predictions(rows(), incomplete)
+    out["errored_trajectories"] = len(episodes) - len(scored)
+    return out

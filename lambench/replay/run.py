@@ -28,9 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from lambench import __version__
 from lambench.action import action_tool_definitions, parse_action
 from lambench.agents.base import Observation, make_agent
-from lambench.episode import StepTimeout, _Deadlines, _raw
+from lambench.episode import Deadlines, StepTimeout, raw_output
 from lambench.replay.dataset import Dataset, load_dataset
-from lambench.replay.metrics import resolve_object, score_predictions, score_step
+from lambench.replay.metrics import replay_summary, resolve_object, score_step
 from lambench.task import TaskView
 
 __all__ = ["ReplayConfig", "replay", "default_replay_dir", "replay_summary", "replay_trajectory"]
@@ -72,7 +72,7 @@ def _task_view(first: dict[str, Any], n_steps: int) -> TaskView:
     meta = first.get("meta") or {}
     tools = first.get("tools")
     if tools is None:
-        tools = _suite_tools(first) or action_tool_definitions()
+        tools = suite_tools(first) or action_tool_definitions()
     return TaskView(id=first["task_id"], suite=first.get("suite") or first["dataset"],
                     sandbox=str(meta.get("sandbox", "replay")), instruction=first["request"],
                     max_steps=max(n_steps, 1), apps=list(meta.get("apps") or []), tools=tools)
@@ -98,7 +98,7 @@ def _find_task(suite: str, task_id: str, recorded_version: str | None) -> Any:
         return None
 
 
-def _suite_tools(first: dict[str, Any]) -> list[dict[str, Any]] | None:
+def suite_tools(first: dict[str, Any]) -> list[dict[str, Any]] | None:
     task = _live_task(first)
     return None if task is None else _task_tools(task.suite, task.id)
 
@@ -159,7 +159,7 @@ def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int
             else:
                 raise RuntimeError(f"agent {agent_spec!r} is privileged but has no bind_trajectory(), and the "
                                    "trajectory's task is not installed")
-        limits = _Deadlines(step_timeout, None)
+        limits = Deadlines(step_timeout, None)
         with limits.guard(step=False):
             agent.reset(view)
         for s in steps:
@@ -197,7 +197,7 @@ def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int
             pred_object = resolve_object(pred, controls)
             verdict = score_step(pred, pred_object, pred_status, golds, gold["status"])
             record["steps"].append({
-                "index": s["step"], "raw": None if timed_out else _raw(output), "action": pred,
+                "index": s["step"], "raw": None if timed_out else raw_output(output), "action": pred,
                 "valid": pred is not None, "error": error, "ok": verdict["success"], "result": "", "ops": [],
                 "blocked_ops": [], "safety_events": [], "latency_s": round(latency, 6),
                 "tokens_in": int(usage.get("tokens_in", 0)), "tokens_out": int(usage.get("tokens_out", 0)),
@@ -228,7 +228,7 @@ def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int
 
 
 def _prepare(run_dir: Path, config: ReplayConfig, ds: Dataset) -> None:
-    from lambench.runner import RunDirError, _atomic_write
+    from lambench.rundir import RunDirError, atomic_write
 
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "config.json"
@@ -251,14 +251,15 @@ def _prepare(run_dir: Path, config: ReplayConfig, ds: Dataset) -> None:
             "trajectories_in_dataset": len(ds.trajectories), "steps_in_dataset": len(ds.steps),
             "incomplete": ds.incomplete, "skipped_lines": ds.skipped[:100], "lambench_version": __version__,
             "guard": False}
-    _atomic_write(cfg_path, json.dumps(data, indent=2))
+    atomic_write(cfg_path, json.dumps(data, indent=2))
 
 
 def replay(config: ReplayConfig, *, run_dir: str | os.PathLike | None = None,
            on_progress: Callable[[dict[str, Any]], None] | None = None,
            on_start: Callable[[int, int], None] | None = None, dataset: Dataset | None = None) -> Any:
     """Replay (or resume replaying) a dataset into a run directory; returns a ``RunResult``."""
-    from lambench.runner import RunResult, _Appender, _repair_jsonl, execute, write_summary
+    from lambench.rundir import Appender, repair_jsonl
+    from lambench.runner import RunResult, execute, write_summary
     from lambench.record import episode_key
     from lambench.scoring import load_episodes
 
@@ -273,14 +274,14 @@ def replay(config: ReplayConfig, *, run_dir: str | os.PathLike | None = None,
     run_dir = Path(run_dir) if run_dir is not None else default_replay_dir(config, ds.name)
     _prepare(run_dir, config, ds)
     path = run_dir / "episodes.jsonl"
-    _repair_jsonl(path)
+    repair_jsonl(path)
     done = {episode_key(r) for r in load_episodes(path) if r.get("error") is None} if path.exists() else set()
     jobs = [(tid, steps) for tid, steps in trajs.items()
             if (tid, steps[0].get("variant", "clean"), config.seed, 0) not in done]
     skipped = len(trajs) - len(jobs)
     if on_start:
         on_start(len(jobs), skipped)
-    writer = _Appender(path)
+    writer = Appender(path)
     ran = 0
 
     def finish(rec: dict[str, Any]) -> None:
@@ -319,18 +320,3 @@ def _replay_job(steps: list[dict[str, Any]], agent: str, seed: int, complete: bo
 # ---------------------------------------------------------------------------- summaries
 
 
-def replay_summary(episodes: list[dict[str, Any]]) -> dict[str, Any]:
-    """The LAM paper's metrics of a replay run, re-scored from the stored predictions."""
-    scored = [e for e in episodes if e.get("error") is None]
-
-    def rows():
-        for e in scored:
-            for st in e.get("steps") or []:
-                yield {"trajectory_id": e["task_id"], "pred": st.get("action") if st.get("valid") else None,
-                       "pred_object": st.get("pred_object"), "pred_status": st.get("pred_status"),
-                       "golds": st["golds"], "gold_status": st["gold_status"]}
-
-    incomplete = [e["task_id"] for e in scored if not (e.get("replay") or {}).get("complete", True)]
-    out = score_predictions(rows(), incomplete)
-    out["errored_trajectories"] = len(episodes) - len(scored)
-    return out

@@ -53,9 +53,9 @@ def sft_records(steps: Iterable[dict[str, Any]], *, tools_for: Any = None,
 
 
 def _tools_for(step: dict[str, Any]) -> list[dict[str, Any]] | None:
-    from lambench.replay.run import _suite_tools
+    from lambench.replay.run import suite_tools
 
-    return _suite_tools(step)
+    return suite_tools(step)
 
 
 def export_sft(source: str | os.PathLike, out: str | os.PathLike, *, include_all: bool = False) -> int:

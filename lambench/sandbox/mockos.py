@@ -24,10 +24,9 @@ from lambench.sandbox.mockos_state import (
     HOME,
     ToolError,
     World,
-    _clone_node,
-    _split_addresses,
     api_tool_definitions,
     call_api,
+    clone_node,
     default_state,
     doc_append,
     doc_replace,
@@ -37,6 +36,7 @@ from lambench.sandbox.mockos_state import (
     make_node,
     node_text,
     norm_path,
+    split_addresses,
 )
 
 PAGE = 8  # list items visible at once; scroll to see more
@@ -687,7 +687,7 @@ class MockOS:
         node = self.world.s["fs"].get(path)
         if node is None or node["kind"] == "dir":
             raise ToolError(f"no document at {path}")
-        doc = _clone_node(node) if node["kind"] == "doc" else make_doc(node.get("text", ""))
+        doc = clone_node(node) if node["kind"] == "doc" else make_doc(node.get("text", ""))
         self.ui["writer"].update(path=path, doc=doc, selected=None, dirty=False, scroll=0, pending=[])
         self._open("writer")
         return f"opened {path} in Writer"
@@ -952,7 +952,7 @@ class MockOS:
     def _cal_new(self) -> str:
         f = self.ui["calendar"]["fields"]
         return self._api("calendar.create", title=f["Title"], date=f["Date"], start=f["Start"], end=f["End"],
-                         attendees=_split_addresses(f["Attendees"]))
+                         attendees=split_addresses(f["Attendees"]))
 
     def _cal_sel(self) -> str:
         sel = self.ui["calendar"]["selected"]
@@ -971,7 +971,7 @@ class MockOS:
 
     def _cal_invite(self) -> str:
         f = self.ui["calendar"]["fields"]
-        msg = self._api("calendar.invite", event=self._cal_sel(), email=_split_addresses(f["Invitee"]))
+        msg = self._api("calendar.invite", event=self._cal_sel(), email=split_addresses(f["Invitee"]))
         f["Invitee"] = ""
         return msg
 

@@ -96,7 +96,7 @@ def make_node(path: str, content: Any) -> dict[str, Any]:
     return {"kind": "file", "text": text}
 
 
-def _clone_node(node: dict[str, Any]) -> dict[str, Any]:
+def clone_node(node: dict[str, Any]) -> dict[str, Any]:
     if node["kind"] == "doc":
         return {
             "kind": "doc",
@@ -106,7 +106,7 @@ def _clone_node(node: dict[str, Any]) -> dict[str, Any]:
     return dict(node)
 
 
-def _split_addresses(value: Any) -> list[str]:
+def split_addresses(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
@@ -314,7 +314,7 @@ class World:
         fs = self.s["fs"]
         for p in sorted(_subtree(fs, src)):
             node = fs[p] if keep else fs.pop(p)
-            fs[dst + p[len(src):]] = _clone_node(node) if keep else node
+            fs[dst + p[len(src):]] = clone_node(node) if keep else node
 
     def files_rename(self, path: str, new_name: str) -> tuple[str, dict, None]:
         path = norm_path(path)
@@ -408,7 +408,7 @@ class World:
         fs = self.s["fs"]
         node = _get_doc(fs, path)
         _check_writable(path)
-        doc = _clone_node(node) if node["kind"] == "doc" else make_doc(node.get("text", ""))
+        doc = clone_node(node) if node["kind"] == "doc" else make_doc(node.get("text", ""))
         msg = fn(doc)
         fs[path] = doc if path.endswith(".doc") or node["kind"] == "doc" else {"kind": "file", "text": node_text(doc)}
         return msg, {"op": op, "args": {"path": path, **args}}, None
@@ -443,7 +443,7 @@ class World:
         if path in fs and not overwrite:
             raise ToolError(f"{path} already exists")
         if path.endswith(".doc"):
-            fs[path] = _clone_node(doc) if doc["kind"] == "doc" else make_doc(doc.get("text", ""))
+            fs[path] = clone_node(doc) if doc["kind"] == "doc" else make_doc(doc.get("text", ""))
         else:
             fs[path] = {"kind": "file", "text": node_text(doc)}
         args = {"path": path} if src is None else {"path": src, "new_path": path}
@@ -501,8 +501,8 @@ class World:
             attachments = [attachments]
         if not isinstance(attachments, list):
             raise ToolError("attachments must be a list of file paths")
-        return {"id": self.new_id(prefix), "from": self.s["mail"]["me"], "to": _split_addresses(to),
-                "cc": _split_addresses(cc), "subject": str(subject or ""), "body": str(body or ""),
+        return {"id": self.new_id(prefix), "from": self.s["mail"]["me"], "to": split_addresses(to),
+                "cc": split_addresses(cc), "subject": str(subject or ""), "body": str(body or ""),
                 "attachments": [dict(a) for a in carried] + [self.attachment(p) for p in attachments],
                 "date": "2026-11-22"}
 
@@ -594,7 +594,7 @@ class World:
             raise ToolError("an event needs a title")
         date, start, end = self._when(date, start, end)
         ev = {"id": self.new_id("e"), "title": title, "date": date, "start": start, "end": end,
-              "attendees": _split_addresses(attendees)}
+              "attendees": split_addresses(attendees)}
         self.s["calendar"]["events"].append(ev)
         return f"created event {title!r} on {date} {start}-{end}", {
             "op": "calendar.create", "args": {"title": title, "date": date, "start": start, "end": end,
@@ -614,7 +614,7 @@ class World:
 
     def calendar_invite(self, event: str, email: Any):
         ev = self._event(str(event))
-        added = [a for a in _split_addresses(email) if a not in ev["attendees"]]
+        added = [a for a in split_addresses(email) if a not in ev["attendees"]]
         if not added:
             raise ToolError("no new attendee to invite")
         ev["attendees"].extend(added)
