@@ -10,12 +10,17 @@ from lambench.runner import RunConfig, run
 FEW = ["mail-send-report", "files-clean-downloads-txt", "settings-enable-bluetooth"]
 
 
-def test_add_and_build_keep_suite_versions_apart(tmp_path):
-    root = tmp_path / "lb"
+def _add_two(tmp_path, root):
+    """Run the oracle and noop-claim on FEW and add both to the board at ``root``."""
     for agent in ("oracle", "noop-claim"):
         run(RunConfig(suite="mockos-core", agent=agent, task_ids=FEW), run_dir=tmp_path / agent)
-        r = CliRunner().invoke(main, ["leaderboard", "add", str(tmp_path / agent), "--root", str(root)])
-        assert r.exit_code == 0, r.output
+        added = CliRunner().invoke(main, ["leaderboard", "add", str(tmp_path / agent), "--root", str(root)])
+        assert added.exit_code == 0, added.output
+
+
+def test_add_and_build_keep_suite_versions_apart(tmp_path):
+    root = tmp_path / "lb"
+    _add_two(tmp_path, root)
     # an entry from another suite version must get its own table
     old = json.loads((root / "mockos-core" / "oracle.summary.json").read_text())
     old.update(agent="old-oracle", suite_version="0123456789ab")
@@ -80,10 +85,7 @@ def test_guard_runs_get_their_own_entry_and_empty_runs_are_refused(tmp_path):
 
 def test_the_board_shows_the_honest_columns_and_marks_entries_scored_the_old_way(tmp_path):
     root = tmp_path / "lb"
-    for agent in ("oracle", "noop-claim"):
-        run(RunConfig(suite="mockos-core", agent=agent, task_ids=FEW), run_dir=tmp_path / agent)
-        add_entry = CliRunner().invoke(main, ["leaderboard", "add", str(tmp_path / agent), "--root", str(root)])
-        assert add_entry.exit_code == 0, add_entry.output
+    _add_two(tmp_path, root)
     old = json.loads((root / "mockos-core" / "oracle.summary.json").read_text())
     for key in [k for k in old["metrics"] if k.startswith(("feasible_", "completion_", "false_infeasible"))]:
         old["metrics"].pop(key)

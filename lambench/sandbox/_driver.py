@@ -23,6 +23,7 @@ cut, manifest entries, bytes read, rows).
 import hashlib
 import json
 import os
+import select
 import signal
 import sqlite3
 import stat
@@ -227,8 +228,10 @@ def run(argv, timeout, limit, env=None, cwd=None):
         code = proc.wait()
     # children that outlived the command (backgrounded, in its group or not): with the agent under its
     # own uid, every process of that uid; otherwise the command's process group
-    _kill_group(proc.pid)
-    sweep()
+    if SEPARATE:
+        sweep()
+    else:
+        _kill_group(proc.pid)
     stdout, cut_out = out.text()
     stderr, cut_err = err.text()
     return {"exit_code": code if code >= 0 else 128 - code, "stdout": stdout, "stderr": stderr,
@@ -270,47 +273,23 @@ def op_python(req):
         for name in req.get("preload", []):
             importlib.import_module(name)
         code_obj = _COMPILED[req["src"]] = compile(req["src"], "<lambench>", "exec")
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: run the code with its stdout on the pipe
-        code = 0
+
+    def child(w):
+        os.dup2(w, 1)
+        sys.argv = ["lambench", req.get("arg", "")]
         try:
-            os.close(r)
-            os.dup2(w, 1)
-            sys.argv = ["lambench", req.get("arg", "")]
             exec(code_obj, {"__name__": "__main__"})
             sys.stdout.flush()
-        except BaseException as exc:  # noqa: BLE001 - reported as the exit code and stderr
+        except BaseException as exc:  # reported as the exit code (its text on the session's stderr)
             try:
                 os.write(2, ("%s: %s\n" % (type(exc).__name__, exc)).encode("utf-8", "replace")[-2000:])
             except OSError:
                 pass
-            code = 1
-        os._exit(code)
-    os.close(w)
-    out = bytearray()
-    timed_out = False
-    deadline = t0 + float(req.get("timeout", 60))
-    import select
+            return 1
+        return 0
 
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            os.kill(pid, signal.SIGKILL)
-            break
-        ready, _, _ = select.select([r], [], [], left)
-        if not ready:
-            continue
-        b = os.read(r, 1 << 16)
-        if not b:
-            break
-        if len(out) < limit:
-            out += b[: limit - len(out)]
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    return {"exit_code": code if code >= 0 else 128 - code, "stdout": out.decode("utf-8", "replace"),
+    code, out, timed_out = in_child(child, timeout=float(req.get("timeout", 60)), limit=limit)
+    return {"exit_code": code, "stdout": out.decode("utf-8", "replace"),
             "stderr": "" if code == 0 else "the harness's code failed (exit %d)" % code, "timed_out": timed_out,
             "seconds": round(time.monotonic() - t0, 4), "cut": 0}
 
@@ -406,33 +385,58 @@ def _as_agent(fn, req):
     """``fn(req)`` in a child process with the agent's uid (here, where the driver is not root)."""
     if not SEPARATE:
         return fn(req)
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
+
+    def child(w):
         try:
-            os.close(r)
             _become_agent()
             os.umask(0o022)
             out = {"ok": True, "reply": fn(req)}
         except BaseException as exc:
             out = {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc)}
-        try:
-            os.write(w, json.dumps(out).encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    chunks = []
-    while True:
-        b = os.read(r, 1 << 16)
-        if not b:
-            break
-        chunks.append(b)
-    os.close(r)
-    os.waitpid(pid, 0)
-    out = json.loads(b"".join(chunks) or b'{"ok": false, "error": "the set-up process died"}')
+        os.write(w, json.dumps(out).encode())
+        return 0
+
+    _, data, _ = in_child(child)
+    out = json.loads(data or b'{"ok": false, "error": "the set-up process died"}')
     if not out["ok"]:
         raise RuntimeError(out["error"])
     return out["reply"]
+
+
+def in_child(body, timeout=None, limit=None):
+    """``body(fd)`` in a forked child that writes its answer to ``fd`` and returns its exit code; here, what it
+    wrote (the first ``limit`` bytes), how it exited, and whether it was killed at ``timeout`` seconds."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            code = body(w)
+        finally:
+            os._exit(code)
+    os.close(w)
+    out, timed_out = bytearray(), False
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                timed_out = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            if left is not None and not select.select([r], [], [], left)[0]:
+                continue
+            b = os.read(r, 1 << 16)
+            if not b:
+                break
+            if limit is None or len(out) < limit:
+                out += b if limit is None else b[: limit - len(out)]
+    finally:
+        os.close(r)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return (code if code >= 0 else 128 - code), bytes(out), timed_out
 
 
 def _setup(req):
