@@ -24,6 +24,8 @@ import time
 from collections import deque
 from typing import Any, Callable
 
+from lambench.errors import LambenchError
+
 __all__ = ["ExecutorError", "connect_ray", "run_ray", "release_actors", "RAY_INSTALL_HINT"]
 
 RAY_INSTALL_HINT = "pip install 'lambench[ray]'"
@@ -43,7 +45,7 @@ _RELEASE_WAIT_S = 10.0
 """How long the end of a run waits for its actors to remove their warm sandbox containers."""
 
 
-class ExecutorError(RuntimeError):
+class ExecutorError(LambenchError, RuntimeError):
     """The executor cannot start: Ray is not installed, or the cluster cannot be reached."""
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambench.errors import LambenchError
 from lambench.scoring import PER_TASK_FIELDS, load_episodes, per_task_values
 
 __all__ = ["GateError", "GateResult", "MetricCheck", "error_junit", "gate", "load_side", "mcnemar_one_sided",
@@ -44,7 +45,7 @@ _FAILED = ("success", "feasible_success", "infeasible_detected", "completed_unde
 """Fields that are 0 for a task the candidate never finished (it counts as failed)."""
 
 
-class GateError(ValueError):
+class GateError(LambenchError, ValueError):
     """Bad gate input (exit code 2): unreadable files, mismatched suites, nothing to compare."""
 
 

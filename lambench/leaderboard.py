@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lambench.errors import LambenchError
+
 __all__ = ["LeaderboardError", "add_entry", "build_leaderboard", "load_entries"]
 
 import re
@@ -21,7 +23,7 @@ _MARK_START = "<!-- leaderboard:start -->"
 _MARK_END = "<!-- leaderboard:end -->"
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(LambenchError, ValueError):
     """A leaderboard entry that cannot be read or placed."""
 
 

@@ -17,6 +17,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from lambench.errors import LambenchError
+
 __all__ = ["PERTURBATIONS", "Perturbation", "PerturbationError", "Variant", "RELABEL",
            "parse_variants", "paraphrase", "stable_hash"]
 
@@ -77,7 +79,7 @@ _PARA_SWAPS = [("Delete ", "Remove "), ("delete ", "remove "), ("Email ", "Send 
                ("forward ", "pass on ")]
 
 
-class PerturbationError(ValueError):
+class PerturbationError(LambenchError, ValueError):
     """An unknown perturbation, or one the task's sandbox does not support."""
 
 

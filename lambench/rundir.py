@@ -11,10 +11,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lambench.errors import LambenchError
+
 __all__ = ["RunDirError", "Appender", "atomic_write", "repair_jsonl"]
 
 
-class RunDirError(ValueError):
+class RunDirError(LambenchError, ValueError):
     """A run directory that cannot be used for this run."""
 
 

@@ -31,11 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from lambench import __version__
 from lambench.agents.base import make_agent
 from lambench.episode import blank_record, run_episode
+from lambench.errors import LambenchError
+from lambench.perturb import parse_variants
 from lambench.record import episode_key
 from lambench.rundir import Appender, RunDirError, atomic_write, repair_jsonl
-from lambench.perturb import parse_variants
-from lambench.scoring import (compute_metrics, injection_metrics, load_episodes, per_task_values, robustness,
-                              summarize)
+from lambench.scoring import compute_metrics, injection_metrics, load_episodes, per_task_values, robustness, summarize
 from lambench.task import Task, TaskError, load_suite, suite_version
 
 __all__ = ["RunConfig", "RunResult", "RunDirError", "run", "execute", "score_run_dir", "default_run_dir", "plan_jobs",
@@ -519,7 +519,7 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     return RunResult(run_dir=run_dir, summary=summary, ran=ran, skipped=skipped, interrupted=interrupted)
 
 
-class ConfigError(ValueError):
+class ConfigError(LambenchError, ValueError):
     """A run configuration that cannot work (named with the fix)."""
 
 
@@ -546,6 +546,7 @@ def _prune_quietly() -> None:
         return
     try:
         import docker  # noqa: F401  (the optional extra)
+
         from lambench.sandbox.docker import get_client, prune
 
         client = get_client(timeout=10)

@@ -18,9 +18,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rich.console import Console
-from rich.text import Text
 from rich.table import Table
+from rich.text import Text
 
+from lambench.errors import LambenchError
 from lambench.record import episode_key
 from lambench.stats import Z_95, clustered_interval, wilson_interval
 
@@ -96,7 +97,7 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
 # --------------------------------------------------------------------------- loading
 
 
-class EpisodeFormatError(ValueError):
+class EpisodeFormatError(LambenchError, ValueError):
     """An episode line whose fields do not have the types lambench writes (named, with the fix)."""
 
 

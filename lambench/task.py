@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from lambench.action import ACTION_TYPES, parse_action
+from lambench.errors import LambenchError
 from lambench.predicate import PredicateSpec, compile_field
 from lambench.safety import SafetyRule
 
@@ -441,7 +442,7 @@ class TaskView(BaseModel):
     """OpenAI-style tool definitions of the actions the environment accepts."""
 
 
-class TaskError(ValueError):
+class TaskError(LambenchError, ValueError):
     """A task file that does not load; the message names the file, the field and the fix."""
 
     def __init__(self, path: str | os.PathLike, problems: list[str]):

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
+from lambench.errors import LambenchError
 from lambench.task import TaskView
 
 __all__ = ["Agent", "AgentSpecError", "Observation", "BUILTIN_AGENTS", "make_agent"]
@@ -63,7 +64,7 @@ class Agent(Protocol):
     def act(self, observation: Observation) -> Any: ...
 
 
-class AgentSpecError(ValueError):
+class AgentSpecError(LambenchError, ValueError):
     """An agent spec that names nothing loadable."""
 
 

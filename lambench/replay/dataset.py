@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from lambench.action import parse_action
+from lambench.errors import LambenchError
 
 __all__ = ["DatasetError", "Dataset", "load_dataset", "write_dataset", "schema", "validate_step",
            "open_text", "read_lines", "line_limit", "LineTooLong", "size_text",
@@ -43,7 +44,7 @@ LINE_LIMIT_ENV = "LAMBENCH_MAX_LINE_BYTES"
 _MAX_SHOWN = 10
 
 
-class DatasetError(ValueError):
+class DatasetError(LambenchError, ValueError):
     """A dataset file that cannot be used; the message names the file, the lines and the fix."""
 
     def __init__(self, path: str | os.PathLike, problems: list[str], *, hint: str = ""):

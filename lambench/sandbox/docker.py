@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from lambench.errors import LambenchError
+
 __all__ = ["DockerUnavailable", "Limits", "Container", "ExecOutput", "get_client", "prune", "owner_labels",
            "remove_owned", "claim_ownership", "Driver", "DriverError", "SessionError", "WarmPool", "warm_pool",
            "ensure_base_image", "build_images", "BASE_PACKAGES", "LABEL"]
@@ -46,7 +48,7 @@ MAX_REPLY = 64 * 1024 * 1024
 """Bytes of one reply of the in-container session at the most."""
 
 
-class DockerUnavailable(RuntimeError):
+class DockerUnavailable(LambenchError, RuntimeError):
     """No usable Docker engine; the message says how to get one."""
 
 
