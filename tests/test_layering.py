@@ -111,3 +111,27 @@ def test_no_module_imports_another_modules_private_names(module):
            if base.startswith("lambench") and _resolve(base) != module
            for n in names if n.startswith("_") and not n.endswith("__")]  # __version__ is public
     assert bad == []
+
+
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
+DATA_TABLES = {
+    # modules that are mostly data (seeded worlds, tool tables, CSS), allowed past the module limit
+}
+
+
+def test_no_module_over_500_lines_except_data_tables():
+    long = {name: n for name, path in MODULES.items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES and name not in DATA_TABLES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split them by concern): {long}"
+
+
+def test_no_function_over_80_lines():
+    long = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    long.append(f"{name}.{node.name} ({n} lines)")
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
