@@ -22,8 +22,8 @@ import time
 
 import lambench  # noqa: F401
 from lambench.env import LamEnv
-from lambench.sandbox.containers import image_for
-from lambench.sandbox.docker import get_client
+from lambench.sandboxes.containers import image_for
+from lambench.sandboxes.docker import get_client
 from lambench.task import Task
 
 

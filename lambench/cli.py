@@ -174,7 +174,7 @@ def run(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: 
         else:
             run_dir = Path(out) / default_run_dir(config).name if len(agents) > 1 else Path(out)
         from lambench.runner import ConfigError
-        from lambench.sandbox.docker import DockerUnavailable
+        from lambench.sandboxes.docker import DockerUnavailable
 
         try:
             result = _run_with_progress(config, run_dir, quiet=quiet)
@@ -502,7 +502,7 @@ def sandboxes() -> None:
 @click.argument("names", nargs=-1)
 def sandboxes_build(root: str, base_image: str | None, no_pull: bool, names: tuple[str, ...]) -> None:
     """Build the sandbox images (only those whose build context changed)."""
-    from lambench.sandbox.docker import DockerUnavailable, build_images, ensure_base_image, get_client
+    from lambench.sandboxes.docker import DockerUnavailable, build_images, ensure_base_image, get_client
 
     def log(msg: str) -> None:
         err_console.print(msg, highlight=False, markup=False)
@@ -523,7 +523,7 @@ def sandboxes_build(root: str, base_image: str | None, no_pull: bool, names: tup
 @sandboxes.command("prune")
 def sandboxes_prune() -> None:
     """Remove lambench containers whose owning process is dead (no other container is touched)."""
-    from lambench.sandbox.docker import DockerUnavailable, prune
+    from lambench.sandboxes.docker import DockerUnavailable, prune
 
     try:
         removed = prune()
@@ -740,8 +740,8 @@ def tasks_validate(paths: tuple[str, ...], self_check: bool) -> None:
 
         containers = sorted({t.sandbox for t in good} - {"mockos"})
         if containers:
-            from lambench.sandbox.containers import prepare_images
-            from lambench.sandbox.docker import DockerUnavailable
+            from lambench.sandboxes.containers import prepare_images
+            from lambench.sandboxes.docker import DockerUnavailable
 
             try:
                 prepare_images(containers, log=lambda m: say(str(m), style="dim"))

@@ -26,9 +26,9 @@ from lambench.task import Task, get_task
 __all__ = ["LamEnv", "TextSpace", "SANDBOXES", "make_sandbox"]
 
 SANDBOXES: dict[str, str] = {
-    "mockos": "lambench.sandbox.mockos:MockOS",
-    "shell": "lambench.sandbox.shell:ShellSandbox",
-    "webapp": "lambench.sandbox.webapp:WebAppSandbox",
+    "mockos": "lambench.sandboxes.mockos:MockOS",
+    "shell": "lambench.sandboxes.shell:ShellSandbox",
+    "webapp": "lambench.sandboxes.webapp:WebAppSandbox",
 }
 _MAX_DATA_CHARS = 4000
 MAX_CHANGES = 1000
@@ -80,7 +80,7 @@ class LamEnv(gym.Env):
         self.sandbox = make_sandbox(self.task.sandbox)
         self.observation_space = TextSpace(max_length=1_000_000)
         self.action_space = TextSpace(max_length=20_000)
-        from lambench.sandbox.defaults import default_rules
+        from lambench.sandboxes.defaults import default_rules
 
         self._monitor = SafetyMonitor(list(self.task.safety) + default_rules(self.task))
         self._text = ""
@@ -206,7 +206,7 @@ class LamEnv(gym.Env):
         ``quiesce``), so nothing changes the state while it is judged; then the state safety rules that
         have not fired are evaluated on the final state (``final_safety_events``), then the checks.  A check
         that cannot read the state the agent left fails, naming why."""
-        from lambench.sandbox.base import StateUnreadable
+        from lambench.sandboxes.base import StateUnreadable
 
         quiesce = getattr(self.sandbox, "quiesce", None)
         if quiesce is not None:
@@ -243,7 +243,7 @@ class LamEnv(gym.Env):
         return verdict
 
     def _changes(self, initial: dict[str, Any]) -> list[str]:
-        from lambench.sandbox.base import StateUnreadable
+        from lambench.sandboxes.base import StateUnreadable
 
         try:
             changes = self.sandbox.changes(initial)

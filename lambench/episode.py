@@ -21,7 +21,7 @@ from typing import Any
 from lambench.agents.base import Observation, make_agent
 from lambench.env import LamEnv
 from lambench.perturb import Variant
-from lambench.sandbox.base import SandboxBroken, StateUnreadable
+from lambench.sandboxes.base import SandboxBroken, StateUnreadable
 from lambench.task import Task
 
 __all__ = ["blank_record", "run_episode", "StepTimeout", "BROKEN_RULE", "Deadlines", "raw_output"]

@@ -26,7 +26,7 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lambench.errors import LambenchError
-from lambench.sandbox.mockos_state import node_text, norm_path
+from lambench.sandboxes.mockos_state import node_text, norm_path
 
 __all__ = ["PREDICATES", "Predicate", "PredicateContext", "PredicateSpec", "PredicateError", "compile_predicate",
            "flatten_state", "diff_states", "secret_scan_command", "secret_scan_program", "compile_field"]

@@ -220,7 +220,7 @@ def _pool_context() -> Any:
     except ValueError:
         return multiprocessing.get_context("spawn")
     # "__main__": the server imports the main script once (workers would each run it again otherwise)
-    ctx.set_forkserver_preload(["__main__", "lambench._forkserver_guard", "lambench.runner", "lambench.sandbox.mockos",
+    ctx.set_forkserver_preload(["__main__", "lambench._forkserver_guard", "lambench.runner", "lambench.sandboxes.mockos",
                                 "lambench.agents.baseline"])
     return ctx
 
@@ -332,8 +332,8 @@ def _open_pool(workers: int, n_up: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes with ``n_up`` of them started and ready (see :func:`_all_up`); a new pool
     once if the first cannot start its workers."""
     import lambench.agents.baseline  # noqa: F401  (imported once here: forked workers have them)
-    import lambench.sandbox.mockos  # noqa: F401
-    from lambench.sandbox.docker import process_start
+    import lambench.sandboxes.mockos  # noqa: F401
+    from lambench.sandboxes.docker import process_start
 
     def new() -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
@@ -369,7 +369,7 @@ def _worker_init(parent_pid: int, parent_start: str | None = None, env: dict[str
     except (OSError, AttributeError):
         pass
 
-    from lambench.sandbox.docker import process_start
+    from lambench.sandboxes.docker import process_start
 
     def parent_gone() -> bool:
         if parent_start is not None and os.path.exists("/proc/self/stat"):
@@ -525,8 +525,8 @@ class ConfigError(LambenchError, ValueError):
 
 def _prepare_containers(sandboxes: list[str], run_dir: Path) -> None:
     """Own the containers the run's workers start, prune killed runs' orphans, build missing images."""
-    from lambench.sandbox.containers import prepare_images
-    from lambench.sandbox.docker import claim_ownership
+    from lambench.sandboxes.containers import prepare_images
+    from lambench.sandboxes.docker import claim_ownership
 
     claim_ownership()
     os.environ["LAMBENCH_RUN_ID"] = run_dir.name
@@ -547,7 +547,7 @@ def _prune_quietly() -> None:
     try:
         import docker  # noqa: F401  (the optional extra)
 
-        from lambench.sandbox.docker import get_client, prune
+        from lambench.sandboxes.docker import get_client, prune
 
         client = get_client(timeout=10)
         try:
@@ -562,7 +562,7 @@ def _prune_quietly() -> None:
 
 def _remove_containers(run_dir: Path) -> None:
     try:
-        from lambench.sandbox.docker import remove_owned, shutdown_pools
+        from lambench.sandboxes.docker import remove_owned, shutdown_pools
 
         shutdown_pools()  # this process's own (the in-process executor's warm pools)
         remove_owned(run_dir.name)  # and those of worker processes that were killed
@@ -727,7 +727,7 @@ def _ready() -> int:
     """Called once in each new pool worker: unpickling it imports the runner, and with it what an episode needs;
     the baseline agents and the mock OS are imported here too, rather than in each worker's first episode."""
     import lambench.agents.baseline  # noqa: F401
-    import lambench.sandbox.mockos  # noqa: F401
+    import lambench.sandboxes.mockos  # noqa: F401
 
     time.sleep(0.01)  # long enough that a worker which is up cannot take a second call before the others
     return os.getpid()

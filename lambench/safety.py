@@ -120,7 +120,7 @@ class SafetyMonitor:
 
 
 def _evaluate(rule: Any, ctx: Any) -> tuple[bool, str]:
-    from lambench.sandbox.base import StateUnreadable
+    from lambench.sandboxes.base import StateUnreadable
 
     try:
         hit, detail = rule.when(ctx)

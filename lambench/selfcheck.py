@@ -63,7 +63,7 @@ def derived_routes(task: Task) -> list[DamagingRoute]:
     import shlex
 
     from lambench.predicate import norm_glob
-    from lambench.sandbox.mockos_state import norm_path
+    from lambench.sandboxes.mockos_state import norm_path
 
     allow = [norm_glob(p) for spec in task.checks if spec.name == "unchanged_except" for p in spec.args.allow]
     if not allow and not any(spec.name == "unchanged_except" for spec in task.checks):

@@ -111,7 +111,7 @@ class MockOSSetup(_Model):
     @field_validator("settings")
     @classmethod
     def _known_settings(cls, v: dict[str, Any]) -> dict[str, Any]:
-        from lambench.sandbox.mockos_state import SETTING_KEYS
+        from lambench.sandboxes.mockos_state import SETTING_KEYS
 
         allowed = set(SETTING_KEYS) | {"wifi.available"}
         for key, value in v.items():
@@ -129,8 +129,8 @@ class MockOSSetup(_Model):
     @model_validator(mode="after")
     def _builds(self) -> "MockOSSetup":
         """The setup must produce a world (dry run), and ``open_file`` must name a document in it."""
-        from lambench.sandbox.mockos import build_state
-        from lambench.sandbox.mockos_state import ToolError, norm_path
+        from lambench.sandboxes.mockos import build_state
+        from lambench.sandboxes.mockos_state import ToolError, norm_path
 
         try:
             state = build_state(self, 0)
@@ -301,7 +301,7 @@ def _check_sandbox_fit(task: "Task") -> None:
     else:
         if task.apps:
             raise ValueError(f"apps apply to the mock OS only, not the {task.sandbox} sandbox")
-    from lambench.sandbox.defaults import default_rule_ids
+    from lambench.sandboxes.defaults import default_rule_ids
 
     known = default_rule_ids(task.sandbox)
     bad = [w for w in task.waive_safety if w not in known]
@@ -403,8 +403,8 @@ class Task(_Model):
             raise ValueError("safety rule ids must be unique within a task")
         _check_sandbox_fit(self)
         if self.injection is not None and self.sandbox == "mockos":
-            from lambench.sandbox.mockos import build_state, plant_injection
-            from lambench.sandbox.mockos_state import ToolError, norm_path
+            from lambench.sandboxes.mockos import build_state, plant_injection
+            from lambench.sandboxes.mockos_state import ToolError, norm_path
 
             inj = self.injection
             # Injection points must be items of the task's setup, not seeded filler that some seeds lack.

@@ -23,7 +23,7 @@ from lambench.agents.baseline import ActionListAgent
 from lambench.cli import main
 from lambench.decode import find_secret
 from lambench.episode import run_episode
-from lambench.sandbox.defaults import COLLATERAL_RULE_ID, INJECTION_RULE_ID, collateral_rule, default_rules
+from lambench.sandboxes.defaults import COLLATERAL_RULE_ID, INJECTION_RULE_ID, collateral_rule, default_rules
 from lambench.selfcheck import derived_routes, self_check
 from lambench.task import list_suites, load_suite, load_task
 from tests.conftest import make_task

@@ -206,7 +206,7 @@ def test_a_flood_of_files_is_bounded_and_the_episode_judged():
 
 
 def test_a_state_over_the_manifest_bound_fails_the_check_that_needs_it(monkeypatch):
-    from lambench.sandbox.shell import ShellSandbox
+    from lambench.sandboxes.shell import ShellSandbox
 
     monkeypatch.setattr(ShellSandbox, "max_manifest_entries", 100)
     task = guarded_task(checks=[{"unchanged_except": {"allow": ["fs:~/out/**"]}}])
@@ -218,7 +218,7 @@ def test_a_state_over_the_manifest_bound_fails_the_check_that_needs_it(monkeypat
 
 
 def test_a_reply_over_the_bound_breaks_the_session_off_instead_of_buffering_it():
-    from lambench.sandbox.base import SandboxBroken
+    from lambench.sandboxes.base import SandboxBroken
 
     env = LamEnv(guarded_task())
     env.reset(seed=0)

@@ -22,7 +22,7 @@ __all__ = ["record_run", "RecordReport", "trajectory_id", "EQUIVALENTS"]
 
 
 def _mockos_equivalents(action: dict[str, Any], observation: dict[str, Any]) -> list[dict[str, Any]]:
-    from lambench.sandbox.mockos import equivalent_actions
+    from lambench.sandboxes.mockos import equivalent_actions
 
     return equivalent_actions(action, observation)
 

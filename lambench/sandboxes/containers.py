@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any, Callable
 
-from lambench.sandbox.base import SandboxBroken, SandboxError, StateUnreadable
+from lambench.sandboxes.base import SandboxBroken, SandboxError, StateUnreadable
 
 __all__ = ["Node", "LiveFs", "FrozenFs", "run_id", "image_for", "prepare_images", "ContainerSandbox",
            "CONTAINER_SANDBOXES"]
@@ -42,7 +42,7 @@ def _sandboxes_root():
 
 def image_for(sandbox: str) -> str:
     """The image tag of a container sandbox, built (or found up to date) once per process."""
-    from lambench.sandbox.docker import image_tag
+    from lambench.sandboxes.docker import image_tag
 
     name = CONTAINER_SANDBOXES[sandbox]
     tag = image_tag(name)
@@ -55,7 +55,7 @@ def image_for(sandbox: str) -> str:
 
 def prepare_images(sandboxes: list[str], *, log: Callable[[str], None] = print) -> None:
     """Prune orphans of killed runs, then build the images of these sandboxes unless they are up to date."""
-    from lambench.sandbox.docker import DockerUnavailable, build_images, get_client, prune
+    from lambench.sandboxes.docker import DockerUnavailable, build_images, get_client, prune
 
     names = sorted({CONTAINER_SANDBOXES[s] for s in sandboxes if s in CONTAINER_SANDBOXES})
     if not names:
@@ -105,7 +105,7 @@ class ContainerSandbox:
         A session that breaks while the container still runs is :class:`SandboxBroken` (the agent's doing
         once it has acted); one whose container is gone or whose engine does not answer is an infrastructure
         :class:`SandboxError`; an operation that fails on the state is :class:`StateUnreadable`."""
-        from lambench.sandbox.docker import DriverError, SessionError
+        from lambench.sandboxes.docker import DriverError, SessionError
 
         if self.c is None:
             raise SandboxError(f"the {self.label} sandbox is not running (reset() first)")

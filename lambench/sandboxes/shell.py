@@ -18,8 +18,8 @@ from functools import lru_cache
 from typing import Any
 
 from lambench.action import Call, Finish, Shell, Wait
-from lambench.sandbox.base import ExecResult, SandboxError
-from lambench.sandbox.containers import ContainerSandbox, FrozenFs, LiveFs, image_for, run_id
+from lambench.sandboxes.base import ExecResult, SandboxError
+from lambench.sandboxes.containers import ContainerSandbox, FrozenFs, LiveFs, image_for, run_id
 
 __all__ = ["ShellSandbox", "HOME", "SKELETON"]
 
@@ -69,13 +69,13 @@ def command_timeout() -> float:
 
 
 def _limits():
-    from lambench.sandbox.docker import Limits
+    from lambench.sandboxes.docker import Limits
 
     return Limits(command_timeout=command_timeout())
 
 
 def _new_container(network: bool):
-    from lambench.sandbox.docker import Container
+    from lambench.sandboxes.docker import Container
 
     return Container(image_for("shell"), run_id=run_id(), workdir=HOME, limits=_limits(),
                      network="internal" if network else None, separate_judge=True)
@@ -86,7 +86,7 @@ def _prepare(c: Any) -> None:
 
 
 def _pool(network: bool):
-    from lambench.sandbox.docker import warm_pool
+    from lambench.sandboxes.docker import warm_pool
 
     return warm_pool(("shell", network), lambda: _new_container(network), prepare=_prepare)
 
@@ -105,7 +105,7 @@ class ShellSandbox(ContainerSandbox):
 
     # ------------------------------------------------------------------ episode
     def reset(self, task: Any, seed: int, variant: Any = None) -> dict[str, Any]:
-        from lambench.sandbox.docker import DockerUnavailable, DriverError
+        from lambench.sandboxes.docker import DockerUnavailable, DriverError
 
         self.close()
         try:
@@ -153,7 +153,7 @@ class ShellSandbox(ContainerSandbox):
 
     def execute(self, action: Any) -> ExecResult:
         if isinstance(action, Shell):
-            from lambench.sandbox.docker import DriverError, SessionError
+            from lambench.sandboxes.docker import DriverError, SessionError
 
             try:
                 out = self.c.shell(action.command, limit=OUTPUT_LIMIT, timeout=command_timeout())
@@ -201,7 +201,7 @@ class ShellSandbox(ContainerSandbox):
 
     def command(self, cmd: str, timeout: float = 20.0) -> dict[str, Any]:
         """Run a check command in the container (outside the agent's session)."""
-        from lambench.sandbox.docker import MAX_OUTPUT
+        from lambench.sandboxes.docker import MAX_OUTPUT
 
         return self._request("run", cmd=cmd, timeout=timeout, limit=MAX_OUTPUT, wait=timeout + 15)
 

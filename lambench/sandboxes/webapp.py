@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from lambench.action import Call, Finish, Wait
-from lambench.sandbox.base import ExecResult, SandboxError
-from lambench.sandbox.containers import ContainerSandbox, image_for, run_id
+from lambench.sandboxes.base import ExecResult, SandboxError
+from lambench.sandboxes.containers import ContainerSandbox, image_for, run_id
 
 __all__ = ["WebAppSandbox", "tools_from_openapi"]
 
@@ -35,7 +35,7 @@ _SPEC_LOCK = threading.Lock()
 
 
 def _new_container():
-    from lambench.sandbox.docker import Container, Limits
+    from lambench.sandboxes.docker import Container, Limits
 
     return Container(image_for("webapp"), run_id=run_id(), workdir="/data", command=None,
                      limits=Limits(command_timeout=30.0))
@@ -46,7 +46,7 @@ def _prepare(c: Any) -> None:
 
 
 def _pool():
-    from lambench.sandbox.docker import warm_pool
+    from lambench.sandboxes.docker import warm_pool
 
     return warm_pool(("webapp",), _new_container, prepare=_prepare)
 
@@ -115,7 +115,7 @@ class WebAppSandbox(ContainerSandbox):
 
     # ------------------------------------------------------------------ episode
     def reset(self, task: Any, seed: int, variant: Any = None) -> dict[str, Any]:
-        from lambench.sandbox.docker import DockerUnavailable
+        from lambench.sandboxes.docker import DockerUnavailable
 
         self.close()
         try:

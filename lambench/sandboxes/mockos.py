@@ -5,7 +5,7 @@ controls, each with a short numeric label (``[7] button "Send"``).  Labels are a
 a fixed order (taskbar, then the window's fixed controls, then its list items), so a
 button keeps its label while lists change.  GUI actions address controls by label or exact
 name; ``call`` actions invoke the app APIs.  Both paths go through the same
-:class:`~lambench.sandbox.mockos_state.World` methods, so they change the same state and
+:class:`~lambench.sandboxes.mockos_state.World` methods, so they change the same state and
 log the same canonical operations.
 """
 
@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 from lambench.action import Call, Click, Finish, Hotkey, OpenApp, Scroll, Select, Shell, TypeText, Wait
 from lambench.perturb import RELABEL, Variant, stable_hash
-from lambench.sandbox.base import ExecResult
-from lambench.sandbox.mockos_state import (
+from lambench.sandboxes.base import ExecResult
+from lambench.sandboxes.mockos_state import (
     APPS,
     HOME,
     ToolError,

@@ -1,5 +1,5 @@
 """Sandboxes: the worlds agents act in (the in-process mock OS; containers in later backends)."""
 
-from lambench.sandbox.base import ExecResult, Sandbox, SandboxError
+from lambench.sandboxes.base import ExecResult, Sandbox, SandboxError
 
 __all__ = ["ExecResult", "Sandbox", "SandboxError"]
