@@ -115,7 +115,7 @@ def test_a_run_interrupted_on_one_executor_resumes_on_the_other(tmp_path, cluste
 
 
 def test_ray_never_retries_an_episode_by_itself():
-    from lambench import executors
+    from lambench.executors import ray as executors
 
     options = executors._actor_class()._default_options
     assert options["max_restarts"] == 0 and options["max_task_retries"] == 0
@@ -222,7 +222,7 @@ def test_the_cli_runs_on_a_cluster_given_by_address_and_resumes_locally(tmp_path
 
 
 def test_a_process_keeps_its_actors_for_its_next_run_and_can_release_them(tmp_path, cluster):
-    from lambench import executors
+    from lambench.executors import ray as executors
 
     run(config("ray", task_ids=TASKS[:2], trials=1), run_dir=tmp_path / "a")
     first = list(executors._crew["actors"])
