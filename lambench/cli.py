@@ -225,7 +225,7 @@ def _common_errors(run_dir: Path, top: int = 3) -> list[tuple[int, str]]:
     """The most frequent infrastructure errors of a run's episodes (the latest record of each), first line only."""
     from collections import Counter
 
-    from lambench.scoring import load_episodes
+    from lambench.run.rundir import load_episodes
 
     try:
         recs = load_episodes(Path(run_dir) / "episodes.jsonl")

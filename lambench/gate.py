@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from lambench.errors import LambenchError
-from lambench.scoring import PER_TASK_FIELDS, load_episodes, per_task_values
+from lambench.run.rundir import load_episodes
+from lambench.scoring import PER_TASK_FIELDS, per_task_values
 
 __all__ = ["GateError", "GateResult", "MetricCheck", "error_junit", "gate", "load_side", "mcnemar_one_sided",
            "sign_flip_test"]

@@ -30,7 +30,8 @@ import pandas as pd
 
 from lambench import __version__
 from lambench.record import episode_key
-from lambench.scoring import BUDGETS, compute_metrics, injection_metrics, load_episodes, robustness
+from lambench.run.rundir import load_episodes
+from lambench.scoring import BUDGETS, compute_metrics, injection_metrics, robustness
 
 __all__ = ["FIGURES", "build_report", "load_runs", "summarize"]
 

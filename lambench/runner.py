@@ -34,16 +34,12 @@ from lambench.episode import blank_record, run_episode
 from lambench.errors import LambenchError
 from lambench.perturb import parse_variants
 from lambench.record import episode_key
-from lambench.rundir import Appender, RunDirError, atomic_write, repair_jsonl
-from lambench.scoring import compute_metrics, injection_metrics, load_episodes, per_task_values, robustness, summarize
+from lambench.run.rundir import OBSERVATIONS, Appender, RunDirError, atomic_write, load_episodes, repair_jsonl
+from lambench.scoring import compute_metrics, injection_metrics, per_task_values, robustness, summarize
 from lambench.task import Task, TaskError, load_suite, suite_version
 
 __all__ = ["RunConfig", "RunResult", "RunDirError", "run", "execute", "score_run_dir", "default_run_dir", "plan_jobs",
            "OBSERVATIONS"]
-
-OBSERVATIONS = "observations.jsonl"
-"""What the agent saw before each step, one line per episode (next to ``episodes.jsonl``)."""
-
 
 class RunConfig(BaseModel):
     """Everything that defines a run (what ``lambench run`` flags turn into)."""

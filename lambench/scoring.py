@@ -9,10 +9,7 @@ never NaN, so ``summary.json`` stays valid JSON.
 from __future__ import annotations
 
 import io
-import json
 import math
-import os
-import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,8 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from lambench.errors import LambenchError
-from lambench.record import episode_key
+from lambench.run.rundir import EpisodeFormatError, load_episodes, validate_episode
 from lambench.stats import Z_95, clustered_interval, wilson_interval
 
 __all__ = [
@@ -92,127 +88,6 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
     """
     _check_nck(n, c, k)
     return math.comb(c, k) / math.comb(n, k)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-class EpisodeFormatError(LambenchError, ValueError):
-    """An episode line whose fields do not have the types lambench writes (named, with the fix)."""
-
-
-_BOOL_FIELDS = ("success", "false_success", "unsafe", "unsafe_attempted", "infeasible", "guard")
-_OPTIONAL_BOOL_FIELDS = ("attack_succeeded",)
-_COUNT_FIELDS = ("n_steps", "n_invalid", "trial", "tokens_in", "tokens_out", "max_steps", "attempts")
-_NUMBER_FIELDS = ("wall_time_s", "cost_usd")
-_TEXT_FIELDS = ("task_id", "suite", "variant", "agent")
-_LIST_FIELDS = ("unsafe_events", "steps", "checks", "app", "tags")
-
-
-def validate_episode(rec: Any) -> None:
-    """Raise ``EpisodeFormatError`` unless ``rec`` has the field types of an ``episodes.jsonl`` line.
-
-    Scored fields must be what lambench writes: booleans as JSON ``true``/``false`` (a string
-    ``"false"`` would count as true), counts as non-negative integers, times and costs as finite
-    numbers (``Infinity`` and ``NaN`` are refused), ``claim`` one of ``CLAIMS``, and ``agent``
-    present.  Other fields a record lacks are not required here (``episode_key`` names the key
-    fields); unknown fields pass, so records of later versions still load.  Every reader (``score``, ``report``, ``gate``) goes
-    through this, so they all see the same episodes.
-
-    >>> validate_episode({"task_id": "t", "agent": "oracle", "success": "false"})
-    Traceback (most recent call last):
-    ...
-    lambench.scoring.EpisodeFormatError: field 'success' must be true or false (JSON booleans), got 'false' (str)
-    """
-    if not isinstance(rec, Mapping):
-        raise EpisodeFormatError(f"expected a JSON object, got {type(rec).__name__}")
-
-    def bad(name: str, expected: str) -> EpisodeFormatError:
-        value = rec[name]
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        return EpisodeFormatError(f"field {name!r} must be {expected}, got {shown} ({type(value).__name__})")
-
-    for name in _BOOL_FIELDS:
-        if name in rec and not isinstance(rec[name], bool):
-            raise bad(name, "true or false (JSON booleans)")
-    for name in _OPTIONAL_BOOL_FIELDS:
-        if rec.get(name) is not None and not isinstance(rec[name], bool):
-            raise bad(name, "true, false or null")
-    for name in _COUNT_FIELDS:
-        if name in rec and rec[name] is not None and (
-                not isinstance(rec[name], int) or isinstance(rec[name], bool) or rec[name] < 0):
-            raise bad(name, "a non-negative integer")
-    if "seed" in rec and (not isinstance(rec["seed"], int) or isinstance(rec["seed"], bool)):
-        raise bad("seed", "an integer")
-    for name in _NUMBER_FIELDS:
-        v = rec.get(name)
-        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0):
-            raise bad(name, "a finite number >= 0")
-    if "agent" not in rec:
-        raise EpisodeFormatError("field 'agent' is missing (every episode line names its agent spec)")
-    for name in _TEXT_FIELDS:
-        if name in rec and not isinstance(rec[name], str):
-            raise bad(name, "a string")
-    if "claim" in rec and rec["claim"] not in CLAIMS:
-        raise bad("claim", "one of " + ", ".join(CLAIMS))
-    if rec.get("error") is not None and not isinstance(rec["error"], str):
-        raise bad("error", "null or a string")
-    for name in _LIST_FIELDS:
-        if name in rec and rec[name] is not None and not isinstance(rec[name], list):
-            raise bad(name, "a list")
-    for i, event in enumerate(rec.get("unsafe_events") or []):
-        if not isinstance(event, Mapping):
-            raise EpisodeFormatError(f"unsafe_events[{i}] must be an object, got {type(event).__name__}")
-        if "blocked" in event and not isinstance(event["blocked"], bool):
-            raise EpisodeFormatError(f"unsafe_events[{i}].blocked must be true or false, got {event['blocked']!r}")
-
-
-def _finite_json(text: str) -> Any:
-    def refuse(token: str) -> Any:
-        raise ValueError(f"{token} is not a number JSON allows (lambench never writes it)")
-
-    return json.loads(text, parse_constant=refuse)
-
-
-def load_episodes(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read ``episodes.jsonl``; the last line per (task_id, variant, seed, trial) wins.
-
-    A corrupt *last* line is what a run killed mid-write leaves behind: it is skipped with a
-    warning.  A corrupt line anywhere else means the file is damaged, so it raises.  A line that
-    parses but has wrong field types (``validate_episode``) raises wherever it is, naming the
-    file, the line and the field.
-    """
-    with open(path, encoding="utf-8") as fh:
-        lines = fh.read().splitlines()
-    numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
-    by_key: dict[tuple[str, str, int, int], dict[str, Any]] = {}
-    for pos, (lineno, line) in enumerate(numbered):
-        try:
-            rec = _finite_json(line)
-            if not isinstance(rec, dict):
-                raise ValueError(f"expected a JSON object, got {type(rec).__name__}")
-            key = episode_key(rec)
-        except (ValueError, KeyError, TypeError) as exc:
-            reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            if pos == len(numbered) - 1:
-                warnings.warn(
-                    f"{path}: skipping truncated or corrupt last line {lineno} ({reason}); "
-                    "the run was probably interrupted while writing it",
-                    stacklevel=2,
-                )
-                break
-            raise ValueError(
-                f"{path}, line {lineno}: not a valid episode record ({reason}); "
-                "only the last line may be truncated"
-            ) from exc
-        try:
-            validate_episode(rec)
-        except EpisodeFormatError as exc:
-            raise EpisodeFormatError(f"{path}, line {lineno}: not a valid episode record: {exc}; "
-                                     "was it written by lambench? Fix or remove the line") from None
-        by_key.pop(key, None)  # re-insert so the order follows the kept (last) line
-        by_key[key] = rec
-    return list(by_key.values())
 
 
 # --------------------------------------------------------------------------- metrics

@@ -354,7 +354,8 @@ def test_an_agent_refusing_everything_ranks_below_the_oracle_with_its_refusals_s
 
 def test_summarize_keeps_variants_apart_as_the_cli_does(run_dirs):
     import lambench
-    from lambench.scoring import compute_metrics, load_episodes
+    from lambench.run.rundir import load_episodes
+    from lambench.scoring import compute_metrics
 
     df = lambench.load_runs(run_dirs)
     table = lambench.summarize(df, by=["agent"])

@@ -169,7 +169,7 @@ def test_odd_agent_output_cannot_stop_the_run(tmp_path):
                     {"type": "call", "tool": "files.search", "args": {"query": {1, 2}}}][Odd.calls % 2]
 
     from lambench.episode import run_episode
-    from lambench.rundir import Appender
+    from lambench.run.rundir import Appender
     from lambench.task import get_task
 
     rec = run_episode(get_task("mail-send-report"), "odd", seed=0, trial=0, agent=Odd())

@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lambench.record import EpisodeRecord
+from lambench.run.rundir import load_episodes
 from lambench.scoring import (
     compute_metrics,
     format_metrics_text,
-    load_episodes,
     metrics_table,
     pass_at_k,
     pass_hat_k,
@@ -630,7 +630,7 @@ def test_a_deterministic_run_of_three_trials_is_no_more_precise_than_one(tmp_pat
 
 
 def test_records_with_wrong_types_are_refused_with_the_field_named(tmp_path: Any) -> None:
-    from lambench.scoring import EpisodeFormatError, validate_episode
+    from lambench.run.rundir import EpisodeFormatError, validate_episode
 
     good = ep("t1", 0, success=True)
     validate_episode(good)

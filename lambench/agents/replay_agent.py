@@ -24,7 +24,7 @@ def _load(run_dir: Path) -> dict[tuple[str, str, int, int], list[Any]]:
     key = str(run_dir.resolve())
     if key not in _RUNS:
         from lambench.record import episode_key
-        from lambench.scoring import load_episodes
+        from lambench.run.rundir import load_episodes
 
         path = run_dir / "episodes.jsonl"
         if not path.is_file():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lambench.replay.dataset import DatasetError
-from lambench.scoring import load_episodes
+from lambench.run.rundir import load_episodes
 
 __all__ = ["record_run", "RecordReport", "trajectory_id", "EQUIVALENTS"]
 
@@ -72,7 +72,7 @@ def _load_observations(path: Path) -> dict[tuple[str, str, int, int], list[dict[
 def record_run(run_dir: str | os.PathLike, *, include_all: bool = False, dataset: str | None = None
                ) -> tuple[list[dict[str, Any]], RecordReport]:
     """The dataset records of a run directory's episodes, and what was kept or skipped."""
-    from lambench.runner import OBSERVATIONS
+    from lambench.run.rundir import OBSERVATIONS
 
     run_dir = Path(run_dir)
     ep_path = run_dir / "episodes.jsonl"

@@ -228,7 +228,7 @@ def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int
 
 
 def _prepare(run_dir: Path, config: ReplayConfig, ds: Dataset) -> None:
-    from lambench.rundir import RunDirError, atomic_write
+    from lambench.run.rundir import RunDirError, atomic_write
 
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "config.json"
@@ -258,10 +258,9 @@ def replay(config: ReplayConfig, *, run_dir: str | os.PathLike | None = None,
            on_progress: Callable[[dict[str, Any]], None] | None = None,
            on_start: Callable[[int, int], None] | None = None, dataset: Dataset | None = None) -> Any:
     """Replay (or resume replaying) a dataset into a run directory; returns a ``RunResult``."""
-    from lambench.rundir import Appender, repair_jsonl
+    from lambench.run.rundir import Appender, load_episodes, repair_jsonl
     from lambench.runner import RunResult, execute, write_summary
     from lambench.record import episode_key
-    from lambench.scoring import load_episodes
 
     make_agent(config.agent, seed=config.seed, options=config.agent_options)  # fail fast on a bad spec
     ds = dataset or load_dataset(config.dataset, skip_bad=config.skip_bad_lines)
