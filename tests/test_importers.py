@@ -16,7 +16,8 @@ from lambench.replay.dataset import (
     validate_step,
     write_dataset,
 )
-from lambench.replay.importers import IMPORTERS, MAX_IMPORT_BYTES, ImportResult, _read_objects, import_dataset
+from lambench.replay.importers import IMPORTERS, MAX_IMPORT_BYTES, ImportResult, import_dataset
+from lambench.replay.importers import read_objects as _read_objects
 from lambench.replay.run import ReplayConfig, replay
 from tests.bombs import cli, peak_growth, write_gzip_bomb
 
