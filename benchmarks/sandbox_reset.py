@@ -23,7 +23,7 @@ import time
 import lambench  # noqa: F401
 from lambench.env import LamEnv
 from lambench.sandboxes.containers import image_for
-from lambench.sandboxes.docker import get_client
+from lambench.sandboxes.containers import get_client
 from lambench.task import Task
 
 

@@ -329,7 +329,7 @@ def _open_pool(workers: int, n_up: int) -> ProcessPoolExecutor:
     once if the first cannot start its workers."""
     import lambench.agents.baseline  # noqa: F401  (imported once here: forked workers have them)
     import lambench.sandboxes.mockos  # noqa: F401
-    from lambench.sandboxes.docker import process_start
+    from lambench.sandboxes.containers import process_start
 
     def new() -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
@@ -365,7 +365,7 @@ def _worker_init(parent_pid: int, parent_start: str | None = None, env: dict[str
     except (OSError, AttributeError):
         pass
 
-    from lambench.sandboxes.docker import process_start
+    from lambench.sandboxes.containers import process_start
 
     def parent_gone() -> bool:
         if parent_start is not None and os.path.exists("/proc/self/stat"):
@@ -522,7 +522,7 @@ class ConfigError(LambenchError, ValueError):
 def _prepare_containers(sandboxes: list[str], run_dir: Path) -> None:
     """Own the containers the run's workers start, prune killed runs' orphans, build missing images."""
     from lambench.sandboxes.containers import prepare_images
-    from lambench.sandboxes.docker import claim_ownership
+    from lambench.sandboxes.containers import claim_ownership
 
     claim_ownership()
     os.environ["LAMBENCH_RUN_ID"] = run_dir.name
@@ -543,7 +543,7 @@ def _prune_quietly() -> None:
     try:
         import docker  # noqa: F401  (the optional extra)
 
-        from lambench.sandboxes.docker import get_client, prune
+        from lambench.sandboxes.containers import get_client, prune
 
         client = get_client(timeout=10)
         try:
@@ -558,7 +558,7 @@ def _prune_quietly() -> None:
 
 def _remove_containers(run_dir: Path) -> None:
     try:
-        from lambench.sandboxes.docker import remove_owned, shutdown_pools
+        from lambench.sandboxes.containers import remove_owned, shutdown_pools
 
         shutdown_pools()  # this process's own (the in-process executor's warm pools)
         remove_owned(run_dir.name)  # and those of worker processes that were killed

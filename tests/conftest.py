@@ -33,7 +33,7 @@ _ENGINE: list[str | None] = []
 def require_docker() -> None:
     """Skip when no Docker engine answers, naming why; under CI=true a missing engine is a failure."""
     if not _ENGINE:
-        from lambench.sandboxes.docker import DockerUnavailable, get_client
+        from lambench.sandboxes.containers import DockerUnavailable, get_client
 
         try:
             get_client().close()

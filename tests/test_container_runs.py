@@ -28,7 +28,7 @@ def _engine():
 
 @pytest.fixture
 def client():
-    from lambench.sandboxes.docker import get_client
+    from lambench.sandboxes.containers import get_client
 
     c = get_client()
     yield c
@@ -55,7 +55,7 @@ def _start(tmp_path, root, out, *, workers, sleep="1.5", agent="tests.agents_for
     env.pop("LAMBENCH_OWNER_PID", None)
     env.pop("LAMBENCH_OWNER_START", None)
     if stale_owner:  # inherited from a parent that ran a container suite itself (this test process, say)
-        from lambench.sandboxes.docker import process_start
+        from lambench.sandboxes.containers import process_start
 
         env.update(LAMBENCH_OWNER_PID=str(os.getpid()), LAMBENCH_OWNER_START=process_start(os.getpid()) or "",
                    LAMBENCH_RUN_ID="an-older-run")
@@ -91,7 +91,7 @@ def _wait_gone(client, pid, timeout=30):
 
 
 def test_a_sigkilled_runs_orphans_are_removed_by_the_next_run_and_nothing_else(client, tmp_path):
-    from lambench.sandboxes.docker import Container
+    from lambench.sandboxes.containers import Container
 
     root = _suite(tmp_path)
     out = tmp_path / "run"

@@ -18,7 +18,7 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 @pytest.fixture(scope="module")
 def client():
-    from lambench.sandboxes.docker import DockerUnavailable, get_client
+    from lambench.sandboxes.containers import DockerUnavailable, get_client
 
     try:
         c = get_client()
@@ -32,13 +32,13 @@ def client():
 
 @pytest.fixture(scope="module")
 def shell_image(client):
-    from lambench.sandboxes.docker import build_images
+    from lambench.sandboxes.containers import build_images
 
     return build_images(ROOT / "sandboxes", client=client, names=["shell"], log=lambda m: None)["shell"]
 
 
 def test_containers_are_hardened_by_default(client, shell_image):
-    from lambench.sandboxes.docker import LABEL, Container
+    from lambench.sandboxes.containers import LABEL, Container
 
     with Container(shell_image, run_id="test-hardening", client=client) as c:
         info = c.inspect()
@@ -64,7 +64,7 @@ def test_containers_are_hardened_by_default(client, shell_image):
 
 
 def test_a_command_over_its_timeout_is_killed_and_the_harness_goes_on(client, shell_image):
-    from lambench.sandboxes.docker import Container
+    from lambench.sandboxes.containers import Container
 
     with Container(shell_image, run_id="test-timeout", client=client) as c:
         t0 = time.monotonic()
@@ -79,7 +79,7 @@ def test_a_command_over_its_timeout_is_killed_and_the_harness_goes_on(client, sh
 
 _OWNER = textwrap.dedent("""
     import sys, time
-    from lambench.sandboxes.docker import Container
+    from lambench.sandboxes.containers import Container
     c = Container(sys.argv[1], run_id="test-orphans").start()
     print(c.container.id, flush=True)
     time.sleep(600)
@@ -87,7 +87,7 @@ _OWNER = textwrap.dedent("""
 
 
 def test_orphans_of_a_killed_run_are_pruned_and_nothing_else(client, shell_image, tmp_path):
-    from lambench.sandboxes.docker import Container, prune
+    from lambench.sandboxes.containers import Container, prune
 
     unrelated = client.containers.run(shell_image, ["sleep", "infinity"], detach=True, network_mode="none",
                                       labels={"purpose": "not lambench"})
@@ -113,7 +113,7 @@ def test_orphans_of_a_killed_run_are_pruned_and_nothing_else(client, shell_image
 
 
 def test_images_are_rebuilt_only_when_their_context_changes(client, shell_image, tmp_path):
-    from lambench.sandboxes.docker import build_images
+    from lambench.sandboxes.containers import build_images
 
     ctx = tmp_path / "ctxs" / "tiny"
     ctx.mkdir(parents=True)
@@ -144,7 +144,7 @@ def test_no_engine_gives_a_clear_message(tmp_path):
 
 
 def test_a_shell_session_keeps_its_directory_and_environment(client, shell_image):
-    from lambench.sandboxes.docker import Container
+    from lambench.sandboxes.containers import Container
 
     with Container(shell_image, run_id="test-session", client=client) as c:
         first = c.shell("mkdir -p proj/src && cd proj && export GREETING='hello there'")

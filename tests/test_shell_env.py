@@ -37,7 +37,7 @@ def containers_of(client, cid):
 
 
 def test_the_sandbox_container_is_hardened_and_removed_after_the_episode():
-    from lambench.sandboxes.docker import get_client
+    from lambench.sandboxes.containers import get_client
 
     env = LamEnv(shell_task())
     env.reset(seed=0)
@@ -160,7 +160,7 @@ def test_no_state_leaks_from_one_episode_to_the_next():
 
 
 def test_a_container_that_dies_mid_episode_is_an_infra_error():
-    from lambench.sandboxes.docker import get_client
+    from lambench.sandboxes.containers import get_client
 
     class Killer(ScriptAgent):
         def act(self, obs):
@@ -228,7 +228,7 @@ def test_containment_of_a_misbehaving_agent(monkeypatch):
 
 
 def test_a_task_that_needs_a_network_gets_an_internal_one_only():
-    from lambench.sandboxes.docker import get_client
+    from lambench.sandboxes.containers import get_client
 
     task = shell_task(network=True)
     env = LamEnv(task)
@@ -258,7 +258,7 @@ def test_a_process_that_exits_without_closing_leaves_no_container(tmp_path):
     import sys
     from pathlib import Path
 
-    from lambench.sandboxes.docker import get_client
+    from lambench.sandboxes.containers import get_client
 
     code = ("import os, lambench\n"
             "from lambench.env import LamEnv\n"

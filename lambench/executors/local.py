@@ -152,7 +152,7 @@ def open_pool(workers: int, n_up: int) -> ProcessPoolExecutor:
     once if the first cannot start its workers."""
     import lambench.agents.baseline  # noqa: F401  (imported once here: forked workers have them)
     import lambench.sandboxes.mockos  # noqa: F401
-    from lambench.sandboxes.docker import process_start
+    from lambench.sandboxes.containers import process_start
 
     def new() -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
@@ -188,7 +188,7 @@ def _worker_init(parent_pid: int, parent_start: str | None = None, env: dict[str
     except (OSError, AttributeError):
         pass
 
-    from lambench.sandboxes.docker import process_start
+    from lambench.sandboxes.containers import process_start
 
     def parent_gone() -> bool:
         if parent_start is not None and os.path.exists("/proc/self/stat"):

@@ -142,8 +142,8 @@ class _EpisodeWorker:
         """End of a run: no warm sandbox container stays up while the actor waits for the next run."""
         import sys
 
-        if "lambench.sandboxes.docker" in sys.modules:
-            sys.modules["lambench.sandboxes.docker"].shutdown_pools()
+        if "lambench.sandboxes.containers" in sys.modules:
+            sys.modules["lambench.sandboxes.containers"].shutdown_pools()
         return os.getpid()
 
 

@@ -19,7 +19,19 @@ from typing import Any
 
 from lambench.action import Call, Finish, Shell, Wait
 from lambench.sandboxes.base import ExecResult, SandboxError
-from lambench.sandboxes.containers import ContainerSandbox, FrozenFs, LiveFs, image_for, run_id
+from lambench.sandboxes.containers import (
+    MAX_OUTPUT,
+    Container,
+    ContainerSandbox,
+    DockerUnavailable,
+    DriverError,
+    Limits,
+    SessionError,
+    image_for,
+    run_id,
+    warm_pool,
+)
+from lambench.sandboxes.shell.fs import FrozenFs, LiveFs
 
 __all__ = ["ShellSandbox", "HOME", "SKELETON"]
 
@@ -69,14 +81,10 @@ def command_timeout() -> float:
 
 
 def _limits():
-    from lambench.sandboxes.docker import Limits
-
     return Limits(command_timeout=command_timeout())
 
 
 def _new_container(network: bool):
-    from lambench.sandboxes.docker import Container
-
     return Container(image_for("shell"), run_id=run_id(), workdir=HOME, limits=_limits(),
                      network="internal" if network else None, separate_judge=True)
 
@@ -86,8 +94,6 @@ def _prepare(c: Any) -> None:
 
 
 def _pool(network: bool):
-    from lambench.sandboxes.docker import warm_pool
-
     return warm_pool(("shell", network), lambda: _new_container(network), prepare=_prepare)
 
 
@@ -105,8 +111,6 @@ class ShellSandbox(ContainerSandbox):
 
     # ------------------------------------------------------------------ episode
     def reset(self, task: Any, seed: int, variant: Any = None) -> dict[str, Any]:
-        from lambench.sandboxes.docker import DockerUnavailable, DriverError
-
         self.close()
         try:
             self._pool = _pool(bool(getattr(task, "network", False)))
@@ -153,8 +157,6 @@ class ShellSandbox(ContainerSandbox):
 
     def execute(self, action: Any) -> ExecResult:
         if isinstance(action, Shell):
-            from lambench.sandboxes.docker import DriverError, SessionError
-
             try:
                 out = self.c.shell(action.command, limit=OUTPUT_LIMIT, timeout=command_timeout())
             except (SessionError, DriverError) as exc:
@@ -201,8 +203,6 @@ class ShellSandbox(ContainerSandbox):
 
     def command(self, cmd: str, timeout: float = 20.0) -> dict[str, Any]:
         """Run a check command in the container (outside the agent's session)."""
-        from lambench.sandboxes.docker import MAX_OUTPUT
-
         return self._request("run", cmd=cmd, timeout=timeout, limit=MAX_OUTPUT, wait=timeout + 15)
 
     def python(self, src: str, arg: str, timeout: float = 60.0) -> dict[str, Any]:

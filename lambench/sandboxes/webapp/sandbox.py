@@ -12,15 +12,21 @@ container; the collateral-damage diff covers every row of every table (``db:<tab
 from __future__ import annotations
 
 import json
-import os
-import re
 import threading
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from lambench.action import Call, Finish, Wait
 from lambench.sandboxes.base import ExecResult, SandboxError
-from lambench.sandboxes.containers import ContainerSandbox, image_for, run_id
+from lambench.sandboxes.containers import (
+    Container,
+    ContainerSandbox,
+    DockerUnavailable,
+    Limits,
+    image_for,
+    run_id,
+    warm_pool,
+)
 
 __all__ = ["WebAppSandbox", "tools_from_openapi"]
 
@@ -35,8 +41,6 @@ _SPEC_LOCK = threading.Lock()
 
 
 def _new_container():
-    from lambench.sandboxes.docker import Container, Limits
-
     return Container(image_for("webapp"), run_id=run_id(), workdir="/data", command=None,
                      limits=Limits(command_timeout=30.0))
 
@@ -46,8 +50,6 @@ def _prepare(c: Any) -> None:
 
 
 def _pool():
-    from lambench.sandboxes.docker import warm_pool
-
     return warm_pool(("webapp",), _new_container, prepare=_prepare)
 
 
@@ -115,8 +117,6 @@ class WebAppSandbox(ContainerSandbox):
 
     # ------------------------------------------------------------------ episode
     def reset(self, task: Any, seed: int, variant: Any = None) -> dict[str, Any]:
-        from lambench.sandboxes.docker import DockerUnavailable
-
         self.close()
         try:
             self._pool = _pool()

@@ -1,0 +1,162 @@
+"""Sandbox images: built from the build contexts under the repository's ``sandboxes/`` folder (one folder per
+image, each Dockerfile taking ``ARG BASE_IMAGE``), rebuilt only when the context changed (its content hash is an
+image label).  A container sandbox's image is built from the folder named after the sandbox.
+
+The base is ``debian:bookworm-slim`` when it can be pulled; otherwise lambench makes a minimal Debian base itself
+with ``debootstrap`` and ``docker import``, offline from the Debian mirror.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from lambench.sandboxes.containers.client import LABEL, DockerUnavailable, get_client, prune
+
+__all__ = ["BASE_PACKAGES", "ensure_base_image", "context_hash", "image_tag", "build_images", "image_for",
+           "prepare_images"]
+
+PUBLIC_BASE = "debian:bookworm-slim"
+BASE_TAG = "lambench/base:bookworm"
+BASE_PACKAGES = ("bash", "coreutils", "findutils", "grep", "sed", "gawk", "tar", "gzip", "python3", "git",
+                 "sqlite3", "procps", "ca-certificates")
+"""What the offline base holds: enough for the shell and web-app sandboxes to build without a network."""
+
+
+def _image_label(client: Any, tag: str, key: str) -> str | None:
+    try:
+        return (client.images.get(tag).labels or {}).get(key)
+    except Exception:
+        return None
+
+
+def ensure_base_image(client: Any = None, *, log: Callable[[str], None] = print, allow_pull: bool = True) -> str:
+    """The base image for the sandboxes: ``debian:bookworm-slim`` if it can be pulled, else one made here."""
+    client = client or get_client()
+    want = hashlib.sha256(" ".join(BASE_PACKAGES).encode()).hexdigest()[:16]
+    if _image_label(client, BASE_TAG, f"{LABEL}.packages") == want:
+        log(f"base image {BASE_TAG} is up to date (debootstrap, packages {want})")
+        return BASE_TAG
+    if allow_pull:
+        try:
+            client.images.pull(PUBLIC_BASE)
+            log(f"base image: pulled {PUBLIC_BASE}")
+            return PUBLIC_BASE
+        except Exception as exc:
+            log(f"cannot pull {PUBLIC_BASE} ({type(exc).__name__}); making a Debian base with debootstrap instead")
+    if shutil.which("debootstrap") is None:
+        raise DockerUnavailable("no base image: cannot pull debian:bookworm-slim and debootstrap is missing "
+                                "(apt-get install -y debootstrap; it needs root), or build with --base-image")
+    mirror = os.environ.get("LAMBENCH_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+    with tempfile.TemporaryDirectory(prefix="lambench-rootfs-") as root:
+        cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", "bookworm", root, mirror]
+        log("running " + " ".join(cmd))
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise DockerUnavailable(f"debootstrap failed ({res.returncode}): {res.stderr[-1500:] or res.stdout[-1500:]}")
+        tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
+        try:
+            data = tar.stdout.read() if tar.stdout else b""
+        finally:
+            tar.wait()
+        client.api.import_image_from_data(data, repository=BASE_TAG.split(":")[0], tag=BASE_TAG.split(":")[1],
+                                          changes=[f"LABEL {LABEL}.packages={want}", "CMD [\"bash\"]"])
+    log(f"base image: made {BASE_TAG} with debootstrap ({len(BASE_PACKAGES)} packages)")
+    return BASE_TAG
+
+
+def context_hash(path: Path) -> str:
+    """Content hash of a build context (file names and bytes)."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(path)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def image_tag(name: str) -> str:
+    return f"lambench/{name}:latest"
+
+
+def build_images(root: str | os.PathLike = "sandboxes", *, client: Any = None, base_image: str | None = None,
+                 log: Callable[[str], None] = print, names: list[str] | None = None) -> dict[str, str]:
+    """Build (or keep, when unchanged) the image of every build context under ``root``; ``{name: tag}``."""
+    client = client or get_client()
+    root = Path(root)
+    contexts = sorted(p.parent for p in root.glob("*/Dockerfile"))
+    if names:
+        contexts = [c for c in contexts if c.name in names]
+    base = base_image or ensure_base_image(client, log=log)
+    built = {}
+    for ctx in contexts:
+        tag = image_tag(ctx.name)
+        h = context_hash(ctx) + ":" + hashlib.sha256(base.encode()).hexdigest()[:8]
+        if _image_label(client, tag, f"{LABEL}.context") == h:
+            log(f"{tag}: up to date")
+        else:
+            log(f"{tag}: building from {ctx} (base {base})")
+            client.images.build(path=str(ctx), tag=tag, buildargs={"BASE_IMAGE": base}, rm=True, forcerm=True,
+                                labels={f"{LABEL}.context": h})
+        built[ctx.name] = tag
+    return built
+
+
+_READY: set[str] = set()
+_READY_LOCK = threading.RLock()
+
+
+def _sandboxes_root() -> Path:
+    env = os.environ.get("LAMBENCH_SANDBOXES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "sandboxes"
+
+
+def image_for(sandbox: str) -> str:
+    """The image tag of a container sandbox, built (or found up to date) once per process."""
+    tag = image_tag(sandbox)
+    with _READY_LOCK:
+        if sandbox not in _READY:
+            prepare_images([sandbox], log=lambda m: print(f"lambench: {m}", file=sys.stderr))
+            _READY.add(sandbox)
+    return tag
+
+
+def prepare_images(sandboxes: list[str], *, log: Callable[[str], None] = print) -> None:
+    """Prune orphans of killed runs, then build the images of these container sandboxes unless they are up to
+    date."""
+    names = sorted(set(sandboxes))
+    if not names:
+        return
+    client = get_client()
+    try:
+        gone = prune(client)
+        if gone:
+            log(f"removed {len(gone)} container(s)/network(s) left by killed runs")
+        root = _sandboxes_root()
+        if not (root / names[0] / "Dockerfile").is_file():
+            # an installed package without the build contexts: the images must exist already
+            missing = [n for n in names if not client.images.list(name=f"lambench/{n}")]
+            if missing:
+                raise DockerUnavailable(f"image(s) {', '.join('lambench/' + n for n in missing)} missing and no "
+                                        f"build context found; set LAMBENCH_SANDBOXES to the repo's sandboxes/ "
+                                        f"folder and run `lambench sandboxes build`")
+            return
+        try:  # "up to date" lines would be noise on every run
+            build_images(root, client=client, names=names, log=lambda m: None if "up to date" in m else log(m))
+        except DockerUnavailable:
+            raise
+        except Exception as exc:  # a failing Dockerfile: the engine's message is the useful part
+            raise DockerUnavailable(f"building the image(s) {', '.join('lambench/' + n for n in names)} failed: "
+                                    f"{type(exc).__name__}: {exc}. Fix the Dockerfile under {root}, then "
+                                    f"`lambench sandboxes build` shows the whole build log") from None
+    finally:
+        client.close()
+    with _READY_LOCK:
+        _READY.update(names)
