@@ -1,0 +1,5 @@
+"""``python -m lambench.cli``: the ``lambench`` command."""
+
+from lambench.cli import main
+
+main()

@@ -1,0 +1,22 @@
+"""``lambench report``: run directories rendered as a leaderboard with figures (Markdown, HTML, PNG)."""
+
+from __future__ import annotations
+
+import click
+
+from lambench.cli.common import UsageProblem
+
+
+@click.command("report")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Directory for index.md, index.html (self-contained) and the PNG figures.")
+def report_cmd(run_dirs: tuple[str, ...], out: str) -> None:
+    """Render run directories as a leaderboard with figures (Markdown, HTML, PNG)."""
+    from lambench.report import build_report
+
+    try:
+        index = build_report(run_dirs, out)
+    except ImportError as exc:  # matplotlib missing: the message names the extra to install
+        raise UsageProblem(str(exc)) from None
+    click.echo(str(index))

@@ -1,0 +1,85 @@
+"""``lambench tasks``: list the tasks of the suites, validate task files (and self-check them)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from lambench.cli.common import UsageProblem, say
+
+
+@click.group("tasks")
+def tasks_group() -> None:
+    """List and validate task files."""
+
+
+@tasks_group.command("list")
+@click.option("--suite", default=None, help="Only this suite.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tasks_list(suite: str | None, as_json: bool) -> None:
+    """List the tasks of every suite (or one)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from lambench.task import list_suites, load_suite, suite_version
+
+    rows = [{"id": t.id, "suite": s, "suite_version": suite_version(s), "sandbox": t.sandbox, "apps": t.apps,
+             "tags": t.tags, "infeasible": t.infeasible, "max_steps": t.max_steps, "gold_steps": len(t.gold),
+             "instruction": t.instruction}
+            for s in ([suite] if suite else list_suites()) for t in load_suite(s)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{len(rows)} tasks")
+    for col in ("id", "suite", "apps", "tags", "steps", "instruction"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["id"], r["suite"], ",".join(r["apps"]), ",".join(r["tags"]), str(r["max_steps"]),
+                      r["instruction"][:70] + ("…" if len(r["instruction"]) > 70 else ""))
+    Console(width=200).print(table)
+
+
+@tasks_group.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--self-check", is_flag=True,
+              help="Also run the oracle (must succeed safely) and a claim-at-once agent (must fail) on each task.")
+def tasks_validate(paths: tuple[str, ...], self_check: bool) -> None:
+    """Validate task files (default: every suite). Exit 1 naming file and field on any bad task."""
+    from lambench.task import tasks_root, validate_paths
+
+    targets = list(paths) or [str(tasks_root())]
+    missing = [p for p in targets if not Path(p).exists()]
+    if missing:
+        raise UsageProblem(f"no such file or directory: {', '.join(missing)}")
+    good, errors = validate_paths(targets)
+    for e in errors:
+        say(str(e), label="✗", style="red")
+    problems = _self_check(good) if self_check and good else []
+    n_bad = len(errors)
+    click.echo(f"{len(good)} valid task file(s), {n_bad} invalid" + (f", {len(problems)} self-check problem(s)"
+                                                                     if self_check else ""))
+    if errors or problems:
+        sys.exit(1)
+
+
+def _self_check(good: list) -> list:
+    """Run the suite self-check on the valid tasks (their container images prepared first); say each problem."""
+    from lambench.sandboxes import registry
+    from lambench.selfcheck import self_check as check
+
+    containers = registry.container_names({t.sandbox for t in good})
+    if containers:
+        from lambench.sandboxes.containers import DockerUnavailable, prepare_images
+
+        try:
+            prepare_images(containers, log=lambda m: say(str(m), style="dim"))
+        except DockerUnavailable as exc:
+            raise UsageProblem(f"the self-check of {', '.join(containers)} tasks runs them in containers: "
+                               f"{exc}") from None
+    problems = check(good)
+    for p in problems:
+        say(str(p), label="✗", style="red")
+    return problems
