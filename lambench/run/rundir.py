@@ -201,7 +201,7 @@ def load_episodes(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                     stacklevel=2,
                 )
                 break
-            raise ValueError(
+            raise EpisodeFormatError(
                 f"{path}, line {lineno}: not a valid episode record ({reason}); "
                 "only the last line may be truncated"
             ) from exc
