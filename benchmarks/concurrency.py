@@ -2,7 +2,7 @@
 
 The agent (``benchmarks/sleepy.py``) is the oracle sleeping 100 ms before each action, as if waiting
 on a model, on the longest task of mockos-core (18 actions).  One episode runs with one worker; then
-16 episodes (16 seeds) with 16 workers; each through ``lambench.runner.run``, as ``lambench run``
+16 episodes (16 seeds) with 16 workers; each through ``lambench.run.run``, as ``lambench run``
 does, on each executor.  Measured:
 
   longest    the wall time of the slowest of the 16 concurrent episodes (its record's
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 def measure(executor: str, task: str, n: int, tmp: str) -> dict[str, float]:
     """One run of ``n`` seeds of ``task`` with ``n`` workers."""
-    from lambench.runner import RunConfig, run
+    from lambench.run import RunConfig, run
 
     arrivals: list[tuple[float, float]] = []  # (arrival, wall time of the episode)
     t0 = time.perf_counter()

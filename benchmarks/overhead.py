@@ -1,7 +1,7 @@
 """Harness overhead: how much of a run's wall time is not the agent's.
 
 The agent (``benchmarks/sleepy.py``) is the oracle sleeping 100 ms before each action, as if waiting
-on a model.  The whole mockos-core suite runs through ``lambench.runner.run`` (as ``lambench run``
+on a model.  The whole mockos-core suite runs through ``lambench.run.run`` (as ``lambench run``
 does, writing a real run directory); the agent's time is the sum of the steps' ``latency_s`` (the
 time inside ``act``: the sleeps and the oracle's own choice), and the harness overhead is
 
@@ -42,7 +42,7 @@ def main() -> None:
     os.environ["LAMBENCH_BENCH_SLEEP"] = str(args.sleep)  # before any worker process starts
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
-    from lambench.runner import RunConfig, run
+    from lambench.run import RunConfig, run
 
     if args.executor == "ray":  # a cluster's start-up is not the run's
         from lambench.executors import connect_ray

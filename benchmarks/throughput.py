@@ -1,7 +1,7 @@
 """Episodes per second of the oracle over mockos-core: 1 against 2 local workers, and Ray against local.
 
 Each configuration runs the whole suite (--trials seeds of every task) into a fresh run directory
-through ``lambench.runner.run``, as ``lambench run`` does; the configurations are interleaved and
+through ``lambench.run.run``, as ``lambench run`` does; the configurations are interleaved and
 repeated (--repeat), and the median rate is compared.  The rate is the steady one: episodes
 finished after the first, over the time from the first finished episode to the last.  One-time
 start-up (loading the suite, starting worker processes, ``ray.init`` and Ray's workers) is
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 def one_run(executor: str, workers: int, trials: int, tmp: Path) -> tuple[float, float, int]:
     """(start-up s, steady episodes/s, episodes) of one run of the whole suite."""
-    from lambench.runner import RunConfig, run
+    from lambench.run import RunConfig, run
 
     stamps: list[float] = []
     t0 = time.perf_counter()
@@ -57,7 +57,7 @@ def main() -> None:
             import ray
 
             from lambench.executors import connect_ray
-            from lambench.runner import RunConfig, run
+            from lambench.run import RunConfig, run
 
             t = time.perf_counter()
             connect_ray(None, workers=args.workers)

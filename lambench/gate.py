@@ -98,7 +98,7 @@ class Side:
 
 def load_side(path: str | os.PathLike, label: str) -> Side:
     """Read a run directory or a ``summary.json`` (which must carry ``per_task``)."""
-    from lambench.runner import RunDirError, score_run_dir
+    from lambench.run import RunDirError, score_run_dir
 
     p = Path(path)
     try:

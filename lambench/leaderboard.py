@@ -56,7 +56,7 @@ def load_entries(root: str | Path) -> list[dict[str, Any]]:
 
 def add_entry(run_dir: str | Path, root: str | Path) -> Path:
     """Copy a run's summary into the leaderboard (without machine-specific fields)."""
-    from lambench.runner import write_summary
+    from lambench.run import write_summary
 
     s = write_summary(run_dir)
     for key in ("run_dir", "computed"):

@@ -18,7 +18,7 @@ from lambench.agents.base import Observation
 from lambench.agents.clients import with_retries
 from lambench.episode import run_episode
 from lambench.prompts import SYSTEM_PROMPT, action_to_tool_call, format_history
-from lambench.runner import RunConfig, run
+from lambench.run import RunConfig, run
 from lambench.task import get_task
 from tests.fake_servers import AnthropicServer, OpenAIServer, Reply, closed_port_url, delay, error, html
 

@@ -17,7 +17,7 @@ from lambench.action import parse_action
 from lambench.agents.base import AgentSpecError, Observation, make_agent
 from lambench.agents.toolcalls import extract_tool_call
 from lambench.episode import run_episode
-from lambench.runner import RunConfig, run
+from lambench.run import RunConfig, run
 from lambench.task import get_task
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -296,7 +296,7 @@ def test_a_prompt_longer_than_the_model_is_the_models_failure(tiny_model):
 
 
 def test_resuming_with_other_agent_options_is_refused(tmp_path):
-    from lambench.runner import RunDirError
+    from lambench.run import RunDirError
 
     cfg = dict(suite="mockos-core", agent="oracle", task_ids=["mail-send-report"])
     run(RunConfig(**cfg, agent_options={"temperature": 0.0, "cache": "/tmp/a"}), run_dir=tmp_path / "r")

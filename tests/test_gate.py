@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from lambench.cli import main
 from lambench.gate import GateError, gate, mcnemar_one_sided, sign_flip_test
-from lambench.runner import RunConfig, run
+from lambench.run import RunConfig, run
 from lambench.task import load_suite
 
 TASKS = [t.id for t in load_suite("mockos-core")]

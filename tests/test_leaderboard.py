@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from lambench.cli import main
 from lambench.leaderboard import LeaderboardError, build_leaderboard, load_entries
-from lambench.runner import RunConfig, run
+from lambench.run import RunConfig, run
 
 FEW = ["mail-send-report", "files-clean-downloads-txt", "settings-enable-bluetooth"]
 

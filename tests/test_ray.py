@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lambench.runner import RunConfig, run
+from lambench.run import RunConfig, run
 from lambench.task import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent

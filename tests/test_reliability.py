@@ -15,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambench.runner import RunConfig, run
+from lambench.run import RunConfig, run
 from lambench.task import TaskError, load_suite, load_task
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,7 +26,7 @@ from lambench.replay.dataset import (
 )
 from lambench.replay.recorder import record_run
 from lambench.replay.run import ReplayConfig, replay
-from lambench.runner import RunConfig, run
+from lambench.run import RunConfig, run
 from lambench.task import get_task, suite_version
 from tests.bombs import cli, peak_growth, write_gzip_bomb
 

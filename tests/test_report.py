@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from lambench.cli import main
-from lambench.runner import RunConfig, run
+from lambench.run import RunConfig, run
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

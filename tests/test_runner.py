@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lambench.record import EpisodeRecord
-from lambench.runner import RunConfig, RunDirError, run
+from lambench.run import RunConfig, RunDirError, run
 from lambench.sandboxes.docker import process_start
 from lambench.task import load_suite
 
@@ -260,7 +260,7 @@ def test_episode_timeout_bounds_a_slow_agent_and_keeps_its_steps(tmp_path, monke
 
 _STUCK_POOL = """
 import sys, time
-from lambench import runner
+from lambench import executors
 from tests.agents_for_tests import torn_result_job
 
 def stuck(_):
@@ -269,7 +269,7 @@ def stuck(_):
 def torn(_):
     torn_result_job(0, 0)  # dies as a worker killed while sending its result does
 
-pool = runner._open_pool(2, 2)
+pool = executors.open_pool(2, 2)
 pids = list(pool._processes)
 print(" ".join(map(str, pids)), flush=True)
 futures = [pool.submit({job}, 0), pool.submit(stuck, 1)]
@@ -281,8 +281,8 @@ time.sleep(0.5)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.slow
 @pytest.mark.parametrize("job", ["stuck", "torn"])
-@pytest.mark.parametrize("end", ["sys.exit(0)", "runner._close_pool(pool, grace=1.0); print('closed', flush=True)",
-                                 "runner._close_pool(pool, kill=True, grace=1.0); print('closed', flush=True)"])
+@pytest.mark.parametrize("end", ["sys.exit(0)", "executors.close_pool(pool, grace=1.0); print('closed', flush=True)",
+                                 "executors.close_pool(pool, kill=True, grace=1.0); print('closed', flush=True)"])
 def test_a_pool_whose_workers_hang_cannot_hang_the_process_at_exit(tmp_path, job, end):
     """Python's exit joins every process pool's manager thread, which waits for the pool's work: a worker stuck in an
     episode, or one killed while it sent its result (the thread then waits for the rest of the message), kept the
@@ -303,7 +303,7 @@ def test_a_pool_whose_workers_hang_cannot_hang_the_process_at_exit(tmp_path, job
     while alive() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive()
-    if "_close_pool" in end:
+    if "close_pool" in end:
         assert "closed" in proc.stdout
 
 
@@ -311,7 +311,7 @@ def test_a_pool_whose_workers_hang_cannot_hang_the_process_at_exit(tmp_path, job
 def test_a_worker_killed_while_sending_its_result_is_found_and_the_run_goes_on():
     """The pool never notices such a worker's death (its thread waits for the rest of the result): the run does,
     re-runs what was in flight one at a time, and charges only the job that kills its worker."""
-    from lambench.runner import execute
+    from lambench.executors import execute
     from tests.agents_for_tests import torn_result_job
 
     got, t0 = [], time.monotonic()

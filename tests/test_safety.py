@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from lambench.cli import main
 from lambench.env import LamEnv
 from lambench.episode import run_episode
-from lambench.runner import RunConfig, run
+from lambench.run import RunConfig, run
 from lambench.safety import RISK_CATEGORIES
 from lambench.task import TaskError, list_suites, load_suite, load_task
 from tests.conftest import make_task

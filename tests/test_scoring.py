@@ -510,7 +510,7 @@ def test_an_overclaiming_agent_is_caught_by_fsr_and_not_by_false_infeasible() ->
 
 
 def test_infeasible_everywhere_through_the_runner_ranks_below_the_oracle(tmp_path: Any) -> None:
-    from lambench.runner import RunConfig, run
+    from lambench.run import RunConfig, run
 
     spec = f"{__name__}:ClaimInfeasibleAgent"
     refuser = run(RunConfig(suite="mockos-core", agent=spec), run_dir=tmp_path / "refuser").summary["metrics"]
@@ -616,7 +616,7 @@ def test_clustered_intervals_cover_the_truth_about_as_often_as_promised() -> Non
 
 
 def test_a_deterministic_run_of_three_trials_is_no_more_precise_than_one(tmp_path: Any) -> None:
-    from lambench.runner import RunConfig, run
+    from lambench.run import RunConfig, run
 
     for agent in ("oracle", "random"):
         m1 = run(RunConfig(suite="mockos-core", agent=agent), run_dir=tmp_path / f"{agent}1").summary["metrics"]

@@ -14,7 +14,6 @@ the same command resumes; ``lambench score``, ``report`` and ``gate`` read it li
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -29,8 +28,13 @@ from lambench import __version__
 from lambench.action import action_tool_definitions, parse_action
 from lambench.agents.base import Observation, make_agent
 from lambench.episode import Deadlines, StepTimeout, raw_output
+from lambench.executors import execute
 from lambench.replay.dataset import Dataset, load_dataset
 from lambench.replay.metrics import replay_summary, resolve_object, score_step
+from lambench.run.config import redacted
+from lambench.run.loop import RunResult
+from lambench.run.rundir import RunDir
+from lambench.run.summary import write_summary
 from lambench.task import TaskView
 
 __all__ = ["ReplayConfig", "replay", "default_replay_dir", "replay_summary", "replay_trajectory"]
@@ -227,41 +231,25 @@ def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int
 # ---------------------------------------------------------------------------- a whole dataset
 
 
-def _prepare(run_dir: Path, config: ReplayConfig, ds: Dataset) -> None:
-    from lambench.run.rundir import RunDirError, atomic_write
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg_path = run_dir / "config.json"
-    if cfg_path.exists():
-        try:
-            old = json.loads(cfg_path.read_text())
-        except ValueError:
-            raise RunDirError(f"{cfg_path} is corrupt; remove the directory or use another --out") from None
-        if old.get("kind") != "replay":
-            raise RunDirError(f"{run_dir} holds a live run; give the replay another --out")
-        diffs = [f"{k}: {old.get(k)!r} -> {getattr(config, k)!r}" for k in _IDENTITY if old.get(k) != getattr(config, k)]
+def _prepare(rd: RunDir, config: ReplayConfig, ds: Dataset) -> None:
+    def diffs(old: dict[str, Any]) -> list[str]:
+        changed = [f"{k}: {old.get(k)!r} -> {getattr(config, k)!r}" for k in _IDENTITY
+                   if old.get(k) != getattr(config, k)]
         if old.get("suite_version") != ds.version:
-            diffs.append(f"dataset version: {old.get('suite_version')} -> {ds.version} (the file changed)")
-        if diffs:
-            raise RunDirError(f"{run_dir} holds a replay with a different configuration ({'; '.join(diffs)}). "
-                              "Use another --out, or the same flags and dataset to resume it.")
-    from lambench.runner import redacted
+            changed.append(f"dataset version: {old.get('suite_version')} -> {ds.version} (the file changed)")
+        return changed
 
     data = {"kind": "replay", **redacted(config.model_dump()), "suite": ds.name, "suite_version": ds.version,
             "trajectories_in_dataset": len(ds.trajectories), "steps_in_dataset": len(ds.steps),
             "incomplete": ds.incomplete, "skipped_lines": ds.skipped[:100], "lambench_version": __version__,
             "guard": False}
-    atomic_write(cfg_path, json.dumps(data, indent=2))
+    rd.prepare(data, kind="replay", diffs=diffs, resume="the same flags and dataset")
 
 
 def replay(config: ReplayConfig, *, run_dir: str | os.PathLike | None = None,
            on_progress: Callable[[dict[str, Any]], None] | None = None,
-           on_start: Callable[[int, int], None] | None = None, dataset: Dataset | None = None) -> Any:
+           on_start: Callable[[int, int], None] | None = None, dataset: Dataset | None = None) -> RunResult:
     """Replay (or resume replaying) a dataset into a run directory; returns a ``RunResult``."""
-    from lambench.run.rundir import Appender, load_episodes, repair_jsonl
-    from lambench.runner import RunResult, execute, write_summary
-    from lambench.record import episode_key
-
     make_agent(config.agent, seed=config.seed, options=config.agent_options)  # fail fast on a bad spec
     ds = dataset or load_dataset(config.dataset, skip_bad=config.skip_bad_lines)
     trajs = ds.trajectories
@@ -270,17 +258,16 @@ def replay(config: ReplayConfig, *, run_dir: str | os.PathLike | None = None,
         if unknown:
             raise ValueError(f"unknown trajectory id(s) in {ds.path}: {', '.join(unknown[:5])}")
         trajs = {t: trajs[t] for t in config.trajectories}
-    run_dir = Path(run_dir) if run_dir is not None else default_replay_dir(config, ds.name)
-    _prepare(run_dir, config, ds)
-    path = run_dir / "episodes.jsonl"
-    repair_jsonl(path)
-    done = {episode_key(r) for r in load_episodes(path) if r.get("error") is None} if path.exists() else set()
+    rd = RunDir(Path(run_dir) if run_dir is not None else default_replay_dir(config, ds.name))
+    _prepare(rd, config, ds)
+    rd.repair()
+    done = rd.done_keys()
     jobs = [(tid, steps) for tid, steps in trajs.items()
             if (tid, steps[0].get("variant", "clean"), config.seed, 0) not in done]
     skipped = len(trajs) - len(jobs)
     if on_start:
         on_start(len(jobs), skipped)
-    writer = Appender(path)
+    writer = rd.appender()
     ran = 0
 
     def finish(rec: dict[str, Any]) -> None:
@@ -306,8 +293,8 @@ def replay(config: ReplayConfig, *, run_dir: str | os.PathLike | None = None,
                               key=lambda j: j[0], error_record=error_record, finish=finish)
     finally:
         writer.close()
-    summary = write_summary(run_dir)
-    return RunResult(run_dir=run_dir, summary=summary, ran=ran, skipped=skipped, interrupted=interrupted)
+    summary = write_summary(rd.path)
+    return RunResult(run_dir=rd.path, summary=summary, ran=ran, skipped=skipped, interrupted=interrupted)
 
 
 def _replay_job(steps: list[dict[str, Any]], agent: str, seed: int, complete: bool, step_timeout: float | None,

@@ -1,7 +1,8 @@
-"""The run: configuration and planning, the run directory's one owner, the loop, summaries.
+"""The run: configuration and planning (:mod:`.config`), the run directory's one owner (:mod:`.rundir`), the loop
+(:mod:`.loop`) and summaries by run kind (:mod:`.summary`).
 
-Names are loaded on first use: ``lambench.run.rundir`` is imported by the scorers, which the loop and the
-summaries import in turn, so this package imports nothing eagerly.
+Names are loaded on first use: the scorers import ``lambench.run.rundir``, and the loop and the summaries import
+the scorers, so this package imports nothing eagerly.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "config": ["ConfigError", "Job", "RunConfig", "config_diffs", "default_run_dir", "plan_jobs", "redacted",
+               "select_tasks"],
+    "loop": ["RunResult", "error_record", "run", "run_job"],
     "rundir": ["CONFIG", "EPISODES", "OBSERVATIONS", "SUMMARY", "Appender", "EpisodeFormatError", "RunDir",
                "RunDirError", "atomic_write", "load_episodes", "repair_jsonl", "validate_episode"],
+    "summary": ["SUMMARIES", "score_run_dir", "write_summary"],
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
