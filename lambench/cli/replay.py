@@ -93,6 +93,7 @@ def replay_cmd(dataset: str, agents: tuple[str, ...], out: str | None, seed: int
 
 def _replay_one(config, ds, out: str | None, *, several: bool, quiet: bool):
     """Replay one agent's configuration into its run directory, with a progress bar; say what was replayed."""
+    from lambench.replay.dataset import UnknownTrajectoryError
     from lambench.replay.run import default_replay_dir
     from lambench.replay.run import replay as run_replay
     from lambench.run import EpisodeFormatError
@@ -102,7 +103,7 @@ def _replay_one(config, ds, out: str | None, *, several: bool, quiet: bool):
     try:
         with ProgressBar(config.agent, quiet=quiet) as bar:
             result = run_replay(config, run_dir=run_dir, dataset=ds, **bar.callbacks)
-    except EpisodeFormatError as exc:
+    except (EpisodeFormatError, UnknownTrajectoryError) as exc:
         raise UsageProblem(f"cannot replay into {run_dir}: {exc}") from None
     except OSError as exc:
         raise cannot_write(f"the run directory {run_dir}", exc) from None

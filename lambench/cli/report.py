@@ -17,6 +17,7 @@ def report_cmd(run_dirs: tuple[str, ...], out: str) -> None:
 
     try:
         index = build_report(run_dirs, out)
-    except ImportError as exc:  # matplotlib missing: the message names the extra to install
+    except (ValueError, ImportError) as exc:  # build_report's documented errors (ValueError: not a run directory,
+        # nothing scored; ImportError: matplotlib missing, the message names the extra) until it raises LambenchErrors
         raise UsageProblem(str(exc)) from None
     click.echo(str(index))

@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator
 from lambench.action import parse_action
 from lambench.errors import LambenchError
 
-__all__ = ["DatasetError", "Dataset", "load_dataset", "write_dataset", "schema", "validate_step",
+__all__ = ["DatasetError", "Dataset", "UnknownTrajectoryError", "load_dataset", "write_dataset", "schema", "validate_step",
            "open_text", "read_lines", "line_limit", "LineTooLong", "size_text",
            "STATUSES", "MAX_LINE_BYTES"]
 
@@ -54,6 +54,10 @@ class DatasetError(LambenchError, ValueError):
         more = f"\n  ... and {len(problems) - _MAX_SHOWN} more" if len(problems) > _MAX_SHOWN else ""
         body = shown[0] if len(shown) == 1 and not more else "\n  " + "\n  ".join(shown) + more
         super().__init__(f"{path}: {body}" + (f"\n{hint}" if hint else ""))
+
+
+class UnknownTrajectoryError(LambenchError, ValueError):
+    """Trajectory ids asked for that the dataset does not hold."""
 
 
 class LineTooLong(DatasetError):
@@ -230,6 +234,13 @@ class Dataset:
 
     def line_of(self, step: dict[str, Any]) -> int:
         return self._line_by_id.get(id(step), 0)
+
+    def select(self, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The trajectories ``ids`` name, in that order; :class:`UnknownTrajectoryError` names those it lacks."""
+        unknown = [t for t in ids if t not in self.trajectories]
+        if unknown:
+            raise UnknownTrajectoryError(f"unknown trajectory id(s) in {self.path}: {', '.join(unknown[:5])}")
+        return {t: self.trajectories[t] for t in ids}
 
     def __post_init__(self) -> None:
         self._line_by_id = {id(s): n for s, n in zip(self.steps, self.lines)}
