@@ -6,8 +6,7 @@ from hypothesis import strategies as st
 
 from lambench.action import parse_action
 from lambench.predicate import PredicateContext, compile_predicate, diff_states
-from lambench.sandboxes.mockos import PAGE, MockOS
-from lambench.sandboxes.mockos_state import API
+from lambench.sandboxes.mockos import API, PAGE, MockOS
 from tests.conftest import make_task
 
 SETUP = {
