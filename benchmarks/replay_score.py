@@ -6,7 +6,7 @@ replay run stores per step: the prediction, its object and status, the gold acti
 alternatives and the gold status), then times, in the same run:
 
   read     pandas.read_json(lines=True) of the file (the reference)
-  score    lambench.replay.metrics.score_predictions over the rows already in memory
+  score    lambench.metrics.replay.score_predictions over the rows already in memory
   file     reading the file line by line with json and scoring it (what `lambench score` does)
 
 Targets (issue 4): score >= 100,000 steps/s, and file <= 3x read.
@@ -61,7 +61,7 @@ def main() -> None:
 
     import pandas as pd
 
-    from lambench.replay.metrics import score_predictions
+    from lambench.metrics.replay import score_predictions
 
     base = predicted_rows()
     rows = []

@@ -33,9 +33,9 @@ __all__ = [
 def __getattr__(name: str):
     # Results as data, imported on first use (pandas-heavy; not needed to run episodes).
     if name in ("load_runs", "summarize"):
-        from lambench import report
+        from lambench.results import frame
 
-        return getattr(report, name)
+        return getattr(frame, name)
     raise AttributeError(f"module 'lambench' has no attribute {name!r}")
 
 for _id, _sandbox in (("lambench/MockOS-v0", "mockos"), ("lambench/Shell-v0", "shell"),

@@ -11,28 +11,26 @@ rate, ``max_false_success`` false-success rate).  Differences of the size of noi
 The rows mean what the run table's columns mean: ``success_rate`` over episodes of feasible
 tasks, ``false_success_rate`` over the episodes that claimed success, ``infeasible_detection_rate``
 over episodes of infeasible tasks and ``false_infeasible_rate`` over episodes of feasible ones
-(``lambench.scoring.DERIVED_PER_TASK_FIELDS``).
-
->>> round(mcnemar_one_sided(worse=6, better=0), 4)
-0.0156
+(``lambench.metrics.per_task.DERIVED_PER_TASK_FIELDS``).  The statistics live in
+:mod:`lambench.metrics.stats`, the Markdown and JUnit renderings in :mod:`lambench.render`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lambench.errors import LambenchError
+from lambench.metrics.per_task import PER_TASK_FIELDS, per_task_values
+from lambench.metrics.stats import holm, mcnemar_one_sided, sign_flip_test
+from lambench.render.junit import gate_junit
+from lambench.render.markdown import gate_markdown
 from lambench.run.rundir import load_episodes
-from lambench.scoring import PER_TASK_FIELDS, per_task_values
 
-__all__ = ["GateError", "GateResult", "MetricCheck", "error_junit", "gate", "load_side", "mcnemar_one_sided",
-           "sign_flip_test"]
+__all__ = ["GateError", "GateResult", "MetricCheck", "gate", "load_side"]
 
 _HEADLINE = {"success_rate": "feasible_success", "unsafe_action_rate": "unsafe",
              "false_success_rate": "false_success_claim", "infeasible_detection_rate": "infeasible_detected",
@@ -46,41 +44,17 @@ _FAILED = ("success", "feasible_success", "infeasible_detected", "completed_unde
 """Fields that are 0 for a task the candidate never finished (it counts as failed)."""
 
 
+_REPLAY_NOTE = ("offline replay: the paired tests use every complete trajectory of the dataset, one value each "
+                "(success = every step right, i.e. TSR; step_success = its share of right steps); nothing is "
+                "executed, so the unsafe and false-success rows are zero by construction")
+_LIVE_NOTE = ("the paired tests use the clean episodes, one value per task (its trials pooled); each row "
+              "is the run table's rate: success_rate over feasible tasks, false_success_rate over success "
+              "claims, infeasible_detection_rate over infeasible tasks, false_infeasible_rate (refusing a "
+              "feasible task) over feasible tasks; limits apply to the candidate's summary")
+
+
 class GateError(LambenchError, ValueError):
     """Bad gate input (exit code 2): unreadable files, mismatched suites, nothing to compare."""
-
-
-def mcnemar_one_sided(*, worse: int, better: int) -> float:
-    """Exact one-sided McNemar p-value: the chance of ``worse`` or more of the discordant tasks
-    going the candidate's bad way if both were equally good."""
-    n = worse + better
-    if n == 0:
-        return 1.0
-    return sum(math.comb(n, k) for k in range(worse, n + 1)) / 2 ** n
-
-
-def sign_flip_test(diffs: list[float], *, samples: int = 20000, seed: int = 0) -> float:
-    """One-sided paired permutation (sign-flip) test that the mean per-task difference is > 0
-    (candidate worse) only by chance.  Exact for up to 16 non-zero differences, Monte Carlo above;
-    for one binary value per task and side it equals the exact McNemar test."""
-    import numpy as np
-
-    d = np.asarray([x for x in diffs if x != 0], dtype=float)
-    if d.size == 0:
-        return 1.0
-    observed = d.sum()
-    if d.size <= 16:
-        signs = ((np.arange(2 ** d.size)[:, None] >> np.arange(d.size)) & 1) * 2 - 1
-        totals = signs @ np.abs(d)
-        return float((totals >= observed - 1e-12).mean())
-    rng = np.random.default_rng(seed)
-    hits, done, chunk = 0, 0, max(1, min(samples, 4_000_000 // d.size))
-    while done < samples:
-        n = min(chunk, samples - done)
-        signs = rng.integers(0, 2, size=(n, d.size)) * 2 - 1
-        hits += int(((signs * np.abs(d)).sum(axis=1) >= observed - 1e-12).sum())
-        done += n
-    return (hits + 1) / (samples + 1)
 
 
 @dataclass
@@ -171,53 +145,12 @@ class GateResult:
         return not any(c.regressed for c in self.checks)
 
     def markdown(self) -> str:
-        def f(x: float | None) -> str:
-            return "—" if x is None else f"{x:.3f}"
-
-        lines = [f"## lambench gate: {'PASS' if self.passed else 'REGRESSION'}", "",
-                 f"{self.tasks_compared} {'trajectories' if self.unit == 'trajectory' else self.unit + 's'} "
-                 f"compared, paired by {self.unit}.", "",
-                 "| metric | baseline | candidate | change | p (one-sided) | test | limit | verdict |",
-                 "|---|---|---|---|---|---|---|---|"]
-        for c in self.checks:
-            delta = None if c.baseline is None or c.candidate is None else c.candidate - c.baseline
-            lines.append(f"| {c.metric} | {f(c.baseline)} | {f(c.candidate)} | "
-                         f"{'—' if delta is None else f'{delta:+.3f}'} | {f(c.p_value)} | {c.test} | {c.limit or '—'} | "
-                         f"{'**regressed**: ' + c.reason if c.regressed else 'ok'} |")
-        if self.regressed_tasks:
-            shown = self.regressed_tasks[:50]
-            lines += ["", f"Tasks behind the success regression ({len(self.regressed_tasks)}"
-                      + (f", first {len(shown)} shown" if len(shown) < len(self.regressed_tasks) else "") + "): "
-                      + ", ".join(f"`{t}`" for t in shown)]
-        lines += [f"- {n}" for n in self.notes]
-        return "\n".join(lines) + "\n"
+        """The verdict as a Markdown table (``lambench.render.markdown.gate_markdown``)."""
+        return gate_markdown(self)
 
     def junit(self) -> str:
         """JUnit XML: one test case per metric and one per task behind a success regression."""
-        failures = sum(c.regressed for c in self.checks) + len(self.regressed_tasks)
-        suites = ET.Element("testsuites")
-        suite = ET.SubElement(suites, "testsuite", name="lambench gate",
-                              tests=str(len(self.checks) + len(self.regressed_tasks)), failures=str(failures))
-        for c in self.checks:
-            case = ET.SubElement(suite, "testcase", classname="lambench.gate.metric", name=c.metric)
-            if c.regressed:
-                fail = ET.SubElement(case, "failure", message=c.reason)
-                fail.text = f"baseline {c.baseline} candidate {c.candidate} p={c.p_value} ({c.test})"
-        for t in self.regressed_tasks:
-            case = ET.SubElement(suite, "testcase", classname="lambench.gate.task", name=t)
-            ET.SubElement(case, "failure", message=f"task {t} succeeded less often than in the baseline")
-        return ET.tostring(suites, encoding="unicode", xml_declaration=True)
-
-
-def error_junit(message: str) -> str:
-    """JUnit XML for a gate that could not compare (exit code 2): one test case in error, saying why."""
-    suites = ET.Element("testsuites")
-    suite = ET.SubElement(suites, "testsuite", name="lambench gate", tests="1", failures="0", errors="1")
-    case = ET.SubElement(suite, "testcase", classname="lambench.gate", name="gate input")
-    error = ET.SubElement(case, "error", message=message.splitlines()[0][:500] if message else "gate error",
-                          type="GateError")
-    error.text = message
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+        return gate_junit(self)
 
 
 def _mean(xs: list[float]) -> float:
@@ -269,14 +202,46 @@ def _by_task(per_task: dict[str, dict[str, list[float]]], keys: set[str]) -> dic
 
 def _holm(checks: list[MetricCheck], alpha: float) -> None:
     """Mark regressions among the tested metrics with Holm's step-down correction (family-wise alpha)."""
-    tested = sorted((c for c in checks if c.p_value is not None and c.baseline is not None), key=lambda c: c.p_value)
-    m = len(tested)
-    for i, c in enumerate(tested):
-        threshold = alpha / (m - i)
-        if c.p_value >= threshold:
-            break
+    tested = [c for c in checks if c.p_value is not None and c.baseline is not None]
+    for i, threshold in holm([c.p_value for c in tested], alpha).items():
+        c = tested[i]
         if c.worse:
             c.regressed, c.reason = True, f"worse with p={c.p_value:.4f} < {threshold:.4f} (Holm, alpha={alpha})"
+
+
+def _comparable(base: Side, cand: Side, *, allow_version_mismatch: bool) -> list[str]:
+    """Raise ``GateError`` unless the two sides can be compared; the notes to show when they can."""
+    notes: list[str] = []
+    if base.kind != cand.kind:
+        raise GateError(f"the baseline is a {base.kind} run and the candidate a {cand.kind} run; compare offline "
+                        "replays with replays and live runs with live runs")
+    if base.suite != cand.suite:
+        raise GateError(f"the baseline is suite {base.suite!r} and the candidate {cand.suite!r}; compare runs of "
+                        "the same suite")
+    if base.suite_version != cand.suite_version:
+        msg = (f"suite versions differ (baseline {base.suite_version}, candidate {cand.suite_version}): the task "
+               "files changed between the runs")
+        if not allow_version_mismatch:
+            raise GateError(msg + "; re-run the baseline, or pass --allow-version-mismatch to compare anyway")
+        notes.append(msg + " (allowed by --allow-version-mismatch)")
+    if base.guard != cand.guard:
+        raise GateError(f"one run used --guard and the other did not (baseline guard={base.guard}, candidate "
+                        f"guard={cand.guard}): guard mode blocks unsafe actions, so their rates do not compare")
+    return notes
+
+
+def _limits(by_name: dict[str, MetricCheck], cand: Side, *, max_drop: float | None, max_unsafe: float | None,
+            max_false_success: float | None) -> None:
+    """Fail the checks whose absolute limits the candidate breaks."""
+    sr = by_name["success_rate"]
+    if max_drop is not None and sr.baseline is not None:
+        sr.limit = f"drop <= {max_drop:.3f}"
+        if sr.baseline - sr.candidate > max_drop + 1e-12:
+            sr.regressed, sr.reason = True, f"success rate dropped by {sr.baseline - sr.candidate:.3f} > {max_drop}"
+    _ceiling(by_name["unsafe_action_rate"], cand.metrics.get("unsafe_action_rate"), max_unsafe,
+             "<=", "unsafe-action rate")
+    _ceiling(by_name["false_success_rate"], cand.metrics.get("false_success_rate"), max_false_success,
+             "FSR <=", "false-success rate")
 
 
 def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: float = 0.05,
@@ -290,22 +255,7 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
         if limit is not None and not 0 <= limit <= 1:
             raise GateError(f"{flag} must be a rate between 0 and 1, got {limit}")
     base, cand = load_side(baseline, "baseline"), load_side(candidate, "candidate")
-    if base.kind != cand.kind:
-        raise GateError(f"the baseline is a {base.kind} run and the candidate a {cand.kind} run; compare offline "
-                        "replays with replays and live runs with live runs")
-    notes = []
-    if base.suite != cand.suite:
-        raise GateError(f"the baseline is suite {base.suite!r} and the candidate {cand.suite!r}; compare runs of "
-                        "the same suite")
-    if base.suite_version != cand.suite_version:
-        msg = (f"suite versions differ (baseline {base.suite_version}, candidate {cand.suite_version}): the task "
-               "files changed between the runs")
-        if not allow_version_mismatch:
-            raise GateError(msg + "; re-run the baseline, or pass --allow-version-mismatch to compare anyway")
-        notes.append(msg + " (allowed by --allow-version-mismatch)")
-    if base.guard != cand.guard:
-        raise GateError(f"one run used --guard and the other did not (baseline guard={base.guard}, candidate "
-                        f"guard={cand.guard}): guard mode blocks unsafe actions, so their rates do not compare")
+    notes = _comparable(base, cand, allow_version_mismatch=allow_version_mismatch)
     replay = base.kind == "replay"
     headline = _REPLAY_HEADLINE if replay else _HEADLINE
     if replay and "step_success" not in metrics:  # the LAM paper's headline offline metric
@@ -341,29 +291,14 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
         checks.append(_compare(extra, field_name, PER_TASK_FIELDS[field_name], btask, ctask, alpha))
     _holm(checks, alpha)
     by_name = {c.metric: c for c in checks}
+    _limits(by_name, cand, max_drop=max_drop, max_unsafe=max_unsafe, max_false_success=max_false_success)
     sr = by_name["success_rate"]
-    if max_drop is not None and sr.baseline is not None:
-        sr.limit = f"drop <= {max_drop:.3f}"
-        if sr.baseline - sr.candidate > max_drop + 1e-12:
-            sr.regressed, sr.reason = True, f"success rate dropped by {sr.baseline - sr.candidate:.3f} > {max_drop}"
-    _ceiling(by_name["unsafe_action_rate"], cand.metrics.get("unsafe_action_rate"), max_unsafe,
-             "<=", "unsafe-action rate")
-    _ceiling(by_name["false_success_rate"], cand.metrics.get("false_success_rate"), max_false_success,
-             "FSR <=", "false-success rate")
     regressed_tasks = []
     detection = by_name.get("infeasible_detection_rate")
     if sr.regressed or (detection is not None and detection.regressed):
         # the tasks behind a success regression (a correct refusal is an infeasible task's success), for JUnit
         regressed_tasks = [t for t in sorted(btask) if btask[t].get("success") and ctask[t].get("success")
                            and _mean(ctask[t]["success"]) < _mean(btask[t]["success"])]
-    if replay:
-        notes.append("offline replay: the paired tests use every complete trajectory of the dataset, one value each "
-                     "(success = every step right, i.e. TSR; step_success = its share of right steps); nothing is "
-                     "executed, so the unsafe and false-success rows are zero by construction")
-    else:
-        notes.append("the paired tests use the clean episodes, one value per task (its trials pooled); each row "
-                     "is the run table's rate: success_rate over feasible tasks, false_success_rate over success "
-                     "claims, infeasible_detection_rate over infeasible tasks, false_infeasible_rate (refusing a "
-                     "feasible task) over feasible tasks; limits apply to the candidate's summary")
+    notes.append(_REPLAY_NOTE if replay else _LIVE_NOTE)
     return GateResult(checks=checks, regressed_tasks=regressed_tasks, tasks_compared=len(btask), notes=notes,
                       unit="trajectory" if replay else "task")

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from lambench.cli import main
-from lambench.gate import GateError, gate, mcnemar_one_sided, sign_flip_test
+from lambench.gate import GateError, gate
+from lambench.metrics.stats import mcnemar_one_sided, sign_flip_test
 from lambench.run import RunConfig, run
 from lambench.task import load_suite
 
@@ -201,7 +202,7 @@ def _episodes(run_dir):
 def test_the_false_success_row_is_the_run_tables_fsr(runs, tmp_path):
     """Baseline: the oracle (claims success 49 times, all true).  Candidate: fails 8 tasks while
     still claiming success, and stops claiming on 20 others.  FSR = 8 false / 29 claims, not 8/65."""
-    from lambench.scoring import compute_metrics
+    from lambench.metrics.episode import compute_metrics
 
     eps = _episodes(runs["base"])
     feasible = [i for i, e in enumerate(eps) if not e["infeasible"]]

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from lambench.replay.metrics import (action_text, canonical_args, replay_metrics, resolve_object, score_predictions,
+from lambench.metrics.replay import (action_text, canonical_args, replay_metrics, resolve_object, score_predictions,
                                      score_step, token_f1)
 
 CONTROLS = [

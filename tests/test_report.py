@@ -20,7 +20,8 @@ if importlib.util.find_spec("matplotlib") is None:
         raise ImportError("matplotlib is missing and CI=true: pip install -e '.[test]'")
     pytest.skip("the report needs matplotlib: pip install -e '.[test]'", allow_module_level=True)
 
-from lambench.report import FIGURES, build_report, load_runs  # noqa: E402
+from lambench.report import FIGURES, build_report  # noqa: E402
+from lambench.results import load_runs  # noqa: E402
 
 TASKS = ["mail-send-report", "files-clean-downloads-txt", "settings-revoke-admin-sam",
          "cal-delete-cancelled-demo", "writer-emphasise-deadline"]
@@ -355,7 +356,7 @@ def test_an_agent_refusing_everything_ranks_below_the_oracle_with_its_refusals_s
 def test_summarize_keeps_variants_apart_as_the_cli_does(run_dirs):
     import lambench
     from lambench.run.rundir import load_episodes
-    from lambench.scoring import compute_metrics
+    from lambench.metrics.episode import compute_metrics
 
     df = lambench.load_runs(run_dirs)
     table = lambench.summarize(df, by=["agent"])

@@ -138,7 +138,7 @@ def test_obeying_then_undoing_still_counts_as_an_attack_and_costs_utility():
 
     rec = run_episode(task, "obedient", seed=0, trial=0, variant="injection", agent=ObeyThenDoTheTask())
     assert rec["success"] and rec["attack_succeeded"]
-    from lambench.scoring import injection_metrics
+    from lambench.metrics.episode import injection_metrics
 
     m = injection_metrics([{**rec, "variant": "clean", "attack_succeeded": None}, rec])
     assert m["benign_utility"] == 1.0 and m["utility_under_attack"] == 0.0 and m["attack_success_rate"] == 1.0

@@ -1,4 +1,4 @@
-"""Tests for lambench.scoring: every metric against hand-computed values."""
+"""Tests for lambench.metrics (and its terminal tables): every metric against hand-computed values."""
 
 from __future__ import annotations
 
@@ -13,15 +13,10 @@ from hypothesis import strategies as st
 
 from lambench.record import EpisodeRecord
 from lambench.run.rundir import load_episodes
-from lambench.scoring import (
-    compute_metrics,
-    format_metrics_text,
-    metrics_table,
-    pass_at_k,
-    pass_hat_k,
-    summarize,
-    wilson_interval,
-)
+from lambench.metrics.episode import compute_metrics
+from lambench.metrics.episode import grouped_metrics as summarize
+from lambench.metrics.stats import pass_at_k, pass_hat_k, wilson_interval
+from lambench.render.terminal import format_metrics_text, metrics_table
 
 
 def ep(
@@ -415,7 +410,7 @@ def test_metrics_table_uses_largest_common_k() -> None:
 
 
 def test_durations_use_readable_units():
-    from lambench.scoring import _duration
+    from lambench.render.terminal import _duration
 
     assert _duration(None) == "—"
     assert _duration(0.00042) == "420 µs"
@@ -435,7 +430,7 @@ def test_feasible_success_rate_and_attack_success_rate():
 
 
 def test_robustness_pairs_tasks_and_reports_ratio_with_ci():
-    from lambench.scoring import robustness
+    from lambench.metrics.episode import robustness
 
     eps = []
     for t, clean_ok, pert_ok in [("t1", True, True), ("t2", True, False), ("t3", False, False), ("t4", True, True)]:
@@ -452,7 +447,7 @@ def test_robustness_pairs_tasks_and_reports_ratio_with_ci():
 
 
 def test_injection_metrics_pair_clean_and_attacked_runs():
-    from lambench.scoring import injection_metrics
+    from lambench.metrics.episode import injection_metrics
 
     eps = [
         {**ep("a", 0, success=True), "variant": "clean"},
@@ -584,7 +579,7 @@ def test_repeating_a_deterministic_agents_trials_never_narrows_an_interval(outco
 
 
 def test_one_trial_per_task_is_wilson_and_the_bootstrap_is_reproducible() -> None:
-    from lambench.stats import clustered_interval
+    from lambench.metrics.stats import clustered_interval
 
     single = {f"t{i}": [(float(i % 3 == 0), 1.0)] for i in range(30)}
     assert clustered_interval(single) == pytest.approx(wilson_interval(10, 30))
@@ -601,7 +596,7 @@ def test_clustered_intervals_cover_the_truth_about_as_often_as_promised() -> Non
     when tasks differ)."""
     import numpy as np
 
-    from lambench.stats import clustered_interval
+    from lambench.metrics.stats import clustered_interval
 
     rng = np.random.default_rng(1)
     covered = 0

@@ -2,7 +2,7 @@
 
 For each trajectory the agent is reset once with the request; then, at every step, it gets
 the *recorded* observation and the *gold* history (``Observation.history``) and predicts one
-action, which is scored against the gold (:mod:`lambench.replay.metrics`).  Nothing is
+action, which is scored against the gold (:mod:`lambench.metrics.replay`).  Nothing is
 executed: the next step shows the recorded observation again, whatever the agent did.
 
 Results go to a run directory like a live run's: ``config.json`` (``kind: replay``),
@@ -30,7 +30,7 @@ from lambench.agents.base import Observation, make_agent
 from lambench.episode import Deadlines, StepTimeout, raw_output
 from lambench.executors import execute
 from lambench.replay.dataset import Dataset, load_dataset
-from lambench.replay.metrics import replay_summary, resolve_object, score_step
+from lambench.metrics.replay import replay_summary, resolve_object, score_step
 from lambench.run.config import redacted
 from lambench.run.loop import RunResult
 from lambench.run.rundir import RunDir

@@ -1,8 +1,10 @@
-"""Confidence intervals for rates over episodes that are clustered by task.
+"""Statistics of lambench's metrics: pass@k estimators, intervals clustered by task, paired tests.
+
+Confidence intervals for rates over episodes that are clustered by task.
 
 Trials of one task are not independent samples: a deterministic agent run three times gives the
 same outcome three times, which is no more evidence than one trial.  Every rate of
-:mod:`lambench.scoring` is therefore given an interval clustered by task:
+:mod:`lambench.metrics.episode` is therefore given an interval clustered by task:
 
 - with at most one counted episode per task, the Wilson score interval over episodes;
 - otherwise the wider of (a) the 95% percentile interval of a two-level bootstrap (resample the
@@ -19,6 +21,13 @@ numbers (for the success rate ``(success, 1)``; for the false-success rate ``(fa
 [0.4902, 0.9433]
 >>> clustered_interval({"a": [(1, 1)], "b": [(0, 1)]}) == wilson_interval(1, 2)
 True
+
+The CI gate compares runs task by task: with one binary value per task on both sides by an exact
+one-sided McNemar test, otherwise by a one-sided paired sign-flip permutation test, Holm-corrected
+over the metrics compared.
+
+>>> round(mcnemar_one_sided(worse=6, better=0), 4)
+0.0156
 """
 
 from __future__ import annotations
@@ -26,7 +35,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-__all__ = ["BOOTSTRAP_RESAMPLES", "BOOTSTRAP_SEED", "Z_95", "clustered_interval", "wilson_interval"]
+__all__ = ["BOOTSTRAP_RESAMPLES", "BOOTSTRAP_SEED", "Z_95", "bootstrap_ratio_ci", "clustered_interval", "holm",
+           "mcnemar_one_sided", "pass_at_k", "pass_hat_k", "sign_flip_test", "wilson_interval"]
 
 Z_95 = 1.959963984540054
 """Two-sided 95% normal quantile."""
@@ -135,3 +145,111 @@ def _normal_quantile(q: float) -> float:
         else:
             hi = mid
     return (lo + hi) / 2
+
+
+# --------------------------------------------------------------------------- pass@k
+
+
+def _check_nck(n: int, c: int, k: int) -> None:
+    if n < 1:
+        raise ValueError(f"n (trials) must be >= 1, got {n}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if k > n:
+        raise ValueError(f"k={k} is larger than the number of trials n={n}; run more trials or lower k")
+    if not 0 <= c <= n:
+        raise ValueError(f"c (successes) must be between 0 and n={n}, got {c}")
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Chance that at least one of k trials drawn from n (c successful) succeeds.
+
+    ``1 - C(n-c, k) / C(n, k)`` (unbiased estimator of Chen et al., 2021).
+
+    >>> pass_at_k(4, 1, 2)
+    0.5
+    """
+    _check_nck(n, c, k)
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """Chance that all of k trials drawn from n (c successful) succeed: ``C(c, k) / C(n, k)``.
+
+    The reliability measure pass^k of tau-bench.
+
+    >>> pass_hat_k(4, 3, 2)
+    0.5
+    """
+    _check_nck(n, c, k)
+    return math.comb(c, k) / math.comb(n, k)
+
+
+# --------------------------------------------------------------------------- paired bootstrap and tests
+
+
+def bootstrap_ratio_ci(pairs: list[tuple[float, float]], *, resamples: int = 2000, seed: int = 0
+                       ) -> list[float | None]:
+    """Paired bootstrap over tasks of sum(perturbed)/sum(clean); [low, high] at 95%."""
+    import numpy as np
+
+    if not pairs:
+        return [None, None]
+    arr = np.asarray(pairs, dtype=float)
+    idx = np.random.default_rng(seed).integers(0, len(arr), size=(resamples, len(arr)))
+    clean, pert = arr[idx, 0].sum(axis=1), arr[idx, 1].sum(axis=1)
+    ok = clean > 0
+    if not ok.any():
+        return [None, None]
+    ratios = np.sort(pert[ok] / clean[ok])
+    return [float(ratios[int(0.025 * (len(ratios) - 1))]), float(ratios[int(0.975 * (len(ratios) - 1))])]
+
+
+def mcnemar_one_sided(*, worse: int, better: int) -> float:
+    """Exact one-sided McNemar p-value: the chance of ``worse`` or more of the discordant tasks
+    going the candidate's bad way if both were equally good."""
+    n = worse + better
+    if n == 0:
+        return 1.0
+    return sum(math.comb(n, k) for k in range(worse, n + 1)) / 2 ** n
+
+
+def sign_flip_test(diffs: list[float], *, samples: int = 20000, seed: int = 0) -> float:
+    """One-sided paired permutation (sign-flip) test that the mean per-task difference is > 0
+    (candidate worse) only by chance.  Exact for up to 16 non-zero differences, Monte Carlo above;
+    for one binary value per task and side it equals the exact McNemar test."""
+    import numpy as np
+
+    d = np.asarray([x for x in diffs if x != 0], dtype=float)
+    if d.size == 0:
+        return 1.0
+    observed = d.sum()
+    if d.size <= 16:
+        signs = ((np.arange(2 ** d.size)[:, None] >> np.arange(d.size)) & 1) * 2 - 1
+        totals = signs @ np.abs(d)
+        return float((totals >= observed - 1e-12).mean())
+    rng = np.random.default_rng(seed)
+    hits, done, chunk = 0, 0, max(1, min(samples, 4_000_000 // d.size))
+    while done < samples:
+        n = min(chunk, samples - done)
+        signs = rng.integers(0, 2, size=(n, d.size)) * 2 - 1
+        hits += int(((signs * np.abs(d)).sum(axis=1) >= observed - 1e-12).sum())
+        done += n
+    return (hits + 1) / (samples + 1)
+
+
+def holm(p_values: Sequence[float], alpha: float) -> dict[int, float]:
+    """Holm's step-down correction (family-wise ``alpha``): ``{index: threshold}`` of the rejected
+    hypotheses, each with the threshold its p-value was held to.
+
+    >>> holm([0.01, 0.04, 0.03], 0.05)
+    {0: 0.016666666666666666}
+    """
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    rejected: dict[int, float] = {}
+    for rank, i in enumerate(order):
+        threshold = alpha / (len(order) - rank)
+        if p_values[i] >= threshold:
+            break
+        rejected[i] = threshold
+    return rejected

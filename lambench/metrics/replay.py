@@ -29,7 +29,7 @@ import re
 import unicodedata
 from typing import Any, Iterable, Mapping
 
-from lambench.scoring import wilson_interval
+from lambench.metrics.stats import wilson_interval
 
 __all__ = ["replay_summary", "resolve_object", "canonical_args", "action_text", "token_f1", "score_step", "replay_metrics",
            "score_predictions", "COMPONENTS", "INVALID"]
@@ -232,6 +232,24 @@ def _rate(num: float, den: int) -> float | None:
     return num / den if den else None
 
 
+def _by_gold_type(pairs: Mapping[tuple[str, str], list[int]]
+                  ) -> tuple[dict[str, dict[str, int]], dict[str, list[int]], int]:
+    """From ``{(gold type, predicted type): [steps, successes]}``: the confusion table, ``{gold type:
+    [steps, successes]}`` and the number of invalid predictions."""
+    confusion: dict[str, dict[str, int]] = {}
+    by_type: dict[str, list[int]] = {}
+    invalid = 0
+    for (gt, pt), (count, ok) in pairs.items():
+        row = confusion.setdefault(gt, {})
+        row[pt] = row.get(pt, 0) + count
+        bt = by_type.setdefault(gt, [0, 0])
+        bt[0] += count
+        bt[1] += ok
+        if pt == INVALID:
+            invalid += count
+    return confusion, by_type, invalid
+
+
 def replay_metrics(trajectories: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Aggregate step verdicts into the replay metrics.
 
@@ -246,8 +264,6 @@ def replay_metrics(trajectories: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     n_traj = 0
     complete = 0
     traj_success = 0
-    confusion: dict[str, dict[str, int]] = {}
-    by_type: dict[str, list[int]] = {}
     pairs: dict[tuple[str, str], list[int]] = {}  # (gold type, predicted type) -> [steps, successes]
     for traj in trajectories:
         verdicts = traj["verdicts"]
@@ -281,14 +297,7 @@ def replay_metrics(trajectories: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         if traj.get("complete", True):
             complete += 1
             traj_success += c_ok == n
-    for (gt, pt), (count, ok) in pairs.items():
-        row = confusion.setdefault(gt, {})
-        row[pt] = row.get(pt, 0) + count
-        bt = by_type.setdefault(gt, [0, 0])
-        bt[0] += count
-        bt[1] += ok
-        if pt == INVALID:
-            sums["invalid"] += count
+    confusion, by_type, sums["invalid"] = _by_gold_type(pairs)
     ssr_lo, ssr_hi = wilson_interval(sums["success"], n_steps) if n_steps else (math.nan, math.nan)
     tsr_lo, tsr_hi = wilson_interval(traj_success, complete) if complete else (math.nan, math.nan)
     return {
@@ -336,37 +345,6 @@ def score_predictions(steps: Iterable[Mapping[str, Any]], incomplete: Iterable[s
         current["verdicts"].append(score_step(s["pred"], s.get("pred_object"), s.get("pred_status"),
                                               s["golds"], s["gold_status"]))
     return replay_metrics(trajs)
-
-
-def format_replay_text(rows: list[tuple[str, Mapping[str, Any]]], *, title: str = "lambench replay",
-                       width: int = 160) -> str:
-    """A plain-text table of replay metrics, one row per ``(label, replay_metrics(...))``."""
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    def pct(x: float | None) -> str:
-        return "—" if x is None else f"{100 * x:.1f}%"
-
-    def ci(x: float | None, bounds: list[float] | None) -> str:
-        return pct(x) + (f" [{100 * bounds[0]:.1f}–{100 * bounds[1]:.1f}]" if x is not None and bounds else "")
-
-    table = Table(title=title)
-    for name in ("agent", "steps", "traj.", "object", "operation", "args", "arg F1", "status", "SSR [95% CI]",
-                 "TSR [95% CI]", "SSR macro", "invalid"):
-        table.add_column(name, justify="left" if name == "agent" else "right", no_wrap=name != "agent")
-    for label, m in rows:
-        table.add_row(Text(str(label)), str(m.get("steps", 0)), str(m.get("trajectories_complete", 0)),
-                      pct(m.get("object_accuracy")), pct(m.get("operation_accuracy")),
-                      pct(m.get("argument_accuracy")), pct(m.get("argument_f1")), pct(m.get("status_accuracy")),
-                      ci(m.get("step_success_rate"), m.get("step_success_ci95")),
-                      ci(m.get("task_success_rate"), m.get("task_success_ci95")),
-                      pct((m.get("macro") or {}).get("step_success_rate")), pct(m.get("invalid_rate")))
-    buf = io.StringIO()
-    Console(file=buf, width=width, color_system=None, force_terminal=False).print(table)
-    return buf.getvalue()
 
 
 def replay_summary(episodes: list[dict[str, Any]]) -> dict[str, Any]:
