@@ -22,8 +22,7 @@ import time
 
 import lambench  # noqa: F401
 from lambench.env import LamEnv
-from lambench.sandboxes.containers import image_for
-from lambench.sandboxes.containers import get_client
+from lambench.sandboxes.containers import get_client, image_for
 from lambench.task import Task
 
 
