@@ -270,9 +270,9 @@ def torn(_):
     torn_result_job(0, 0)  # dies as a worker killed while sending its result does
 
 pool = executors.open_pool(2, 2)
-pids = list(pool._processes)
+pids = pool.pids
 print(" ".join(map(str, pids)), flush=True)
-futures = [pool.submit({job}, 0), pool.submit(stuck, 1)]
+pool.submit(0, 0, [({job}, (0,))]), pool.submit(1, 1, [(stuck, (1,))])
 time.sleep(0.5)
 {end}
 """

@@ -1,8 +1,15 @@
-"""Where a run's episodes run: in this process, in a pool of local worker processes, or on Ray actors."""
+"""Where a run's episodes run: in this process, in a pool of local worker processes, or on Ray actors.
 
-from lambench.executors.local import can_fork, close_pool, execute, open_pool, start_pool_server
-from lambench.executors.ray import (CHUNK_SECONDS, RAY_INSTALL_HINT, ExecutorError, chunk_size, connect_ray,
-                                    release_actors, run_ray)
+One :class:`~lambench.executors.dispatch.Dispatcher` owns chunking, retries and finding the episode that kills its
+worker; the executors (:mod:`.inline`, :mod:`.local`, :mod:`.ray`) only run chunks and report how each ended
+(:mod:`.base`).  :func:`execute` is what live runs and offline replay call.  Ray is imported only when used.
+"""
 
-__all__ = ["execute", "open_pool", "close_pool", "can_fork", "start_pool_server", "ExecutorError", "connect_ray",
-           "run_ray", "release_actors", "chunk_size", "CHUNK_SECONDS", "RAY_INSTALL_HINT"]
+from lambench.executors.base import DEAD_WORKER, Executor, Failed, Finished, Lost
+from lambench.executors.dispatch import CHUNK_SECONDS, Dispatcher, Interrupted, chunk_size, execute, run_ray
+from lambench.executors.local import LocalPool, can_fork, close_pool, open_pool, start_pool_server
+from lambench.executors.ray import RAY_INSTALL_HINT, ExecutorError, connect_ray, release_actors
+
+__all__ = ["execute", "Dispatcher", "Interrupted", "chunk_size", "CHUNK_SECONDS", "Executor", "Finished", "Failed",
+           "Lost", "DEAD_WORKER", "LocalPool", "open_pool", "close_pool", "can_fork", "start_pool_server",
+           "ExecutorError", "connect_ray", "run_ray", "release_actors", "RAY_INSTALL_HINT"]

@@ -25,21 +25,18 @@ from collections import deque
 from typing import Any, Callable
 
 from lambench.errors import LambenchError
+from lambench.executors.base import DEAD_WORKER, Call, Executor, Failed, Finished, Lost, Outcome
 
-__all__ = ["ExecutorError", "connect_ray", "run_ray", "release_actors", "RAY_INSTALL_HINT"]
+__all__ = ["ExecutorError", "RayExecutor", "connect_ray", "release_actors", "RAY_INSTALL_HINT"]
 
 RAY_INSTALL_HINT = "pip install 'lambench[ray]'"
 
-_DEAD_WORKER = ("a worker process died during the episode (killed, crashed or out of memory; "
-                "Ray: {name})")
+_DEAD_WORKER = DEAD_WORKER[:-1] + "; Ray: {name})"
 
 
 _DIED = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "ObjectLostError", "LocalRayletDiedError")
 """Ray's errors for an episode whose worker process or node went away (names differ across Ray versions)."""
 
-
-_POLL_S = 0.25
-"""How often a run waiting on its actors looks for an interrupt request."""
 
 _RELEASE_WAIT_S = 10.0
 """How long the end of a run waits for its actors to remove their warm sandbox containers."""
@@ -216,169 +213,92 @@ def release_actors() -> None:
     _crew.update(key=None, actors=[])
 
 
-CHUNK_SECONDS = 0.05
-"""Episodes are sent to a worker in chunks that take about this long (measured as the run goes): very
-fast episodes (the mock OS, a scripted agent) share one task's overhead; slow ones (a model, a
-container) go one per task."""
+class RayExecutor(Executor):
+    """``n`` episode actors of this process's crew, each running the chunks sent to it in order.
 
+    An actor has its next chunk queued while it runs one (calls to an actor go straight to its process, with no
+    scheduling in between).  An actor that dies is dropped and a new one takes its place; its calls that ended
+    before the death, their results not taken yet, still count; the others are reported lost.  On an interrupt
+    the actors still running an episode are killed; at the end of a run the others drop their warm sandboxes."""
 
-def chunk_size(mean_episode_s: float | None, pending: int, workers: int, *, most: int = 32) -> int:
-    """How many episodes the next task runs: about ``CHUNK_SECONDS`` of work, and no more than a fair share
-    of what is left (so the last tasks end together)."""
-    if mean_episode_s is None or pending <= workers:
-        return 1
-    return max(1, min(most, int(CHUNK_SECONDS / max(mean_episode_s, 1e-5)), pending // (workers * 2)))
+    def __init__(self, n: int) -> None:
+        self.ray = ray = _import_ray()
+        self.died = (ray.exceptions.RayActorError,) + tuple(
+            getattr(ray.exceptions, name) for name in _DIED if hasattr(ray.exceptions, name))
+        self.actors = _crew_for(n)
+        self.slots = len(self.actors)
+        self.env = _run_env()
+        self.queued: list[deque[tuple[Any, int]]] = [deque() for _ in self.actors]  # per actor: (call, ticket)
+        self.where: dict[Any, int] = {}  # call -> index of its actor
 
+    def submit(self, slot: int, ticket: int, calls: list[Call]) -> None:
+        ref = self.actors[slot].run.remote(self.env, calls)
+        self.queued[slot].append((ref, ticket))
+        self.where[ref] = slot
 
-def run_ray(jobs: list[Any], *, workers: int, retries: int,
-            call: Callable[[Any], tuple[Callable[..., dict[str, Any]], tuple]], key: Callable[[Any], Any],
-            error_record: Callable[[Any, str], dict[str, Any]],
-            finish_many: Callable[[list[dict[str, Any]]], None],
-            should_stop: Callable[[], bool] | None = None) -> None:
-    """Run jobs on ``workers`` Ray actors (at most ``workers`` episodes at once, on any cluster) and hand the
-    records to ``finish_many`` in this process as they arrive.
+    def poll(self, timeout: float) -> list[Outcome]:
+        if not self.where:
+            return []
+        ray = self.ray
+        done, rest = _through_signals(ray.wait, list(self.where), num_returns=1, timeout=timeout)
+        if done and rest:  # take whatever else is ready too
+            more, _ = _through_signals(ray.wait, rest, num_returns=len(rest), timeout=0)
+            done = done + more
+        out: list[Outcome] = []
+        for ref in done:
+            self._receive(ref, out)
+        return out
 
-    The contract is :func:`lambench.runner.execute`'s: a record whose ``error`` is set, a call that
-    raised, or an actor whose process died is an infrastructure error, retried up to ``retries`` times.
-    Fast episodes travel in chunks (:func:`chunk_size`), and each actor has the next chunk queued while it
-    runs one; slow episodes go one at a time.  When an actor dies, what it had finished counts; every episode
-    of its calls that had not (the one that was running is not known for certain: a call can end just before the
-    death with its result lost) runs again as its actor's only call, uncharged; only an episode that kills its
-    actor while running that way uses up a retry.
-    Call :func:`connect_ray` first.  On an interrupt the actors still running an episode are killed; those
-    episodes are not recorded, so a resume runs them, and the run removes their sandbox containers.
-    ``should_stop()`` is polled while waiting: a signal handler's exception can be lost inside Ray's wait, so
-    the runner's SIGTERM handler also sets a flag; when it is set this raises KeyboardInterrupt.
-    """
-    ray = _import_ray()
-    if not jobs:
-        return
-    died = (ray.exceptions.RayActorError,) + tuple(
-        getattr(ray.exceptions, name) for name in _DIED if hasattr(ray.exceptions, name))
-    actors = _crew_for(min(workers, len(jobs)))
-    env = _run_env()
-    pending = deque(jobs)
-    isolate: deque[Any] = deque()
-    attempts: dict[Any, int] = {}
-    queued: list[deque[tuple[Any, list[Any]]]] = [deque() for _ in actors]  # per actor: (call, its jobs), in order
-    where: dict[Any, int] = {}  # call -> index of its actor
-    solo: set[Any] = set()  # calls of one suspect episode, each its actor's only call
-    ready: list[dict[str, Any]] = []
-    total_s, n_done = 0.0, 0
-
-    def settle(job: Any, rec: dict[str, Any] | None, err: str, *, alone: bool = False) -> None:
-        k = key(job)
-        attempts[k] = attempts.get(k, 0) + 1
-        if rec is not None and rec.get("error") is None:
-            rec["attempts"] = attempts[k]
-            ready.append(rec)
-        elif attempts[k] <= retries:
-            (isolate if alone else pending).append(job)
-        else:
-            rec = rec if rec is not None else error_record(job, err)
-            rec["attempts"] = attempts[k]
-            ready.append(rec)
-
-    def took(chunk: list[Any], recs: list[dict[str, Any]]) -> None:
-        nonlocal total_s, n_done
-        for job, rec in zip(chunk, recs):
-            if isinstance(rec, dict):
-                total_s += float(rec.get("wall_time_s") or 0.0)
-                n_done += 1
-            settle(job, rec, "")
-
-    def lost_actor(i: int, exc: BaseException) -> None:
-        """Actor ``i`` died: what it had finished still counts; the rest of its queue failed with it."""
-        lost = list(queued[i])
-        queued[i].clear()
-        for ref, _ in lost:
-            where.pop(ref, None)
-        _drop(actors[i])
-        actors[i] = _new_actor()  # a new actor takes its place
-        _crew["actors"].append(actors[i])
-        while lost:  # calls that ended before it died, their results not taken yet, are not suspects
-            try:
-                recs = ray.get(lost[0][0], timeout=0)
-            except Exception:
-                break
-            took(lost.pop(0)[1], recs)
-        if len(lost) == 1 and len(lost[0][1]) == 1:  # one episode, its actor's only call: it kills its actor
-            settle(lost[0][1][0], None, _DEAD_WORKER.format(name=type(exc).__name__), alone=True)
-        else:
-            # which of these was running is not certain: a call can end in the actor just before it dies, with its
-            # result lost on the way. Every job of them runs again as its actor's only call, none charged.
-            isolate.extend(job for _, chunk in lost for job in chunk)
-        for ref, _ in lost:
-            solo.discard(ref)
-
-    def receive(ref: Any) -> None:
-        i = where.pop(ref, None)
-        solo.discard(ref)
-        if i is None:  # its actor died and was handled already
+    def _receive(self, ref: Any, out: list[Outcome]) -> None:
+        i = self.where.get(ref)
+        if i is None:  # its actor died and was reported already
             return
         try:
-            recs = _through_signals(ray.get, ref)
-        except died as exc:
-            lost_actor(i, exc)
+            recs = _through_signals(self.ray.get, ref)
+        except self.died as exc:
+            self._lost(i, exc, out)
             return
-        except ray.exceptions.RayError as exc:  # raised outside the episode's own guard
-            chunk = _unqueue(queued[i], ref)
-            if len(chunk) > 1:
-                isolate.extend(chunk)
-                return
+        except self.ray.exceptions.RayError as exc:  # raised outside the episode's own guard
             cause = getattr(exc, "cause", None)
-            settle(chunk[0], None, f"{type(cause).__name__}: {cause} (in a Ray worker)" if cause is not None
-                   else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            out.append(Failed(self._unqueue(i, ref), f"{type(cause).__name__}: {cause} (in a Ray worker)"
+                              if cause is not None else
+                              f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"))
             return
-        took(_unqueue(queued[i], ref), recs)
+        out.append(Finished(self._unqueue(i, ref), recs))
 
-    finished = False
-    try:
-        while pending or isolate or where:
-            mean = total_s / n_done if n_done else None
-            depth = 2 if mean is not None and mean < CHUNK_SECONDS else 1  # fast chunks: the next one waits queued
-            for i, actor in enumerate(actors):
-                while isolate or pending:
-                    if any(ref in solo for ref, _ in queued[i]):  # a suspect runs as its actor's only call, so
-                        break  # that its actor's death can only be its own doing
-                    suspect = bool(isolate)
-                    if suspect:
-                        if queued[i]:
-                            break
-                        chunk = [isolate.popleft()]
-                    elif len(queued[i]) < depth:
-                        k = chunk_size(mean, len(pending), len(actors))
-                        chunk = [pending.popleft() for _ in range(min(k, len(pending)))]
-                    else:
-                        break
-                    ref = actor.run.remote(env, [call(job) for job in chunk])
-                    queued[i].append((ref, chunk))
-                    where[ref] = i
-                    if suspect:
-                        solo.add(ref)
-            if not where:
-                continue
-            done, rest = _through_signals(ray.wait, list(where), num_returns=1, timeout=_POLL_S)
-            if should_stop is not None and should_stop():
-                raise KeyboardInterrupt
-            if not done:
-                continue
-            if rest:  # take whatever else is ready too
-                more, _ = _through_signals(ray.wait, rest, num_returns=len(rest), timeout=0)
-                done = done + more
-            for ref in done:
-                receive(ref)
-            if ready:
-                finish_many(ready)
-                ready = []
-        finished = True
-    finally:
-        busy = [actors[i] for i in range(len(actors)) if queued[i]]
+    def _lost(self, i: int, exc: BaseException, out: list[Outcome]) -> None:
+        """Actor ``i`` died: what it had finished still counts; the rest of its queue failed with it."""
+        lost = list(self.queued[i])
+        self.queued[i].clear()
+        for ref, _ in lost:
+            self.where.pop(ref, None)
+        _drop(self.actors[i])
+        self.actors[i] = _new_actor()  # a new actor takes its place
+        _crew["actors"].append(self.actors[i])
+        while lost:  # calls that ended before it died, their results not taken yet, are not lost
+            try:
+                recs = self.ray.get(lost[0][0], timeout=0)
+            except Exception:
+                break
+            out.append(Finished(lost.pop(0)[1], recs))
+        out.append(Lost(i, [ticket for _, ticket in lost], _DEAD_WORKER.format(name=type(exc).__name__)))
+
+    def _unqueue(self, i: int, ref: Any) -> int:
+        self.where.pop(ref, None)
+        q = self.queued[i]
+        for n, (r, ticket) in enumerate(q):
+            if r is ref or r == ref:
+                del q[n]
+                return ticket
+        raise KeyError(ref)
+
+    def close(self, *, kill: bool = False) -> None:
+        busy = [self.actors[i] for i in range(len(self.actors)) if self.queued[i]]
         try:
             for actor in busy:  # interrupted: stop what is still running; nothing of it is recorded
                 _drop(actor)
-            if finished:  # no warm sandbox stays up between runs
-                ray.get([a.release.remote() for a in actors], timeout=_RELEASE_WAIT_S)
+            if not kill:  # no warm sandbox stays up between runs
+                self.ray.get([a.release.remote() for a in self.actors], timeout=_RELEASE_WAIT_S)
         except Exception:  # the cluster is gone too: nothing left to release
             pass
 
@@ -393,11 +313,3 @@ def _through_signals(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if isinstance(cause, BaseException) and not isinstance(cause, Exception):
             raise cause from None
         raise
-
-
-def _unqueue(q: deque[tuple[Any, list[Any]]], ref: Any) -> list[Any]:
-    for n, (r, chunk) in enumerate(q):
-        if r is ref or r == ref:
-            del q[n]
-            return chunk
-    raise KeyError(ref)
