@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import copy
 import pickle
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lambench.action import Call, Click, Finish, Hotkey, OpenApp, Scroll, Select, Shell, TypeText, Wait
 from lambench.perturb import Variant

@@ -36,7 +36,7 @@ def equivalent_actions(action: dict[str, Any], observation: dict[str, Any]) -> l
     dialog = next((c for c in controls if c.get("role") == "dialog"), None)
     if dialog is not None:
         if (dialog.get("name") == "Software update"
-                and ((kind == "click" and (_find(controls, action.get("target")) or {}).get("name") == "Later"))):
+                and (kind == "click" and (_find(controls, action.get("target")) or {}).get("name") == "Later")):
             return [{"type": "hotkey", "keys": "escape"}]
         return []
     taskbar = {c["name"]: c for c in controls[: len(APPS)] if c.get("role") == "button" and c.get("name") in

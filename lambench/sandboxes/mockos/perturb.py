@@ -4,7 +4,8 @@ a perturbed episode is reproducible."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lambench.action import Finish, Wait
 from lambench.perturb import RELABEL, stable_hash

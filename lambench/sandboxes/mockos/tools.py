@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from lambench.sandboxes.mockos.core import ToolError
 

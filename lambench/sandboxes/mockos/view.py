@@ -8,7 +8,8 @@ window's fixed controls, then its list items), so a button keeps its label while
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lambench.sandboxes.mockos.core import ToolError
 
@@ -20,7 +21,7 @@ TITLE_TO_APP = {v.lower(): k for k, v in APP_TITLES.items()}
 class Control:
     """One node of the accessibility tree."""
 
-    __slots__ = ("label", "role", "name", "value", "on_click", "on_type", "options", "list_id", "_memo")
+    __slots__ = ("_memo", "label", "list_id", "name", "on_click", "on_type", "options", "role", "value")
 
     def __init__(self, role: str, name: str, value: str = "", *, on_click: Callable | None = None,
                  on_type: Callable | None = None, options: list[str] | None = None, list_id: str | None = None):
@@ -120,6 +121,13 @@ class Window:
     def select(self, name: str) -> str:
         self.u["selected"] = name
         return f"selected {name}"
+
+    def picked(self, key: str, what: str) -> Any:
+        """The item picked in this window's list (``key`` of its UI state); ``what`` names it in the error."""
+        value = self.u[key]
+        if value is None:
+            raise ToolError(f"select {what} first (click it in the list)")
+        return value
 
     def api(self, tool: str, **args: Any) -> str:
         return self.desk.api(tool, **args)

@@ -122,10 +122,7 @@ class CalendarWindow(Window):
                         attendees=split_addresses(f["Attendees"]))
 
     def _selected(self) -> str:
-        sel = self.u["selected"]
-        if sel is None:
-            raise ToolError("select an event first (click it in the list)")
-        return sel
+        return self.picked("selected", "an event")
 
     def move(self) -> str:
         f = self.u["fields"]

@@ -204,10 +204,7 @@ class MailWindow(Window):
         return "new message"
 
     def _selected(self) -> dict:
-        sel = self.u["selected"]
-        if sel is None:
-            raise ToolError("select a message first (click it in the list)")
-        return self.world.find_message(sel)
+        return self.world.find_message(self.picked("selected", "a message"))
 
     def reply(self) -> str:
         m = self._selected()

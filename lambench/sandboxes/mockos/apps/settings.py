@@ -163,10 +163,7 @@ class SettingsWindow(Window):
         return msg
 
     def _selected_user(self) -> str:
-        name = self.u["selected_user"]
-        if name is None:
-            raise ToolError("select a user first (click it in the list)")
-        return name
+        return self.picked("selected_user", "a user")
 
     def remove_user(self) -> str:
         name = self._selected_user()

@@ -4,7 +4,8 @@ Save writes back."""
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lambench.sandboxes.mockos.core import (
     ToolError,
