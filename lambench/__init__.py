@@ -1,7 +1,7 @@
 """lambench: an evaluation and safety benchmark harness for Large Action Models.
 
-Importing the package registers the Gymnasium environments (``lambench/MockOS-v0``,
-``lambench/Shell-v0`` and ``lambench/WebApp-v0``).
+Importing the package registers a Gymnasium environment per sandbox (``lambench/MockOS-v0``,
+``lambench/Shell-v0``, ``lambench/WebApp-v0``, and those of third-party sandbox plugins).
 Heavy optional parts (docker, transformers, ray) are imported only where used.
 """
 
@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 import gymnasium as _gym
 
 from lambench.action import Action, ParseResult, parse_action
+from lambench.sandboxes import registry as _sandboxes
 from lambench.task import Task, TaskError, get_task, load_suite, load_task, suite_version
 
 __all__ = [
@@ -38,7 +39,6 @@ def __getattr__(name: str):
         return getattr(frame, name)
     raise AttributeError(f"module 'lambench' has no attribute {name!r}")
 
-for _id, _sandbox in (("lambench/MockOS-v0", "mockos"), ("lambench/Shell-v0", "shell"),
-                      ("lambench/WebApp-v0", "webapp")):
-    if _id not in _gym.registry:
-        _gym.register(id=_id, entry_point="lambench.env:LamEnv", kwargs={"sandbox": _sandbox})
+for _spec in _sandboxes.specs():  # one Gymnasium id per sandbox plugin
+    if _spec.env_id not in _gym.registry:
+        _gym.register(id=_spec.env_id, entry_point="lambench.env:LamEnv", kwargs={"sandbox": _spec.name})

@@ -10,7 +10,6 @@ The gymnasium 5-tuple stays at this boundary: the runner reads typed data from `
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
@@ -21,27 +20,15 @@ from lambench.action import Finish, parse_action
 from lambench.perturb import Variant, paraphrase
 from lambench.predicate import PredicateContext
 from lambench.safety import SafetyMonitor
+from lambench.sandboxes import registry
+from lambench.sandboxes.defaults import default_rules
 from lambench.task import Task, get_task
 
-__all__ = ["LamEnv", "TextSpace", "SANDBOXES", "make_sandbox"]
+__all__ = ["LamEnv", "TextSpace"]
 
-SANDBOXES: dict[str, str] = {
-    "mockos": "lambench.sandboxes.mockos:MockOS",
-    "shell": "lambench.sandboxes.shell:ShellSandbox",
-    "webapp": "lambench.sandboxes.webapp:WebAppSandbox",
-}
 _MAX_DATA_CHARS = 4000
 MAX_CHANGES = 1000
 """Entries of ``state_changes`` an episode record keeps at the most."""
-
-
-def make_sandbox(name: str) -> Any:
-    """Instantiate a sandbox backend by name (import string from :data:`SANDBOXES`)."""
-    target = SANDBOXES.get(name)
-    if target is None:
-        raise ValueError(f"unknown sandbox {name!r}; available here: {', '.join(SANDBOXES)}")
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)()
 
 
 class TextSpace(spaces.Text):
@@ -74,14 +61,12 @@ class LamEnv(gym.Env):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
         self.max_steps = max_steps or self.task.max_steps + self.variant.extra_steps
-        if guard and self.task.sandbox != "mockos":
+        if guard and not registry.get(self.task.sandbox).can_roll_back:
             raise ValueError(f"guard mode (undoing a blocked action) needs a sandbox that can roll back; the "
                              f"{self.task.sandbox} sandbox cannot. Run without --guard")
-        self.sandbox = make_sandbox(self.task.sandbox)
+        self.sandbox = registry.make(self.task.sandbox)
         self.observation_space = TextSpace(max_length=1_000_000)
         self.action_space = TextSpace(max_length=20_000)
-        from lambench.sandboxes.defaults import default_rules
-
         self._monitor = SafetyMonitor(list(self.task.safety) + default_rules(self.task))
         self._text = ""
         self._steps = 0

@@ -2,7 +2,8 @@
 
 A *variant* names what an episode runs: ``clean``; one or more perturbations joined with
 ``+`` (``popup``, ``relabel+layout-shuffle``); or ``injection`` (the task's planted attack).
-Perturbations are deterministic per seed, and each declares the sandboxes that support it.
+Perturbations are deterministic per seed; a sandbox's plugin declares those it supports (and its package
+holds their mechanics).
 
 >>> Variant.parse("relabel+popup").perturbations
 ('popup', 'relabel')
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambench.errors import LambenchError
+from lambench.sandboxes import registry
 
 __all__ = ["PERTURBATIONS", "Perturbation", "PerturbationError", "Variant", "RELABEL",
            "parse_variants", "paraphrase", "stable_hash"]
@@ -27,22 +29,25 @@ __all__ = ["PERTURBATIONS", "Perturbation", "PerturbationError", "Variant", "REL
 class Perturbation:
     name: str
     description: str
-    sandboxes: tuple[str, ...]
     extra_steps: int = 0
     """Steps added to the task's budget: what the perturbation costs an agent that handles it well."""
 
+    @property
+    def sandboxes(self) -> tuple[str, ...]:
+        """The sandboxes that support it (as their plugins declare)."""
+        return tuple(s.name for s in registry.specs() if self.name in s.perturbations)
+
 
 PERTURBATIONS: dict[str, Perturbation] = {p.name: p for p in (
-    Perturbation("layout-shuffle", "controls of the window reordered and labels renumbered", ("mockos",)),
-    Perturbation("relabel", "buttons and fields renamed with synonyms (Delete -> Move to trash, ...)", ("mockos",)),
+    Perturbation("layout-shuffle", "controls of the window reordered and labels renumbered"),
+    Perturbation("relabel", "buttons and fields renamed with synonyms (Delete -> Move to trash, ...)"),
     Perturbation("popup", "a distractor 'Software update' dialog appears after a few actions and must be "
-                          "dismissed", ("mockos",), extra_steps=1),
+                          "dismissed", extra_steps=1),
     Perturbation("transient-error", "the first action that changes something fails once with a retryable "
-                                    "error and has no effect", ("mockos",), extra_steps=1),
+                                    "error and has no effect", extra_steps=1),
     Perturbation("delayed-ui", "a freshly opened window shows its list only after one or two more steps "
-                               "(use the wait action)", ("mockos",), extra_steps=4),
-    Perturbation("paraphrase", "the request reworded (paraphrases from the task file, else templates)",
-                 ("mockos",)),
+                               "(use the wait action)", extra_steps=4),
+    Perturbation("paraphrase", "the request reworded (paraphrases from the task file, else templates)"),
 )}
 
 # Synonyms for the fixed controls of the mock OS (relabel).
@@ -129,7 +134,7 @@ class Variant:
     def check(self, task: Any) -> None:
         """Raise :class:`PerturbationError` when the task's sandbox cannot run this variant."""
         for p in self.perturbations:
-            if task.sandbox not in PERTURBATIONS[p].sandboxes:
+            if p not in registry.get(task.sandbox).perturbations:
                 raise PerturbationError(f"task {task.id!r}: perturbation {p!r} is not supported by the "
                                         f"{task.sandbox!r} sandbox (it supports: "
                                         f"{', '.join(PERTURBATIONS[p].sandboxes)})")

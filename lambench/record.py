@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lambench.sandboxes import registry
+
 Claim = Literal["success", "failure", "infeasible", "none"]
 
 
@@ -87,7 +89,7 @@ class EpisodeRecord(BaseModel):
     seed: int
     trial: int
     agent: str
-    sandbox: str = "mockos"
+    sandbox: str = Field(default_factory=registry.default_name)
     app: list[str] = Field(default_factory=list)
     """Apps the task touches (from the task's tags), for per-app breakdowns."""
     tags: list[str] = Field(default_factory=list)

@@ -9,6 +9,9 @@ from typing import Iterable
 
 from lambench.agents.baseline import ActionListAgent
 from lambench.episode import run_episode
+from lambench.predicate import norm_glob
+from lambench.sandboxes import registry
+from lambench.sandboxes.mockos.core import norm_path
 from lambench.task import DamagingRoute, Task
 
 __all__ = ["self_check", "derived_routes", "BAIT_TAG"]
@@ -28,7 +31,7 @@ def self_check(tasks: Iterable[Task], *, seeds: Iterable[int] = (0, 1, 2)) -> li
     seeds = tuple(seeds)
     for task in tasks:
         # a container world does not depend on the seed (the mock OS's filler does): one seed there
-        for seed in (seeds if task.sandbox == "mockos" else seeds[:1]):
+        for seed in (seeds if registry.get(task.sandbox).seeded else seeds[:1]):
             if task.injection is not None:
                 problems.extend(_check_injection(task, seed))
             rec = run_episode(task, "oracle", seed=seed, trial=0, step_timeout=None, episode_timeout=None)
@@ -57,14 +60,12 @@ def self_check(tasks: Iterable[Task], *, seeds: Iterable[int] = (0, 1, 2)) -> li
 def derived_routes(task: Task) -> list[DamagingRoute]:
     """Damaging routes the self-check makes up for a bait task: the first file of its setup that it may not
     change (outside its ``unchanged_except`` declaration), destroyed by a roundabout route — renamed, then
-    deleted (mock OS), or moved, truncated and put back under its name (shell). Protected files keep their
-    content whatever the path taken, so this must be flagged."""
+    deleted (mock OS), or moved, truncated and put back under its name (shell): as its sandbox's plugin
+    derives (``derive_damage``). Protected files keep their content whatever the path taken, so this must be
+    flagged."""
     import fnmatch
-    import shlex
 
-    from lambench.predicate import norm_glob
-    from lambench.sandboxes.mockos_state import norm_path
-
+    derive = registry.get(task.sandbox).derive_damage
     allow = [norm_glob(p) for spec in task.checks if spec.name == "unchanged_except" for p in spec.args.allow]
     if not allow and not any(spec.name == "unchanged_except" for spec in task.checks):
         return []
@@ -72,20 +73,10 @@ def derived_routes(task: Task) -> list[DamagingRoute]:
     kinds = {p: getattr(v, "kind", "file") for p, v in files.items()}
     protected = sorted(norm_path(p) for p, k in kinds.items() if k != "dir"
                        and not any(fnmatch.fnmatchcase("fs:" + norm_path(p), g) for g in allow))
-    if not protected:
+    if not protected or derive is None:
         return []
     path = protected[0]
-    head, _, name = path.rpartition("/")
-    if task.sandbox == "mockos":
-        actions = [{"type": "call", "tool": "files.rename", "args": {"path": path, "new_name": f"old-{name}"}},
-                   {"type": "call", "tool": "files.delete", "args": {"path": f"{head}/old-{name}"}}]
-        what = "renamed, then deleted"
-    elif task.sandbox == "shell":
-        q, tmp = shlex.quote(path), shlex.quote(f"{head}/.{name}.swap")
-        actions = [{"type": "shell", "command": f"mv -- {q} {tmp} && : > {tmp} && mv -- {tmp} {q}"}]
-        what = "moved away, truncated and put back"
-    else:
-        return []
+    actions, what = derive(path)
     return [DamagingRoute(name=f"derived: {path} {what}", actions=actions)]
 
 

@@ -13,24 +13,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lambench.replay.dataset import DatasetError
 from lambench.run.rundir import load_episodes
+from lambench.sandboxes import registry
 
-__all__ = ["record_run", "RecordReport", "trajectory_id", "EQUIVALENTS"]
-
-
-def _mockos_equivalents(action: dict[str, Any], observation: dict[str, Any]) -> list[dict[str, Any]]:
-    from lambench.sandboxes.mockos import equivalent_actions
-
-    return equivalent_actions(action, observation)
-
-
-EQUIVALENTS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[dict[str, Any]]]] = {
-    "mockos": _mockos_equivalents,
-}
-"""Per sandbox: the actions equivalent to an action in an observed state (acceptable alternatives)."""
+__all__ = ["record_run", "RecordReport", "trajectory_id"]
 
 
 @dataclass
@@ -120,7 +109,9 @@ def record_run(run_dir: str | os.PathLike, *, include_all: bool = False, dataset
 def _episode_records(ep: dict[str, Any], seen: list[dict[str, Any]], cfg: dict[str, Any], dataset: str
                      ) -> list[dict[str, Any]]:
     steps = ep["steps"]
-    equivalents = EQUIVALENTS.get(ep.get("sandbox", "mockos"))
+    sandbox = ep.get("sandbox", registry.default_name())
+    # the actions equivalent to an action in an observed state (acceptable alternatives), as the sandbox declares
+    equivalents = registry.get(sandbox).equivalents if sandbox in registry.names() else None
     tid = trajectory_id(ep)
     outcome = {k: ep.get(k) for k in ("success", "claim", "false_success", "unsafe", "termination")}
     out = []
@@ -130,7 +121,7 @@ def _episode_records(ep: dict[str, Any], seen: list[dict[str, Any]], cfg: dict[s
         action = step["action"]
         alts = equivalents(action, obs) if equivalents else []
         meta = {"source": "lambench record", "agent": ep.get("agent"), "seed": ep["seed"], "trial": ep["trial"],
-                "sandbox": ep.get("sandbox", "mockos"), "suite_version": cfg.get("suite_version"),
+                "sandbox": sandbox, "suite_version": cfg.get("suite_version"),
                 "step_ok": bool(step.get("ok")), "outcome": outcome}
         out.append({
             "dataset": dataset, "trajectory_id": tid, "task_id": ep["task_id"], "suite": ep["suite"],

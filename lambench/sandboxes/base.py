@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict
+
 
 @dataclass(slots=True)
 class ExecResult:
@@ -74,3 +76,10 @@ class Sandbox(Protocol):
 
     def close(self) -> None:
         """Release everything the sandbox holds."""
+
+
+class SetupModel(BaseModel):
+    """Base of a sandbox's ``setup`` model (its plugin's ``setup_model``): frozen, unknown keys rejected, field
+    docstrings kept.  A subclass declares ``kind: Literal["<name>"] = Field(default="<name>", exclude=True)``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)

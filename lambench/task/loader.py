@@ -1,0 +1,185 @@
+"""Loading tasks: one file (validated, errors naming the file and the field), a suite, every suite; the
+suite's content hash (``suite_version``).
+
+A task file lives at ``tasks/<suite>/<id>.yaml``.  Every field is validated on load and unknown keys are
+rejected, so a typo is an error naming the file and the field path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from lambench.errors import LambenchError
+from lambench.sandboxes import registry
+from lambench.task.schema import Task
+from lambench.task.yamlsafe import MAX_TASK_FILE_CHARS, YAMLTooBig, parse_yaml
+
+__all__ = ["TaskError", "load_task", "load_suite", "list_suites", "tasks_root", "suite_version", "get_task",
+           "validate_paths"]
+
+
+class TaskError(LambenchError, ValueError):
+    """A task file that does not load; the message names the file, the field and the fix."""
+
+    def __init__(self, path: str | os.PathLike, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: " + ("\n  " + "\n  ".join(problems) if len(problems) > 1 else problems[0]))
+
+
+def _loc(loc: tuple) -> str:
+    if len(loc) > 1 and loc[0] == "setup" and loc[1] in registry.names():
+        loc = loc[:1] + loc[2:]  # the union's tag: implied by the sandbox, never written in a task file
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_task(path: str | os.PathLike) -> Task:
+    """Load and validate one task file; raise :class:`TaskError` naming file and field."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read(MAX_TASK_FILE_CHARS + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaskError(path, [f"cannot read the file ({exc})"]) from None
+    if len(text) > MAX_TASK_FILE_CHARS:
+        raise TaskError(path, [f"the file is larger than {MAX_TASK_FILE_CHARS >> 20} MiB, the limit of a task file "
+                               "(a task is a few KB): is it the right file?"])
+    try:
+        raw = parse_yaml(text)
+    except YAMLTooBig as exc:
+        raise TaskError(path, [str(exc)]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise TaskError(path, [f"invalid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+    if not isinstance(raw, dict):
+        raise TaskError(path, [f"expected a mapping of task fields at the top level, got {type(raw).__name__}"])
+    try:
+        task = Task.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (not part of the task schema; check the spelling)"
+            elif err["type"] == "missing":
+                msg = "required field is missing"
+            problems.append(f"{_loc(err['loc'])}: {msg}")
+        raise TaskError(path, problems) from None
+    if task.id != path.stem:
+        raise TaskError(path, [f"id: {task.id!r} must match the file name {path.stem!r}"])
+    task._path = str(path)
+    return task
+
+
+def tasks_root() -> Path:
+    """The directory holding the suites: ``$LAMBENCH_TASKS``, or ``tasks/`` of the checkout."""
+    env = os.environ.get("LAMBENCH_TASKS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[1]
+    for cand in (here.parent / "tasks", here / "tasks"):
+        if cand.is_dir():
+            return cand
+    return here.parent / "tasks"
+
+
+def list_suites(root: Path | None = None) -> list[str]:
+    root = root or tasks_root()
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.yaml"))) if root.is_dir() else []
+
+
+@lru_cache(maxsize=32)
+def _load_suite_cached(suite_dir: str, mtime_key: tuple) -> tuple[Task, ...]:
+    tasks, problems = [], []
+    for f in sorted(Path(suite_dir).glob("*.yaml")):
+        try:
+            tasks.append(load_task(f))
+        except TaskError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise TaskError(suite_dir, problems)
+    return tuple(tasks)
+
+
+def load_suite(suite: str, *, root: Path | None = None) -> list[Task]:
+    """Load every task of a suite; unknown suites get a message listing the known ones."""
+    root = root or tasks_root()
+    d = root / suite
+    if not d.is_dir() or not any(d.glob("*.yaml")):
+        known = list_suites(root)
+        import difflib
+
+        close = difflib.get_close_matches(suite, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise TaskError(d, [f"unknown suite {suite!r}.{hint} Known suites: {', '.join(known) or 'none'} "
+                            f"(under {root})"])
+    files = sorted(d.glob("*.yaml"))
+    key = tuple((f.name, f.stat().st_mtime_ns) for f in files)
+    tasks = list(_load_suite_cached(str(d), key))
+    wrong = [f"{t.path}: suite: {t.suite!r} must be {suite!r}, the name of its folder" for t in tasks if t.suite != suite]
+    if wrong:
+        raise TaskError(d, wrong)
+    return tasks
+
+
+def get_task(task_id: str, *, suite: str | None = None) -> Task:
+    """Find a task by id (in one suite, or in all of them)."""
+    suites = [suite] if suite else list_suites()
+    for s in suites:
+        for t in load_suite(s):
+            if t.id == task_id:
+                return t
+    import difflib
+
+    all_ids = [t.id for s in suites for t in load_suite(s)]
+    close = difflib.get_close_matches(task_id, all_ids, n=3)
+    raise TaskError(task_id, [f"unknown task {task_id!r}" + (f"; did you mean {', '.join(close)}?" if close else
+                                                              f" in suites {', '.join(suites)}")])
+
+
+def suite_version(suite: str, *, root: Path | None = None) -> str:
+    """A content hash of the suite's task files (12 hex digits)."""
+    root = root or tasks_root()
+    h = hashlib.sha256()
+    for f in sorted((root / suite).glob("*.yaml")):
+        h.update(f.name.encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def validate_paths(paths: list[str | os.PathLike]) -> tuple[list[Task], list[TaskError]]:
+    """Validate task files and directories; return the good tasks and the errors."""
+    tasks: list[Task] = []
+    errors: list[TaskError] = []
+    seen: dict[str, str] = {}
+    for p in paths:
+        p = Path(p)
+        files = sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
+        if p.is_dir() and not files:
+            errors.append(TaskError(p, ["no task files (*.yaml) found here"]))
+        for f in files:
+            try:
+                t = load_task(f)
+            except TaskError as exc:
+                errors.append(exc)
+                continue
+            if t.id in seen:
+                errors.append(TaskError(f, [f"id: {t.id!r} is also used by {seen[t.id]}"]))
+                continue
+            if f.resolve().parent.parent == tasks_root().resolve() and t.suite != f.parent.name:
+                errors.append(TaskError(f, [f"suite: {t.suite!r} must be {f.parent.name!r}, the name of its folder"]))
+                continue
+            seen[t.id] = str(f)
+            tasks.append(t)
+    return tasks, errors
