@@ -56,6 +56,12 @@ def _alive(pid):
         return False
 
 
+def _default_sigint():
+    """In the child, before it runs: Ctrl-C back to its default. Started from a background job (or by a CI runner
+    that does so), this process ignores SIGINT, and a child inherits that: it would never see the Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _keys(path):
     recs = [json.loads(line) for line in path.read_text().splitlines()]
     keys = [(r["task_id"], r["variant"], r["seed"], r["trial"]) for r in recs]
@@ -76,7 +82,8 @@ def test_a_signal_stops_the_run_cleanly_and_the_same_command_finishes_it(tmp_pat
         cmd += ["--executor", "ray"]
     env = dict(os.environ, PYTHONPATH=str(ROOT), LAMBENCH_TEST_SLEEP="0.05")
     path = tmp_path / "episodes.jsonl"
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.time() + 120
     while time.time() < deadline and not (path.exists() and path.read_bytes().count(b"\n") >= 3):
         time.sleep(0.02)
