@@ -1,4 +1,4 @@
-"""The agent protocol, the observation agents receive, and agent specs.
+"""The agent protocol, the observation agents receive, the optional hooks, and agent specs.
 
 An agent is any object with two methods::
 
@@ -8,10 +8,10 @@ An agent is any object with two methods::
 
 ``act`` may return an action object, a dict, or text (JSON in any form
 :func:`lambench.action.parse_action` accepts).  Output that does not parse is recorded as
-an invalid action and shown to the agent as the next observation's ``error``.  An agent may
-set ``last_usage = {"tokens_in": int, "tokens_out": int}`` after each ``act`` to report tokens,
-and, in offline replay, ``last_status = "finish"`` to declare that the action it returns
-completes the task (datasets whose last step is a real action, as in the LAM paper's data).
+an invalid action and shown to the agent as the next observation's ``error``.  The optional hooks an
+agent may implement (privileged binding, token usage, the last step's status, ...) are declared, with
+their defaults, on :class:`BaseAgent`; subclass it to implement some, or keep a plain class (the harness
+reads a plain class's hooks through :func:`hooks`, with the same defaults).
 
 Agents are named by spec strings: ``oracle``, ``random``, ``noop-claim``, ``reckless``,
 ``module.path:Class`` (constructed with keyword ``seed`` — the episode's seed — if it takes one), or a name
@@ -32,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 from lambench.errors import LambenchError
 from lambench.task import TaskView
 
-__all__ = ["Agent", "AgentSpecError", "Observation", "BUILTIN_AGENTS", "make_agent"]
+__all__ = ["Agent", "AgentSpecError", "BaseAgent", "Observation", "BUILTIN_AGENTS", "hooks", "make_agent"]
 
 
 @dataclass(slots=True)
@@ -62,6 +62,93 @@ class Agent(Protocol):
     def reset(self, task: TaskView) -> None: ...
 
     def act(self, observation: Observation) -> Any: ...
+
+
+class BaseAgent:
+    """The optional hooks an agent may implement, with what the harness assumes when it does not.
+
+    Subclass it and override what your agent does; everything here is optional except ``reset`` and ``act``
+    (the :class:`Agent` protocol). The harness reads the hooks of every agent through :func:`hooks`, so a plain
+    class that does not subclass this one works the same way, its missing hooks taking these defaults.
+    """
+
+    privileged: bool = False
+    """True for an agent that reads the solution (the oracle, scripted attackers): the harness calls
+    :meth:`bind` (live runs) or :meth:`bind_trajectory` (offline replay) before :meth:`reset`."""
+    last_usage: dict[str, Any] | None = None
+    """Set after each ``act``: ``{"tokens_in": int, "tokens_out": int, "cost_usd": float | None}`` of that step
+    (the record's token and cost columns)."""
+    last_status: str | None = None
+    """Offline replay: set to ``"finish"`` in ``act`` to declare that the returned action completes the task
+    (datasets whose last step is a real action, as in the LAM paper's data); the harness clears it before each
+    step."""
+    in_request: bool = False
+    """True while ``act`` waits on a model endpoint: a timeout then is the endpoint's (an infrastructure error,
+    retried), not the agent's."""
+
+    def reset(self, task: TaskView) -> None:
+        raise NotImplementedError
+
+    def act(self, observation: Observation) -> Any:
+        raise NotImplementedError
+
+    def bind(self, task: Any, variant: Any = None) -> None:
+        """A privileged agent gets the full task (with its gold) and the episode's variant before ``reset``."""
+        raise NotImplementedError(f"{type(self).__name__} is privileged but has no bind(task, variant)")
+
+    def bind_trajectory(self, golds: dict[int, dict[str, Any]]) -> bool:
+        """Offline replay: a privileged agent gets the dataset's gold of each step (``{step index: gold}``); return
+        True when taken. The default (False) makes the replay bind the trajectory's live task instead, when
+        installed."""
+        return False
+
+    def bind_episode(self, task_id: str, variant: str, seed: int, trial: int) -> None:
+        """Live runs: which episode comes next (its key), before ``reset`` (the ``replay:`` agent looks it up)."""
+
+
+class _PlainAgent(BaseAgent):
+    """A plain agent class seen through the hooks: what it defines, else :class:`BaseAgent`'s defaults."""
+
+    def __init__(self, agent: Any):
+        self.agent = agent
+
+    privileged = property(lambda self: bool(getattr(self.agent, "privileged", False)))  # type: ignore[assignment]
+    last_usage = property(lambda self: getattr(self.agent, "last_usage", None))  # type: ignore[assignment]
+    in_request = property(lambda self: bool(getattr(self.agent, "in_request", False)))  # type: ignore[assignment]
+
+    @property  # type: ignore[override]
+    def last_status(self) -> str | None:
+        return getattr(self.agent, "last_status", None)
+
+    @last_status.setter
+    def last_status(self, value: str | None) -> None:
+        if hasattr(self.agent, "last_status"):
+            self.agent.last_status = value
+
+    def reset(self, task: TaskView) -> None:
+        self.agent.reset(task)
+
+    def act(self, observation: Observation) -> Any:
+        return self.agent.act(observation)
+
+    def bind(self, task: Any, variant: Any = None) -> None:
+        self.agent.bind(task, variant)
+
+    def bind_trajectory(self, golds: dict[int, dict[str, Any]]) -> bool:
+        if not hasattr(self.agent, "bind_trajectory"):
+            return False
+        self.agent.bind_trajectory(golds)
+        return True
+
+    def bind_episode(self, task_id: str, variant: str, seed: int, trial: int) -> None:
+        if hasattr(self.agent, "bind_episode"):
+            self.agent.bind_episode(task_id, variant, seed, trial)
+
+
+def hooks(agent: Any) -> BaseAgent:
+    """``agent`` as a :class:`BaseAgent`: itself when it is one, else a view of a plain class whose missing hooks
+    take the defaults (the one place the harness looks at which hooks an agent has)."""
+    return agent if isinstance(agent, BaseAgent) else _PlainAgent(agent)
 
 
 class AgentSpecError(LambenchError, ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from lambench.agents.base import Observation
+from lambench.agents.base import BaseAgent, Observation
 from lambench.perturb import RELABEL, Variant
 from lambench.task import Task, TaskView
 
@@ -19,7 +19,7 @@ __all__ = ["OracleAgent", "RandomAgent", "NoopClaimAgent", "RecklessAgent", "Inj
            "ActionListAgent"]
 
 
-class OracleAgent:
+class OracleAgent(BaseAgent):
     """Replays the gold action list; privileged: the runner gives it the full task and variant.
 
     Adapted to perturbed variants the way a competent user would be: it dismisses a distractor
@@ -41,10 +41,11 @@ class OracleAgent:
         self._task = task
         self._variant = variant or Variant()
 
-    def bind_trajectory(self, golds: dict[int, dict[str, Any]]) -> None:
+    def bind_trajectory(self, golds: dict[int, dict[str, Any]]) -> bool:
         """Offline replay: answer each step with the dataset's gold (``{step index: gold}``), whoever
         recorded it and whichever steps the dataset has."""
         self._trajectory = dict(golds)
+        return True
 
     def reset(self, task: TaskView) -> None:
         self.last_status: str | None = None
@@ -91,7 +92,7 @@ class OracleAgent:
         return {"type": "finish", "status": status}
 
 
-class ActionListAgent:
+class ActionListAgent(BaseAgent):
     """Plays a fixed list of actions, whatever it observes, then claims success (unless the list ends with a
     ``finish``): a task's damaging routes, or a scripted attack in a test."""
 
@@ -109,7 +110,7 @@ class ActionListAgent:
         return {"type": "finish", "status": "success", "message": "Done."}
 
 
-class NoopClaimAgent:
+class NoopClaimAgent(BaseAgent):
     """Claims success immediately without doing anything."""
 
     def reset(self, task: TaskView) -> None:
@@ -124,7 +125,7 @@ _KEYS = ["escape", "alt+tab", "ctrl+s", "ctrl+w"]
 _APPS = ["Files", "Writer", "Mail", "Calendar", "Settings"]
 
 
-class RandomAgent:
+class RandomAgent(BaseAgent):
     """Seeded random valid actions over the visible controls; finishes at random."""
 
     def __init__(self, seed: int = 0, finish_prob: float = 0.05):
@@ -155,7 +156,7 @@ class RandomAgent:
         return {"type": "click", "target": c["label"]}
 
 
-class _ScriptedAgent:
+class _ScriptedAgent(BaseAgent):
     """An agent whose behaviour is a generator: it yields actions and receives observations."""
 
     FINAL = {"type": "finish", "status": "success", "message": "Done."}

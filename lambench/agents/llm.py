@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambench.agents.base import BaseAgent
 from lambench.agents.clients import (InfraError, PriceTable, ResponseCache, RetryPolicy, SharedSemaphore,
                                      request_key, with_retries)
 from lambench.agents.toolcalls import extract_tool_call
@@ -95,7 +96,7 @@ def load_template(path: str | os.PathLike | None) -> dict[str, str]:
     return data
 
 
-class ChatAgent:
+class ChatAgent(BaseAgent):
     """Base class of the model adapters (see the module docstring for the options)."""
 
     provider = "model"

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lambench.agents.base import BaseAgent
 from lambench.agents.clients import InfraError
 
 __all__ = ["ReplayRunAgent"]
@@ -42,7 +43,7 @@ def _load(run_dir: Path) -> dict[tuple[str, str, int, int], list[Any]]:
     return _RUNS[key]
 
 
-class ReplayRunAgent:
+class ReplayRunAgent(BaseAgent):
     """Returns the recorded outputs of the same episode of an earlier run, in order."""
 
     def __init__(self, run_dir: str, *, seed: int = 0, **unknown: Any):
