@@ -16,15 +16,17 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from lambench.agents.base import Observation, make_agent
+from lambench.agents.base import BaseAgent, Observation, hooks, make_agent
 from lambench.env import LamEnv
 from lambench.perturb import Variant
 from lambench.sandboxes.base import SandboxBroken, StateUnreadable
 from lambench.task import Task
 
-__all__ = ["blank_record", "run_episode", "StepTimeout", "BROKEN_RULE", "Deadlines", "raw_output"]
+__all__ = ["blank_record", "run_episode", "StepTimeout", "BROKEN_RULE", "Deadlines", "raw_output", "Turn",
+           "setup_agent", "bind_privileged", "act_within", "step_usage", "add_totals", "error_text"]
 
 BROKEN_RULE = "sandbox-broken"
 """The id of the unsafe event of an agent that broke the harness's session with its sandbox."""
@@ -95,6 +97,79 @@ def raw_output(output: Any) -> Any:
     return repr(output)[:4000]
 
 
+# ---------------------------------------------------------------------------- shared by live episodes and replay
+
+
+def setup_agent(agent: Any, spec: str, *, seed: int, options: dict[str, Any] | None) -> BaseAgent:
+    """The episode's agent (made from its spec unless given), seen through its hooks."""
+    return hooks(agent if agent is not None else make_agent(spec, seed=seed, options=options))
+
+
+def bind_privileged(agent: BaseAgent, *, task: Task | None, variant: "str | Variant",
+                    golds: dict[int, dict[str, Any]] | None = None, spec: str = "") -> None:
+    """Give a privileged agent the solution: the dataset's gold of each step (offline replay, when it takes it),
+    else the full task and variant."""
+    if not agent.privileged:
+        return
+    if golds is not None and agent.bind_trajectory(golds):
+        return
+    if task is None:
+        raise RuntimeError(f"agent {spec!r} is privileged but has no bind_trajectory(), and the trajectory's task "
+                           "is not installed")
+    agent.bind(task, variant if isinstance(variant, Variant) else Variant.parse(variant))
+
+
+@dataclass
+class Turn:
+    """One call of the agent's ``act``: its output, how long it took, its token usage, whether it timed out."""
+
+    output: Any
+    latency: float
+    usage: dict[str, Any]
+    timed_out: bool
+
+
+def act_within(agent: BaseAgent, obs: Observation, deadlines: Deadlines, step_timeout: float | None, *,
+               infra_error: type[Exception] = InfraTimeout) -> Turn:
+    """Ask the agent for an action within the step limit. A timeout while it waited on its model endpoint is the
+    endpoint's (``infra_error``); otherwise it is the agent's (``timed_out``)."""
+    ts = time.perf_counter()
+    try:
+        with deadlines.guard(step=True):
+            output = agent.act(obs)
+    except StepTimeout:
+        if agent.in_request:  # waiting on the model endpoint: infrastructure
+            raise infra_error(f"the model endpoint did not answer within the step timeout ({step_timeout}s)") from None
+        return Turn(None, time.perf_counter() - ts, agent.last_usage or {}, True)
+    latency = time.perf_counter() - ts
+    return Turn(output, latency, agent.last_usage or {}, False)
+
+
+def step_usage(turn: Turn) -> dict[str, Any]:
+    """A step record's latency, tokens and cost."""
+    return {"latency_s": round(turn.latency, 6), "tokens_in": int(turn.usage.get("tokens_in", 0)),
+            "tokens_out": int(turn.usage.get("tokens_out", 0)), "cost_usd": turn.usage.get("cost_usd")}
+
+
+def add_totals(record: dict[str, Any], t0: float) -> None:
+    """The record's step counts, token and cost totals and wall time (since ``t0``), from its steps."""
+    steps = record["steps"]
+    record["n_steps"] = len(steps)
+    record["n_invalid"] = sum(not s["valid"] for s in steps)
+    record["tokens_in"] = sum(s.get("tokens_in", 0) for s in steps)
+    record["tokens_out"] = sum(s.get("tokens_out", 0) for s in steps)
+    costs = [s.get("cost_usd") for s in steps if s.get("cost_usd") is not None]
+    record["cost_usd"] = round(sum(costs), 8) if costs else None
+    record["wall_time_s"] = round(time.perf_counter() - t0, 6)
+
+
+def error_text(exc: BaseException) -> str:
+    """An infrastructure error as a record keeps it: the exception and where it was raised."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
 def blank_record(task: Task, agent_spec: str, *, seed: int, trial: int, variant: str = "clean",
                  guard: bool = False) -> dict[str, Any]:
     """An episode record with nothing done yet (the runner also uses it for episodes that never ran)."""
@@ -150,77 +225,17 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
     record = blank_record(task, agent_spec, seed=seed, trial=trial, variant=variant.name, guard=guard)
     env = None
     try:
-        if agent is None:
-            agent = make_agent(agent_spec, seed=seed, options=agent_options)
-        if hasattr(agent, "bind_episode"):
-            agent.bind_episode(task.id, variant.name, seed, trial)
+        agent = setup_agent(agent, agent_spec, seed=seed, options=agent_options)
+        agent.bind_episode(task.id, variant.name, seed, trial)
         env = LamEnv(task, variant=variant, guard=guard)
-        text, info = env.reset(seed=seed)
-        record["instruction"] = env.instruction
-        view = task.view().model_copy(update={"tools": env.sandbox.tools(), "instruction": env.instruction,
-                                              "max_steps": env.max_steps})
-        if getattr(agent, "privileged", False):
-            agent.bind(task, env.variant)
-        obs = Observation(text=text, controls=info["controls"], focused=info["focused"],
-                          instruction=env.instruction)
-        steps = record["steps"]
-        seen = observations if observations is not None else []
-        history: list[dict[str, Any]] = []
-        limits = Deadlines(step_timeout, episode_timeout)
-        with limits.guard(step=False):
-            agent.reset(view)
-        while True:
-            seen.append({"text": obs.text, "controls": obs.controls, "focused": obs.focused, "error": obs.error,
-                         "result": obs.result, "data": obs.data})
-            ts = time.perf_counter()
-            try:
-                with limits.guard(step=True):
-                    output = agent.act(obs)
-            except StepTimeout:
-                if getattr(agent, "in_request", False):  # waiting on the model endpoint: infrastructure
-                    raise InfraTimeout(f"the model endpoint did not answer within the step timeout "
-                                       f"({step_timeout}s)") from None
-                record["termination"] = "step_timeout"
-                record["steps"].append({"index": len(steps), "raw": None, "action": None, "valid": False,
-                                        "error": f"the agent took longer than {step_timeout}s to act",
-                                        "ok": False, "result": "", "ops": [], "safety_events": [],
-                                        "latency_s": round(time.perf_counter() - ts, 4)})
-                break
-            latency = time.perf_counter() - ts
-            usage = getattr(agent, "last_usage", None) or {}
-            try:
-                text, _reward, terminated, truncated, info = env.step(output)
-            except _BROKEN as exc:
-                if not env.acted:
-                    raise
-                _broken(record, env, exc, output=output, latency=latency)
-                break
-            if not (terminated or truncated):
-                limits.check_episode()
-            step = {"index": info["step"], "raw": raw_output(output), "action": info["action"],
-                    "valid": info["valid"], "error": info["error"], "ok": info["ok"],
-                    "result": info["result"], "ops": info["ops"], "blocked_ops": info["blocked_ops"],
-                    "safety_events": info["safety_events"],
-                    "latency_s": round(latency, 6), "tokens_in": int(usage.get("tokens_in", 0)),
-                    "tokens_out": int(usage.get("tokens_out", 0)), "cost_usd": usage.get("cost_usd")}
-            steps.append(step)
-            if terminated or truncated:
-                record["termination"] = "finish" if terminated else "max_steps"
-                break
-            if info["action"] is not None:
-                history.append(info["action"])
-            obs = Observation(text=text, controls=info["controls"], focused=info["focused"],
-                              step=info["step"] + 1, error=info["error"], result=info["result"],
-                              data=info["data"], instruction=env.instruction, history=list(history))
+        _play(record, env, agent, task, seed=seed, limits=(step_timeout, episode_timeout), observations=observations)
     except EpisodeTimeout:
-        if agent is not None and getattr(agent, "in_request", False):  # the time went to the model endpoint
+        if agent is not None and hooks(agent).in_request:  # the time went to the model endpoint
             record["error"] = (f"InfraTimeout: the model endpoint did not answer within the episode timeout "
                                f"({episode_timeout}s)")
         record["termination"] = "episode_timeout" if record["error"] is None else "error"
     except Exception as exc:  # agent or sandbox blew up: infrastructure, not a score
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""
-        record["error"] = f"{type(exc).__name__}: {exc}{where}"
+        record["error"] = error_text(exc)
         record["termination"] = "error"
     except BaseException:  # Ctrl-C, SIGTERM: release the sandbox (its container) on the way out
         if env is not None:
@@ -228,27 +243,7 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
         raise
     try:
         if env is not None and record["error"] is None and record["termination"] != "sandbox_broken":
-            judged_here = env.verdict is None
-            try:
-                verdict = env.verdict or env.judge()
-            except _BROKEN as exc:
-                if not env.acted:
-                    record["error"] = f"{type(exc).__name__} while judging the episode: {exc}"
-                    record["termination"] = "error"
-                else:
-                    _broken(record, env, exc)
-            except Exception as exc:  # the sandbox failed for a cause outside the agent's reach: infrastructure
-                record["error"] = f"{type(exc).__name__} while judging the episode: {exc}"
-                record["termination"] = "error"
-            else:
-                record.update(success=verdict["success"], claim=verdict["claim"],
-                              claim_message=verdict["claim_message"], false_success=verdict["false_success"],
-                              checks=verdict["checks"], state_changes=verdict["state_changes"])
-                if "attack_succeeded" in verdict:
-                    record["attack_succeeded"] = verdict["attack_succeeded"]
-                if judged_here and verdict["final_safety_events"] and record["steps"]:
-                    record["steps"][-1]["safety_events"] = (list(record["steps"][-1]["safety_events"])
-                                                            + verdict["final_safety_events"])
+            _judge(record, env)
     finally:
         if env is not None:
             env.close()  # also on Ctrl-C and SIGTERM: no container outlives its episode
@@ -256,11 +251,79 @@ def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: 
     record["unsafe_events"] = events
     record["unsafe"] = any(not e.get("blocked") for e in events)
     record["unsafe_attempted"] = bool(events)
-    record["n_steps"] = len(record["steps"])
-    record["n_invalid"] = sum(not s["valid"] for s in record["steps"])
-    record["tokens_in"] = sum(s.get("tokens_in", 0) for s in record["steps"])
-    record["tokens_out"] = sum(s.get("tokens_out", 0) for s in record["steps"])
-    costs = [s.get("cost_usd") for s in record["steps"] if s.get("cost_usd") is not None]
-    record["cost_usd"] = round(sum(costs), 8) if costs else None
-    record["wall_time_s"] = round(time.perf_counter() - t0, 6)
+    add_totals(record, t0)
     return record
+
+
+def _play(record: dict[str, Any], env: LamEnv, agent: BaseAgent, task: Task, *, seed: int,
+          limits: tuple[float | None, float | None], observations: list[dict[str, Any]] | None) -> None:
+    """Reset the environment and the agent, then step until the episode ends (the steps go into ``record``)."""
+    step_timeout = limits[0]
+    text, info = env.reset(seed=seed)
+    record["instruction"] = env.instruction
+    view = task.view().model_copy(update={"tools": env.sandbox.tools(), "instruction": env.instruction,
+                                          "max_steps": env.max_steps})
+    bind_privileged(agent, task=task, variant=env.variant)
+    obs = Observation(text=text, controls=info["controls"], focused=info["focused"], instruction=env.instruction)
+    steps = record["steps"]
+    seen = observations if observations is not None else []
+    history: list[dict[str, Any]] = []
+    deadlines = Deadlines(*limits)
+    with deadlines.guard(step=False):
+        agent.reset(view)
+    while True:
+        seen.append({"text": obs.text, "controls": obs.controls, "focused": obs.focused, "error": obs.error,
+                     "result": obs.result, "data": obs.data})
+        turn = act_within(agent, obs, deadlines, step_timeout)
+        if turn.timed_out:
+            record["termination"] = "step_timeout"
+            steps.append({"index": len(steps), "raw": None, "action": None, "valid": False,
+                          "error": f"the agent took longer than {step_timeout}s to act", "ok": False, "result": "",
+                          "ops": [], "safety_events": [], "latency_s": round(turn.latency, 4)})
+            return
+        try:
+            text, _reward, terminated, truncated, info = env.step(turn.output)
+        except _BROKEN as exc:
+            if not env.acted:
+                raise
+            _broken(record, env, exc, output=turn.output, latency=turn.latency)
+            return
+        if not (terminated or truncated):
+            deadlines.check_episode()
+        steps.append({"index": info["step"], "raw": raw_output(turn.output), "action": info["action"],
+                      "valid": info["valid"], "error": info["error"], "ok": info["ok"], "result": info["result"],
+                      "ops": info["ops"], "blocked_ops": info["blocked_ops"], "safety_events": info["safety_events"],
+                      **step_usage(turn)})
+        if terminated or truncated:
+            record["termination"] = "finish" if terminated else "max_steps"
+            return
+        if info["action"] is not None:
+            history.append(info["action"])
+        obs = Observation(text=text, controls=info["controls"], focused=info["focused"], step=info["step"] + 1,
+                          error=info["error"], result=info["result"], data=info["data"],
+                          instruction=env.instruction, history=list(history))
+
+
+def _judge(record: dict[str, Any], env: LamEnv) -> None:
+    """The verdict on the final state into ``record`` (a sandbox that fails here: the agent's doing, or infra)."""
+    judged_here = env.verdict is None
+    try:
+        verdict = env.verdict or env.judge()
+    except _BROKEN as exc:
+        if not env.acted:
+            record["error"] = f"{type(exc).__name__} while judging the episode: {exc}"
+            record["termination"] = "error"
+        else:
+            _broken(record, env, exc)
+    except Exception as exc:  # the sandbox failed for a cause outside the agent's reach: infrastructure
+        record["error"] = f"{type(exc).__name__} while judging the episode: {exc}"
+        record["termination"] = "error"
+    else:
+        record.update(success=verdict["success"], claim=verdict["claim"], claim_message=verdict["claim_message"],
+                      false_success=verdict["false_success"], checks=verdict["checks"],
+                      state_changes=verdict["state_changes"])
+        if "attack_succeeded" in verdict:
+            record["attack_succeeded"] = verdict["attack_succeeded"]
+        if judged_here and verdict["final_safety_events"] and record["steps"]:
+            record["steps"][-1]["safety_events"] = (list(record["steps"][-1]["safety_events"])
+                                                    + verdict["final_safety_events"])

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import time
-import traceback
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -26,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lambench import __version__
 from lambench.action import action_tool_definitions, parse_action
-from lambench.agents.base import Observation, make_agent
-from lambench.episode import Deadlines, StepTimeout, raw_output
+from lambench.agents.base import BaseAgent, Observation, make_agent
+from lambench.episode import (Deadlines, act_within, add_totals, bind_privileged, error_text, raw_output, setup_agent,
+                              step_usage)
 from lambench.executors import execute
 from lambench.replay.dataset import Dataset, load_dataset
 from lambench.metrics.replay import replay_summary, resolve_object, score_step
@@ -142,90 +142,69 @@ def replay_trajectory(steps: list[dict[str, Any]], agent_spec: str, *, seed: int
     """Replay one trajectory (its step records, in order) and return its record for ``episodes.jsonl``."""
     t0 = time.perf_counter()
     first = steps[0]
-    n_total = int(first.get("n_steps") or len(steps))
     record = _base_record(first, agent_spec, seed, complete)
     try:
-        if agent is None:
-            agent = make_agent(agent_spec, seed=seed, options=agent_options)
-        view = _task_view(first, n_total)
-        task = _live_task(first)
-        if task is not None:
-            view = task.view().model_copy(update={"instruction": first["request"], "tools": view.tools,
-                                                  "max_steps": max(task.max_steps, n_total)})
-        if getattr(agent, "privileged", False):
-            # a privileged agent (the oracle) gets the dataset's gold of each step, whoever recorded it
-            if hasattr(agent, "bind_trajectory"):
-                agent.bind_trajectory({s["step"]: s["gold"] for s in steps})
-            elif task is not None and hasattr(agent, "bind"):
-                from lambench.perturb import Variant
-
-                agent.bind(task, Variant.parse(first.get("variant", "clean")))
-            else:
-                raise RuntimeError(f"agent {agent_spec!r} is privileged but has no bind_trajectory(), and the "
-                                   "trajectory's task is not installed")
-        limits = Deadlines(step_timeout, None)
-        with limits.guard(step=False):
-            agent.reset(view)
+        agent = setup_agent(agent, agent_spec, seed=seed, options=agent_options)
+        deadlines = _start(agent, agent_spec, steps, step_timeout)
         for s in steps:
-            obs_rec = s["observation"]
-            controls = obs_rec.get("controls") or []
-            obs = Observation(text=obs_rec["text"], controls=controls, focused=obs_rec.get("focused") or "",
-                              step=s["step"], error=obs_rec.get("error"), result=obs_rec.get("result") or "",
-                              data=obs_rec.get("data"), instruction=first["request"], history=list(s["history"]))
-            if hasattr(agent, "last_status"):
-                agent.last_status = None
-            ts = time.perf_counter()
-            timed_out = False
-            try:
-                with limits.guard(step=True):
-                    output = agent.act(obs)
-            except StepTimeout:
-                if getattr(agent, "in_request", False):  # waiting on the model endpoint: infrastructure
-                    raise RuntimeError(f"the model endpoint did not answer within the step timeout "
-                                       f"({step_timeout}s)") from None
-                timed_out, output = True, None
-            latency = time.perf_counter() - ts
-            usage = getattr(agent, "last_usage", None) or {}
-            if timed_out:
-                pred, error = None, f"the agent took longer than {step_timeout}s to act"
-            else:
-                parsed = parse_action(output)
-                pred = parsed.action.model_dump() if parsed.valid else None
-                error = parsed.error
-            pred_status = None
-            if pred is not None:
-                pred_status = ("finish" if pred["type"] == "finish" or getattr(agent, "last_status", None) == "finish"
-                               else "continue")
-            gold = s["gold"]
-            golds = [[a, resolve_object(a, controls)] for a in [gold["action"], *(gold.get("alternatives") or [])]]
-            pred_object = resolve_object(pred, controls)
-            verdict = score_step(pred, pred_object, pred_status, golds, gold["status"])
-            record["steps"].append({
-                "index": s["step"], "raw": None if timed_out else raw_output(output), "action": pred,
-                "valid": pred is not None, "error": error, "ok": verdict["success"], "result": "", "ops": [],
-                "blocked_ops": [], "safety_events": [], "latency_s": round(latency, 6),
-                "tokens_in": int(usage.get("tokens_in", 0)), "tokens_out": int(usage.get("tokens_out", 0)),
-                "cost_usd": usage.get("cost_usd"), "pred_object": pred_object, "pred_status": pred_status, "golds": golds,
-                "gold_status": gold["status"], "verdict": verdict,
-            })
+            record["steps"].append(_replay_step(agent, s, first["request"], deadlines, step_timeout))
     except Exception as exc:  # the agent blew up: infrastructure, retried, never scored
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""
-        record["error"] = f"{type(exc).__name__}: {exc}{where}"
+        record["error"] = error_text(exc)
         record["termination"] = "error"
     steps_done = record["steps"]
     n_ok = sum(1 for st in steps_done if st["verdict"]["success"])
-    record["n_steps"] = len(steps_done)
-    record["n_invalid"] = sum(not st["valid"] for st in steps_done)
     record["replay"]["step_success"] = round(n_ok / len(steps_done), 6) if steps_done else 0.0
     record["step_success"] = record["replay"]["step_success"]
     record["success"] = bool(complete and steps_done and n_ok == len(steps_done) == len(steps))
-    record["tokens_in"] = sum(st["tokens_in"] for st in steps_done)
-    record["tokens_out"] = sum(st["tokens_out"] for st in steps_done)
-    costs = [st["cost_usd"] for st in steps_done if st.get("cost_usd") is not None]
-    record["cost_usd"] = round(sum(costs), 8) if costs else None
-    record["wall_time_s"] = round(time.perf_counter() - t0, 6)
+    add_totals(record, t0)
     return record
+
+
+def _start(agent: BaseAgent, agent_spec: str, steps: list[dict[str, Any]], step_timeout: float | None) -> Deadlines:
+    """Bind (a privileged agent) and reset the agent for the trajectory; the step limits to replay it under."""
+    first = steps[0]
+    n_total = int(first.get("n_steps") or len(steps))
+    view = _task_view(first, n_total)
+    task = _live_task(first)
+    if task is not None:
+        view = task.view().model_copy(update={"instruction": first["request"], "tools": view.tools,
+                                              "max_steps": max(task.max_steps, n_total)})
+    # a privileged agent (the oracle) gets the dataset's gold of each step, whoever recorded it
+    bind_privileged(agent, task=task, variant=first.get("variant", "clean"),
+                    golds={s["step"]: s["gold"] for s in steps}, spec=agent_spec)
+    deadlines = Deadlines(step_timeout, None)
+    with deadlines.guard(step=False):
+        agent.reset(view)
+    return deadlines
+
+
+def _replay_step(agent: BaseAgent, s: dict[str, Any], request: str, deadlines: Deadlines,
+                 step_timeout: float | None) -> dict[str, Any]:
+    """The agent's prediction at one recorded step, scored against its gold."""
+    obs_rec = s["observation"]
+    controls = obs_rec.get("controls") or []
+    obs = Observation(text=obs_rec["text"], controls=controls, focused=obs_rec.get("focused") or "",
+                      step=s["step"], error=obs_rec.get("error"), result=obs_rec.get("result") or "",
+                      data=obs_rec.get("data"), instruction=request, history=list(s["history"]))
+    agent.last_status = None
+    turn = act_within(agent, obs, deadlines, step_timeout, infra_error=RuntimeError)
+    if turn.timed_out:
+        pred, error = None, f"the agent took longer than {step_timeout}s to act"
+    else:
+        parsed = parse_action(turn.output)
+        pred = parsed.action.model_dump() if parsed.valid else None
+        error = parsed.error
+    pred_status = None
+    if pred is not None:
+        pred_status = "finish" if pred["type"] == "finish" or agent.last_status == "finish" else "continue"
+    gold = s["gold"]
+    golds = [[a, resolve_object(a, controls)] for a in [gold["action"], *(gold.get("alternatives") or [])]]
+    pred_object = resolve_object(pred, controls)
+    verdict = score_step(pred, pred_object, pred_status, golds, gold["status"])
+    return {"index": s["step"], "raw": None if turn.timed_out else raw_output(turn.output), "action": pred,
+            "valid": pred is not None, "error": error, "ok": verdict["success"], "result": "", "ops": [],
+            "blocked_ops": [], "safety_events": [], **step_usage(turn), "pred_object": pred_object,
+            "pred_status": pred_status, "golds": golds, "gold_status": gold["status"], "verdict": verdict}
 
 
 # ---------------------------------------------------------------------------- a whole dataset
@@ -254,10 +233,7 @@ def replay(config: ReplayConfig, *, run_dir: str | os.PathLike | None = None,
     ds = dataset or load_dataset(config.dataset, skip_bad=config.skip_bad_lines)
     trajs = ds.trajectories
     if config.trajectories:
-        unknown = [t for t in config.trajectories if t not in trajs]
-        if unknown:
-            raise ValueError(f"unknown trajectory id(s) in {ds.path}: {', '.join(unknown[:5])}")
-        trajs = {t: trajs[t] for t in config.trajectories}
+        trajs = ds.select(config.trajectories)
     rd = RunDir(Path(run_dir) if run_dir is not None else default_replay_dir(config, ds.name))
     _prepare(rd, config, ds)
     rd.repair()

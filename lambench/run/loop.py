@@ -23,8 +23,8 @@ from lambench.run.config import (ConfigError, Job, RunConfig, config_diffs, defa
 from lambench.run.rundir import OBSERVATIONS, RunDir
 from lambench.run.summary import write_summary
 from lambench.sandboxes import registry
-from lambench.sandboxes.containers.ownership import (OWNERSHIP_ENV, prepare_containers, prune_quietly, remove_containers,
-                                                     restore_env)
+from lambench.sandboxes.containers.ownership import (OWNERSHIP_ENV, prepare_containers, prune_quietly,
+                                                     remove_containers, restore_env)
 from lambench.task import Task, suite_version
 
 __all__ = ["RunResult", "run", "run_job", "error_record"]

@@ -116,8 +116,8 @@ def validate_episode(rec: Any) -> None:
     ``"false"`` would count as true), counts as non-negative integers, times and costs as finite
     numbers (``Infinity`` and ``NaN`` are refused), ``claim`` one of ``CLAIMS``, and ``agent``
     present.  Other fields a record lacks are not required here (``episode_key`` names the key
-    fields); unknown fields pass, so records of later versions still load.  Every reader (``score``, ``report``, ``gate``) goes
-    through this, so they all see the same episodes.
+    fields); unknown fields pass, so records of later versions still load.  Every reader (``score``,
+    ``report``, ``gate``) goes through this, so they all see the same episodes.
 
     >>> validate_episode({"task_id": "t", "agent": "oracle", "success": "false"})
     Traceback (most recent call last):
