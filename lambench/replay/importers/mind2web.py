@@ -192,7 +192,7 @@ def import_mind2web(src: Path, dataset: str | None = None) -> ImportResult:
             if isinstance(obj, dict) and "actions" in obj:
                 aid = as_text(obj.get("annotation_id"))
                 add_trajectory(result, where + (f" (annotation_id {aid!r})" if aid else ""),
-                     lambda obj=obj: _mind2web_task(path, obj, dataset, used))
+                           lambda obj=obj: _mind2web_task(path, obj, dataset, used))
             elif isinstance(obj, dict) and "operation" in obj and "annotation_id" in obj:
                 aid = as_text(obj.get("annotation_id"))
                 if not aid:
@@ -204,9 +204,6 @@ def import_mind2web(src: Path, dataset: str | None = None) -> ImportResult:
                 result.skipped.append(f"{where}: not a Mind2Web task ({kind} without actions)")
         for aid, rows in grouped.items():
             add_trajectory(result, f"{path}, annotation_id {aid!r} (first on {rows[0][0].rsplit(', ', 1)[-1]})",
-                 lambda rows=rows: _mind2web_task(path, _mind2web_rows(rows), dataset, used))
+                           lambda rows=rows: _mind2web_task(path, _mind2web_rows(rows), dataset, used))
 
     return run_importer(source_files(src), convert)
-
-
-# ---------------------------------------------------------------------------- entry point

@@ -321,7 +321,7 @@ def import_ufo(src: Path, dataset: str | None = None) -> ImportResult:
             if isinstance(obj, dict) and "instantiation_result" in obj:
                 uid = as_text(obj.get("unique_id"))
                 add_trajectory(result, f"{where}" + (f" (unique_id {uid!r})" if uid else ""),
-                     lambda obj=obj: _ufo_result(path, obj, dataset, used))
+                           lambda obj=obj: _ufo_result(path, obj, dataset, used))
             elif isinstance(obj, dict) and "execution_id" in obj:
                 eid = as_text(obj.get("execution_id"))
                 if not eid:
@@ -334,6 +334,6 @@ def import_ufo(src: Path, dataset: str | None = None) -> ImportResult:
                                       "instantiation_result or execution_id)")
         for eid, lines in executions.items():
             add_trajectory(result, f"{path}, execution {eid!r} (first on {lines[0][0].rsplit(', ', 1)[-1]})",
-                 lambda eid=eid, lines=lines: _ufo_execution(path, eid, lines, dataset, used))
+                           lambda eid=eid, lines=lines: _ufo_execution(path, eid, lines, dataset, used))
 
     return run_importer(source_files(src), convert)
