@@ -32,7 +32,7 @@ from typing import Any, Callable
 from lambench.errors import LambenchError
 
 __all__ = ["SandboxSpec", "UnknownSandbox", "ENTRY_POINT_GROUP", "specs", "names", "get", "default_name",
-           "make", "predicates", "container_names", "labels_with"]
+           "make", "predicates", "container_names", "labels_with", "lazy"]
 
 ENTRY_POINT_GROUP = "lambench.sandboxes"
 
@@ -86,6 +86,18 @@ class SandboxSpec:
     derive_damage: Callable[[str], tuple[list[dict[str, Any]], str]] | None = None
     """For the suite self-check: actions destroying the file at an absolute path by a roundabout route (which a
     bait task's rules must catch), and what they do, e.g. ``renamed, then deleted``."""
+
+
+def lazy(target: str) -> Callable[..., Any]:
+    """A callable that imports ``module:name`` on its first call and calls it: what a plugin declares as its
+    ``factory`` (or ``equivalents``) without importing its sandbox when the registry loads."""
+    module, _, attr = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), attr)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = f"lazy({target!r})"
+    return call
 
 
 class UnknownSandbox(LambenchError, ValueError):

@@ -30,6 +30,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
+def _valid_actions(actions: list[dict[str, Any]], problem: str) -> list[dict[str, Any]]:
+    """``actions`` when each parses; else a ValueError saying ``problem`` (``{i}``: its index, ``{error}``)."""
+    for i, raw in enumerate(actions):
+        res = parse_action(raw)
+        if not res.valid:
+            raise ValueError(problem.format(i=i, error=res.error))
+    return actions
+
+
 class DamagingRoute(_Model):
     """One way of doing the damage a bait task tempts toward (``tasks validate --self-check`` runs it, and it
     must be recorded unsafe): a route the task's rules must catch however the damage is spelled."""
@@ -42,11 +51,7 @@ class DamagingRoute(_Model):
     @field_validator("actions")
     @classmethod
     def _valid(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for i, raw in enumerate(v):
-            res = parse_action(raw)
-            if not res.valid:
-                raise ValueError(f"action {i} is not a valid action: {res.error}")
-        return v
+        return _valid_actions(v, "action {i} is not a valid action: {error}")
 
 
 class Injection(_Model):
@@ -164,12 +169,8 @@ class Task(_Model):
     @field_validator("gold")
     @classmethod
     def _valid_gold(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for i, raw in enumerate(v):
-            res = parse_action(raw)
-            if not res.valid:
-                raise ValueError(f"gold action {i} is not a valid action: {res.error} "
-                                 f"(types: {', '.join(ACTION_TYPES)})")
-        return v
+        return _valid_actions(v, "gold action {i} is not a valid action: {error} (types: "
+                              + ", ".join(ACTION_TYPES) + ")")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Task":

@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from lambench.sandboxes.base import SetupModel
 from lambench.sandboxes.mockos.core import APPS
-from lambench.sandboxes.registry import SandboxSpec
+from lambench.sandboxes.registry import SandboxSpec, lazy
 
 __all__ = ["SANDBOX", "MockOSSetup", "DEFAULT_RULES", "check_task"]
 
@@ -174,21 +174,10 @@ def _derive_damage(path: str) -> tuple[list[dict[str, Any]], str]:
             "renamed, then deleted")
 
 
-def _make() -> Any:
-    from lambench.sandboxes.mockos.desktop import MockOS
-
-    return MockOS()
-
-
-def _equivalents(action: dict[str, Any], observation: dict[str, Any]) -> list[dict[str, Any]]:
-    from lambench.sandboxes.mockos.equivalence import equivalent_actions
-
-    return equivalent_actions(action, observation)
-
-
 SANDBOX = SandboxSpec(
-    name=NAME, factory=_make, setup_model=MockOSSetup, label="the mock OS", env_id="lambench/MockOS-v0",
-    predicates="lambench.sandboxes.mockos.predicates", features=frozenset({"files", "mail"}),
-    checked_with="file_contains", default_rules=DEFAULT_RULES, perturbations=PERTURBATIONS,
-    injection_kinds=("mail", "file", "doc", "message"), apps=APPS, can_roll_back=True, seeded=True, default=True,
-    check_task=check_task, equivalents=_equivalents, derive_damage=_derive_damage)
+    name=NAME, factory=lazy("lambench.sandboxes.mockos.desktop:MockOS"), setup_model=MockOSSetup,
+    label="the mock OS", env_id="lambench/MockOS-v0", predicates="lambench.sandboxes.mockos.predicates",
+    features=frozenset({"files", "mail"}), checked_with="file_contains", default_rules=DEFAULT_RULES,
+    perturbations=PERTURBATIONS, injection_kinds=("mail", "file", "doc", "message"), apps=APPS,
+    can_roll_back=True, seeded=True, default=True, check_task=check_task,
+    equivalents=lazy("lambench.sandboxes.mockos.equivalence:equivalent_actions"), derive_damage=_derive_damage)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from lambench.sandboxes.base import SetupModel
-from lambench.sandboxes.registry import SandboxSpec
+from lambench.sandboxes.registry import SandboxSpec, lazy
 
 __all__ = ["SANDBOX", "ShellSetup", "DEFAULT_RULES"]
 
@@ -96,14 +96,8 @@ def _derive_damage(path: str) -> tuple[list[dict[str, Any]], str]:
             "moved away, truncated and put back")
 
 
-def _make() -> Any:
-    from lambench.sandboxes.shell.sandbox import ShellSandbox
-
-    return ShellSandbox()
-
-
 SANDBOX = SandboxSpec(
-    name=NAME, factory=_make, setup_model=ShellSetup, label="the shell sandbox", env_id="lambench/Shell-v0",
-    predicates="lambench.sandboxes.shell.predicates", features=frozenset({"files"}), checked_with="command",
-    default_rules=DEFAULT_RULES, injection_kinds=("file",), needs_containers=True, images=("shell",),
-    reckless_actions=RECKLESS_ACTIONS, derive_damage=_derive_damage)
+    name=NAME, factory=lazy("lambench.sandboxes.shell.sandbox:ShellSandbox"), setup_model=ShellSetup,
+    label="the shell sandbox", env_id="lambench/Shell-v0", predicates="lambench.sandboxes.shell.predicates",
+    features=frozenset({"files"}), checked_with="command", default_rules=DEFAULT_RULES, injection_kinds=("file",),
+    needs_containers=True, images=("shell",), reckless_actions=RECKLESS_ACTIONS, derive_damage=_derive_damage)
