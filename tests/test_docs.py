@@ -186,6 +186,18 @@ def test_the_agent_example_runs(tmp_path, monkeypatch):
     assert rec["error"] is None and rec["claim"] == "failure" and rec["n_steps"] == 3
 
 
+def test_the_hook_example_reports_its_tokens(tmp_path, monkeypatch):
+    from lambench.episode import run_episode
+
+    code = next(b for *_, b in fences(ROOT / "docs/agents.md", "python") if "class CountingAgent" in b)
+    (tmp_path / "counting_agent.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("counting_agent", None)
+    rec = run_episode(load_task(ROOT / "tasks/mockos-core/mail-send-report.yaml"), "counting_agent:CountingAgent",
+                      seed=0, trial=0)
+    assert rec["error"] is None and rec["claim"] == "failure" and rec["tokens_out"] == 12 and rec["tokens_in"] > 0
+
+
 # ---------------------------------------------------------------------------- links and paths
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")

@@ -38,3 +38,13 @@ def test_readme_quickstart_runs_reports_gates_and_replays():
     quick = README[README.index("## Quickstart"):README.index("## Documentation")]
     for command in ("lambench run ", "lambench report ", "lambench gate ", "lambench replay "):
         assert command in quick
+
+
+def test_readme_layout_names_folders_that_exist():
+    layout = README[README.index("## Layout"):]
+    block = re.search(r"```\n(.*?)```", layout, re.DOTALL).group(1)
+    folders = set(re.findall(r"(?<![\w/])([a-z_]+)/(?=[\s:,)])", block))
+    assert {"lambench", "docs", "tasks", "sandboxes", "run", "executors", "metrics", "containers"} <= folders
+    homes = [ROOT, ROOT / "lambench", ROOT / "lambench/sandboxes", ROOT / "tasks"]
+    for name in folders:
+        assert any((home / name).is_dir() for home in homes), f"README layout: no folder {name}/"

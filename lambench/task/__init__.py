@@ -1,7 +1,7 @@
 """Tasks: the YAML schema (:mod:`.schema`), whether a task fits its sandbox (:mod:`.fit`), and the loader
 (:mod:`.loader`, reading YAML through :mod:`.yamlsafe`).
 
-See the README section "Writing a task" for a complete example.
+See docs/tasks.md ("A task file") for a complete example.
 """
 
 from lambench.safety import SafetyRule
