@@ -10,7 +10,7 @@ import pytest
 
 from lambench.record import EpisodeRecord
 from lambench.run import RunConfig, RunDirError, run
-from lambench.sandboxes.docker import process_start
+from lambench.sandboxes.containers import process_start
 from lambench.task import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
