@@ -3,6 +3,7 @@
 
     python scripts/compare_records.py capture DIR [--seeds 0 1] [--suite S ...] [--agent A ...]
     python scripts/compare_records.py compare BEFORE AFTER
+    python scripts/compare_records.py recanonicalize DIR
 
 ``capture`` runs ``lambench run`` for every suite under ``tasks/`` (every perturbation too, where a suite's
 sandbox has any, and once with ``--guard``), every built-in baseline agent and every seed, and ``lambench
@@ -10,7 +11,9 @@ replay`` for every replay dataset, with the ``lambench`` of the current checkout
 so a ``git worktree`` of an older commit captures that commit's behaviour when run from its folder). Each run's
 records -- ``episodes.jsonl``, ``observations.jsonl`` and ``summary.json`` -- are written to ``DIR`` in a
 canonical form: keys sorted, lines sorted by episode key, and the fields that measure wall time (``wall_time_s``,
-``latency_s``, ``mean_wall_time_s``, ...) and the run's own paths dropped. ``compare`` diffs two such
+``latency_s``, ``mean_wall_time_s``, ...), the run's own paths and the time it was computed dropped, and
+source locations inside lambench in error texts (``.../lambench/agents/baseline.py:321``) masked: they move with
+the code. ``compare`` diffs two such
 captures and exits 1 when any record differs, printing the first differences.
 """
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -27,7 +31,9 @@ from typing import Any
 ROOT = Path.cwd()
 AGENTS = ["oracle", "random", "noop-claim", "reckless", "injection-follower"]
 TIME_KEYS = ("wall", "latency", "elapsed", "duration", "created", "started", "finished", "timestamp")
-DROP_KEYS = {"run_dir", "out", "path", "lambench_version", "git_commit", "python", "platform", "host"}
+DROP_KEYS = {"run_dir", "out", "path", "lambench_version", "git_commit", "python", "platform", "host", "computed"}
+SOURCE_LINE = re.compile(r"(/[^\s'\"]+)?/lambench/[\w/]+\.py(:\d+|\", line \d+)")
+"""A source location inside lambench in an error text: it moves with the code, not with the behaviour."""
 
 
 def _timeish(key: str) -> bool:
@@ -43,6 +49,8 @@ def canonical(value: Any) -> Any:
         return [canonical(v) for v in value]
     if isinstance(value, float):
         return round(value, 9)
+    if isinstance(value, str) and "lambench/" in value:
+        return SOURCE_LINE.sub("<lambench source>", value)
     return value
 
 
@@ -141,6 +149,12 @@ def capture(out: Path, seeds: list[int], suites: list[str] | None, agents: list[
                 (out / name / "exit_code").write_text(f"{rc}\n")
 
 
+def recanonicalize(out: Path) -> None:
+    """Write DIR's canonical records again from the raw runs kept in DIR/_runs (after changing canonical())."""
+    for run_dir in sorted((out / "_runs").iterdir()):
+        _save(run_dir, out / run_dir.name)
+
+
 def compare(before: Path, after: Path, show: int = 5) -> int:
     names = sorted({p.relative_to(before) for p in before.rglob("*") if p.is_file() and "_runs" not in p.parts
                     and p.name != "capture.log"}
@@ -181,7 +195,12 @@ def main() -> int:
     cmp_ = sub.add_parser("compare", help="diff two captures; exit 1 when they differ")
     cmp_.add_argument("before", type=Path)
     cmp_.add_argument("after", type=Path)
+    rec = sub.add_parser("recanonicalize", help="rewrite DIR's canonical records from the raw runs in DIR/_runs")
+    rec.add_argument("dir", type=Path)
     args = ap.parse_args()
+    if args.cmd == "recanonicalize":
+        recanonicalize(args.dir)
+        return 0
     if args.cmd == "capture":
         capture(args.dir.resolve(), args.seeds, args.suites, args.agents or AGENTS)
         return 0
