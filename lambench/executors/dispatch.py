@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any, Callable
 
-from lambench.executors.base import Call, Executor, Failed, Finished, Lost, Outcome
+from lambench.executors.base import Call, Executor, Finished, Lost, Outcome
 
 __all__ = ["CHUNK_SECONDS", "chunk_size", "Dispatcher", "execute", "run_ray", "Interrupted"]
 

@@ -130,7 +130,7 @@ def _serve(conn: Connection, parent_pid: int, parent_start: str | None, env: dic
     while (calls := inbox.get()) is not None:
         try:
             msg: tuple[str, Any] = ("done", [fn(*args) for fn, args in calls])
-        except Exception as exc:
+        except BaseException as exc:  # even SystemExit: the chunk failed, the worker goes on
             msg = ("failed", f"{type(exc).__name__}: {exc}")
         try:
             conn.send(msg)

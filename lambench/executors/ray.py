@@ -102,7 +102,8 @@ def connect_ray(address: str | None = None, *, workers: int | None = None) -> di
             ray.init(**kwargs)
             break
         except ValueError as exc:  # e.g. ray:// without the Ray Client extra
-            raise ExecutorError(f"cannot connect to Ray at {address}: {exc} (`{RAY_INSTALL_HINT}` installs it)") from None
+            raise ExecutorError(f"cannot connect to Ray at {address}: {exc} "
+                                f"(`{RAY_INSTALL_HINT}` installs it)") from None
         except (ConnectionError, RuntimeError, TimeoutError) as exc:
             if attempt == 1 and "Starting Ray client server failed" in str(exc):
                 time.sleep(1.0)  # the head's server for this Ray Client connection did not start: once more
@@ -131,7 +132,7 @@ class _EpisodeWorker:
     starts the moment the previous one ends: no scheduling by the raylet per task, no idle gap between
     chunks.  Calls from one run execute in the order they were sent."""
 
-    def run(self, env: dict[str, str], calls: list[tuple[Callable[..., dict[str, Any]], tuple]]) -> list[dict[str, Any]]:
+    def run(self, env: dict[str, str], calls: list[Call]) -> list[dict[str, Any]]:
         _apply_env(env)
         return [fn(*args) for fn, args in calls]
 
