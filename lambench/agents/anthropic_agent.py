@@ -13,23 +13,13 @@ import inspect
 import os
 from typing import Any
 
-from lambench.agents.clients import (
-    CONTEXT_OVERFLOW,
-    InfraError,
-    TransientError,
-    error_message,
-    html_title,
-    missing_extra,
-    retry_after_from,
-    safe_url,
-    wire_tool_names,
-)
-from lambench.agents.llm import ChatAgent, Completion, ContextOverflow, ToolsUnsupported
+from lambench.agents.clients import TransientError, import_sdk, refuse_text, safe_url, wire_tool_names
+from lambench.agents.llm import ChatAgent, Completion, SdkErrors
 
 __all__ = ["AnthropicAgent"]
 
 
-_TOOL_ERRORS = ("tool", "function call", "function_call", "tool_choice")
+_ERRORS = SdkErrors(key_env="ANTHROPIC_API_KEY")
 
 
 def _anthropic_tools(tools: list[dict[str, Any]], names: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -47,16 +37,12 @@ class AnthropicAgent(ChatAgent):
     provider = "anthropic"
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None, **options: Any):
-        try:
-            import anthropic
-        except ImportError:
-            raise missing_extra("anthropic", "api") from None
+        self._anthropic = anthropic = import_sdk("anthropic", "api")
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
         super().__init__(model, **options)
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
             raise ValueError("anthropic: set ANTHROPIC_API_KEY")
-        self._anthropic = anthropic
         self.client = anthropic.Anthropic(api_key=key, base_url=self.base_url, timeout=self.request_timeout,
                                           max_retries=0)
         try:
@@ -70,7 +56,6 @@ class AnthropicAgent(ChatAgent):
         return safe_url(self.base_url) or "https://api.anthropic.com"
 
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
-        a = self._anthropic
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         turns = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
         kwargs: dict[str, Any] = {"model": self.model, "messages": turns, "max_tokens": self.params["max_tokens"],
@@ -82,43 +67,8 @@ class AnthropicAgent(ChatAgent):
             # the API refuses dotted names (mail.send): send mail_send, map the model's calls back
             names = wire_tool_names([t.get("function", t)["name"] for t in tools])
             kwargs["tools"] = _anthropic_tools(tools, names)
-        try:
-            resp = self.client.messages.create(**kwargs)
-        except a.RateLimitError as exc:
-            raise TransientError(f"429 rate limited: {error_message(exc)}", retry_after=retry_after_from(exc.response.headers)
-                                 ) from None
-        except a.APITimeoutError:
-            raise TransientError(f"no answer from {self._endpoint()} within {self.request_timeout:g}s "
-                                 "(request timeout)") from None
-        except a.APIConnectionError as exc:
-            raise TransientError(f"cannot connect to {self._endpoint()}: {exc.__cause__ or exc}") from None
-        except a.APIStatusError as exc:
-            status = exc.status_code
-            text = error_message(exc)
-            if status >= 500 or status in (408, 529):
-                raise TransientError(f"{status} server error: {text}", retry_after=retry_after_from(exc.response.headers)
-                                     ) from None
-            if status in (400, 413, 422) and CONTEXT_OVERFLOW.search(text):
-                raise ContextOverflow(text) from None
-            if tools and status in (400, 422, 501) and any(w in text.lower() for w in _TOOL_ERRORS):
-                raise ToolsUnsupported(text) from None
-            if status in (401, 403):
-                raise InfraError(f"{self._endpoint()} refused the credentials ({status}: {text}); check "
-                                 "ANTHROPIC_API_KEY") from None
-            if status == 404:
-                raise InfraError(f"{self._endpoint()} answered 404 for model {self.model!r} ({text}); check the "
-                                 "model name and --base-url") from None
-            raise InfraError(f"{self._endpoint()} rejected the request ({status}: {text})") from None
-        except a.APIError as exc:
-            raise TransientError(f"unreadable answer from {self._endpoint()}: {exc}") from None
-        except ValueError as exc:  # a body announced as JSON that is not (cut off): the SDK's json() raised
-            raise TransientError(f"unreadable answer from {self._endpoint()} (not JSON: {exc})") from None
-        if isinstance(resp, (str, bytes)):
-            title = html_title(resp)
-            what = f"an HTML page ({title!r})" if title is not None else f"a non-JSON answer ({resp[:200]!r})"
-            # a 200 that is not JSON is a wrong --base-url (a web UI, a proxy), not worth retrying
-            raise InfraError(f"{self._endpoint()} returned {what} instead of a message; is --base-url the "
-                             "Anthropic Messages API?")
+        resp = self._sdk_call(self._anthropic, _ERRORS, lambda: self.client.messages.create(**kwargs), tools)
+        refuse_text(resp, self._endpoint(), instead_of="a message", api="Anthropic Messages API")
         content = getattr(resp, "content", None)
         if not isinstance(content, list):
             raise TransientError(f"{self._endpoint()} returned no message content: {repr(resp)[:200]}")

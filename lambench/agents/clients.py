@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib
 import json
 import os
 import random
@@ -23,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 __all__ = ["InfraError", "TransientError", "RetryPolicy", "with_retries", "ResponseCache", "SharedSemaphore",
            "PriceTable", "missing_extra", "request_key", "parse_retry_after", "retry_after_from", "wire_tool_names",
-           "html_title"]
+           "html_title", "refuse_text", "import_sdk"]
 
 
 class InfraError(RuntimeError):
@@ -83,6 +84,14 @@ def missing_extra(package: str, extra: str) -> ImportError:
                        f"(or: pip install {package})")
 
 
+def import_sdk(package: str, extra: str) -> Any:
+    """The optional dependency ``package`` (a provider's SDK), or the ImportError of :func:`missing_extra`."""
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise missing_extra(package, extra) from None
+
+
 def parse_retry_after(value: Any) -> float | None:
     """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date); None if absent or unreadable."""
     if value is None:
@@ -116,6 +125,15 @@ def html_title(text: Any) -> str | None:
     m = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL) or re.search(
         r"<h1[^>]*>(.*?)</h1>", text, re.IGNORECASE | re.DOTALL)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", m.group(1))).strip()[:200] if m else "untitled page"
+
+
+def refuse_text(resp: Any, endpoint: str, *, instead_of: str, api: str) -> None:
+    """Raise InfraError when an SDK returned text (``resp``) rather than ``instead_of``: a 200 that is not JSON is
+    a wrong --base-url (a web UI, a proxy), not worth retrying; ``api`` is what --base-url should be."""
+    if isinstance(resp, (str, bytes)):
+        title = html_title(resp)
+        what = f"an HTML page ({title!r})" if title is not None else f"a non-JSON answer ({resp[:200]!r})"
+        raise InfraError(f"{endpoint} returned {what} instead of {instead_of}; is --base-url the {api}?")
 
 
 _WIRE_NAME = re.compile(r"[^A-Za-z0-9_-]")

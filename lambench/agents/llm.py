@@ -24,17 +24,29 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lambench.agents.base import BaseAgent
-from lambench.agents.clients import (InfraError, PriceTable, ResponseCache, RetryPolicy, SharedSemaphore,
-                                     request_key, with_retries)
+from lambench.agents.clients import (
+    CONTEXT_OVERFLOW,
+    InfraError,
+    PriceTable,
+    ResponseCache,
+    RetryPolicy,
+    SharedSemaphore,
+    TransientError,
+    error_message,
+    request_key,
+    retry_after_from,
+    with_retries,
+)
 from lambench.agents.toolcalls import extract_tool_call
 from lambench.prompts import SYSTEM_PROMPT, USER_TEMPLATE, format_history
 
-__all__ = ["ChatAgent", "Completion", "ToolsUnsupported", "JSON_PROTOCOL_NOTE", "load_template"]
+__all__ = ["ChatAgent", "Completion", "ToolsUnsupported", "SdkErrors", "JSON_PROTOCOL_NOTE", "load_template"]
 
 JSON_PROTOCOL_NOTE = """
 
@@ -94,6 +106,21 @@ def load_template(path: str | os.PathLike | None) -> dict[str, str]:
             raise ValueError(f"{path}: the user template may use {{request}}, {{history}}, {{observation}} and "
                              f"{{tools}} only ({exc}); write {{{{ and }}}} for literal braces") from None
     return data
+
+
+_TOOL_ERRORS = ("tool", "function call", "function_call", "tool_choice")
+
+
+@dataclass(frozen=True)
+class SdkErrors:
+    """Where the OpenAI and Anthropic SDKs' errors read differently (see :meth:`ChatAgent._sdk_call`)."""
+
+    key_env: str
+    """The environment variable of the key, named when the endpoint refuses the credentials."""
+    url_hint: str = ""
+    """Said after "check the model name and --base-url" when the endpoint answers 404."""
+    quota_429: bool = False
+    """A 429 saying ``insufficient_quota`` is out of quota (an infrastructure error, not retried)."""
 
 
 class ChatAgent(BaseAgent):
@@ -160,6 +187,48 @@ class ChatAgent(BaseAgent):
         """Send one request; raise TransientError (retried), ToolsUnsupported or InfraError."""
         raise NotImplementedError
 
+
+    def _sdk_call(self, sdk: Any, errors: SdkErrors, call: Callable[[], Any], tools: list[dict[str, Any]] | None
+                  ) -> Any:
+        """``call()``, one request through the OpenAI or Anthropic SDK (the module ``sdk``), with the SDK's
+        errors as TransientError (retried), ContextOverflow, ToolsUnsupported or InfraError."""
+        try:
+            return call()
+        except sdk.RateLimitError as exc:
+            text = error_message(exc)
+            quota = getattr(exc, "code", None) == "insufficient_quota" or "insufficient_quota" in text
+            if errors.quota_429 and quota:
+                raise InfraError(f"{self._endpoint()} refused the request: out of quota (429: {text})") from None
+            raise TransientError(f"429 rate limited: {text}", retry_after=retry_after_from(exc.response.headers)
+                                 ) from None
+        except sdk.APITimeoutError:
+            raise TransientError(f"no answer from {self._endpoint()} within {self.request_timeout:g}s "
+                                 "(request timeout)") from None
+        except sdk.APIConnectionError as exc:
+            raise TransientError(f"cannot connect to {self._endpoint()}: {exc.__cause__ or exc}") from None
+        except sdk.APIStatusError as exc:
+            raise self._status_error(exc.status_code, error_message(exc), exc, errors, tools) from None
+        except sdk.APIError as exc:  # e.g. a body the SDK could not validate
+            raise TransientError(f"unreadable answer from {self._endpoint()}: {exc}") from None
+        except ValueError as exc:  # a body announced as JSON that is not (cut off): the SDK's json() raised
+            raise TransientError(f"unreadable answer from {self._endpoint()} (not JSON: {exc})") from None
+
+    def _status_error(self, status: int, text: str, exc: Any, errors: SdkErrors,
+                      tools: list[dict[str, Any]] | None) -> Exception:
+        """The error to raise for an HTTP error status the SDK reported."""
+        if status >= 500 or status == 408:  # Anthropic's 529 (overloaded) among them
+            return TransientError(f"{status} server error: {text}", retry_after=retry_after_from(exc.response.headers))
+        if status in (400, 413, 422) and CONTEXT_OVERFLOW.search(text):
+            return ContextOverflow(text)
+        if tools and status in (400, 422, 501) and any(w in text.lower() for w in _TOOL_ERRORS):
+            return ToolsUnsupported(text)
+        if status in (401, 403):
+            return InfraError(f"{self._endpoint()} refused the credentials ({status}: {text}); check "
+                              f"{errors.key_env}")
+        if status == 404:
+            return InfraError(f"{self._endpoint()} answered 404 for model {self.model!r} ({text}); check the "
+                              f"model name and --base-url{errors.url_hint}")
+        return InfraError(f"{self._endpoint()} rejected the request ({status}: {text})")
     def _count(self, text: str) -> int:
         """Size of a text against the context budget (characters; the hf adapter counts tokens)."""
         return len(text)
