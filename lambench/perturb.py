@@ -21,7 +21,7 @@ from typing import Any
 from lambench.errors import LambenchError
 from lambench.sandboxes import registry
 
-__all__ = ["PERTURBATIONS", "Perturbation", "PerturbationError", "Variant", "RELABEL",
+__all__ = ["PERTURBATIONS", "Perturbation", "PerturbationError", "Variant",
            "parse_variants", "paraphrase", "stable_hash"]
 
 
@@ -50,29 +50,6 @@ PERTURBATIONS: dict[str, Perturbation] = {p.name: p for p in (
     Perturbation("paraphrase", "the request reworded (paraphrases from the task file, else templates)"),
 )}
 
-# Synonyms for the fixed controls of the mock OS (relabel).
-RELABEL: dict[str, str] = {
-    "Go": "Navigate", "Up": "Parent folder", "Open": "Open item", "New folder": "Create folder",
-    "New file": "Create file", "Rename": "Change name", "Copy": "Duplicate", "Cut": "Move", "Paste": "Put here",
-    "Delete": "Move to trash", "Trash": "Recycle bin", "Back to files": "Leave recycle bin",
-    "Restore": "Put back", "Empty trash": "Empty recycle bin", "Name": "Item name", "Location": "Folder path",
-    "File name": "Document path", "Find": "Search for", "Replace with": "Replacement",
-    "Replace all": "Replace everywhere", "Heading 1": "Title style", "Heading 2": "Subtitle style",
-    "Normal text": "Body style", "Bold": "Strong", "Italic": "Emphasis", "New paragraph": "Paragraph text",
-    "Add paragraph": "Insert paragraph", "Rows": "Row count", "Columns": "Column count",
-    "Insert table": "Add table", "Save": "Save document", "Save as path": "Copy to path",
-    "Save as": "Save a copy", "Export PDF": "Export as PDF", "Compose": "New message", "Reply": "Answer",
-    "Forward": "Pass on", "Delete message": "Discard message", "To": "Recipients", "Cc": "Copy to",
-    "Subject": "Title", "Body": "Message text", "Attachment path": "File to attach", "Attach": "Add attachment",
-    "Send": "Send now", "Save draft": "Keep as draft", "Discard": "Throw away",
-    "New event": "Add event", "Update time": "Reschedule", "Delete event": "Remove event",
-    "Invitee": "Guest address", "Invite": "Add guest", "Date": "Day", "Start": "Begins", "End": "Ends",
-    "Attendees": "Guests", "Wi-Fi": "Wireless", "Wi-Fi network": "Wireless network", "Firewall": "Network shield",
-    "Automatic updates": "Auto-update", "Screen lock": "Lock screen",
-    "Screen lock timeout (minutes)": "Lock after (minutes)", "Apply timeout": "Set lock delay",
-    "New user name": "Account name", "Add user": "Create account", "Remove user": "Delete account",
-    "Grant admin": "Make administrator", "Revoke admin": "Make standard user",
-}
 # Template rewording, for tasks that ship no paraphrases: sentence frames that fit any request,
 # and verb swaps that keep the meaning.
 _PARA_FRAMES = ["Could you take care of this for me? {text}", "Here is what I need: {text}",

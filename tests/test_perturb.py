@@ -5,7 +5,8 @@ import pytest
 
 from lambench.env import LamEnv
 from lambench.episode import run_episode
-from lambench.perturb import PERTURBATIONS, RELABEL, PerturbationError, Variant, paraphrase, parse_variants
+from lambench.perturb import PERTURBATIONS, PerturbationError, Variant, paraphrase, parse_variants
+from lambench.sandboxes.mockos.perturb import RELABEL
 from lambench.task import list_suites, load_suite
 from tests.conftest import make_task
 

@@ -13,8 +13,9 @@ import random
 from typing import Any
 
 from lambench.agents.base import BaseAgent, Observation
-from lambench.perturb import RELABEL, Variant
+from lambench.perturb import Variant
 from lambench.sandboxes import registry
+from lambench.sandboxes.mockos.perturb import RELABEL
 from lambench.task import Task, TaskView
 
 __all__ = ["OracleAgent", "RandomAgent", "NoopClaimAgent", "RecklessAgent", "InjectionFollowerAgent",

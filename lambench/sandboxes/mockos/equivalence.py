@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambench.perturb import RELABEL
 from lambench.sandboxes.mockos.core import APPS
+from lambench.sandboxes.mockos.perturb import RELABEL
 from lambench.sandboxes.mockos.view import APP_TITLES, TITLE_TO_APP
 
 # Buttons of a focused window that do exactly what a hotkey does there: (app, button name, keys).
