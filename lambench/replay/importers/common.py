@@ -14,8 +14,9 @@ from lambench.action import parse_action
 from lambench.replay.dataset import validate_step
 from lambench.replay.importers.sources import read_objects
 
-__all__ = ["MAX_NAME", "ImportResult", "Skip", "Step", "add_trajectory", "as_action", "as_text", "dig", "label_key",
-           "maybe_json", "render_controls", "run_importer", "step_records", "unique_trajectory_id"]
+__all__ = ["MAX_NAME", "ImportResult", "RecordKinds", "Skip", "Step", "add_trajectory", "as_action", "as_text", "dig",
+           "label_key", "maybe_json", "render_controls", "run_importer", "sort_objects", "step_records",
+           "unique_trajectory_id"]
 
 MAX_NAME = 200
 """The longest control name kept, in characters."""
@@ -146,3 +147,46 @@ def add_trajectory(result: ImportResult, where: str, build: Callable[[], list[di
         return
     result.records.extend(records)
     result.trajectories += 1
+
+
+@dataclass(frozen=True)
+class RecordKinds:
+    """How a format's objects are told apart: a whole trajectory in one record, or one line per step."""
+
+    whole: str
+    """The key a whole record has."""
+    whole_id: str
+    """Its id, named in messages."""
+    line: tuple[str, ...]
+    """The keys a step line has."""
+    group_id: str
+    """The key the lines of one trajectory share."""
+    group_label: str
+    """How a group is named in messages."""
+    neither: str
+    """What anything else is not (``{kind}``: its JSON type)."""
+
+
+def sort_objects(path: Path, objects: list[tuple[str, Any]], result: ImportResult, kinds: RecordKinds,
+                 whole: Callable[[dict[str, Any]], list[dict[str, Any]]],
+                 group: Callable[[str, list[tuple[str, dict[str, Any]]]], list[dict[str, Any]]]) -> None:
+    """One trajectory from each whole record (``whole``) and each group of step lines (``group``: its id and
+    its (where, line) pairs); anything else is skipped, saying why."""
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for where, obj in objects:
+        if isinstance(obj, dict) and kinds.whole in obj:
+            wid = as_text(obj.get(kinds.whole_id))
+            add_trajectory(result, where + (f" ({kinds.whole_id} {wid!r})" if wid else ""),
+                           lambda obj=obj: whole(obj))
+        elif isinstance(obj, dict) and all(k in obj for k in kinds.line):
+            gid = as_text(obj.get(kinds.group_id))
+            if not gid:
+                result.skipped.append(f"{where}: {kinds.group_id} is empty or not a string")
+                continue
+            groups.setdefault(gid, []).append((where, obj))
+        else:
+            kind = type(obj).__name__ if not isinstance(obj, dict) else "object"
+            result.skipped.append(f"{where}: {kinds.neither.format(kind=kind)}")
+    for gid, rows in groups.items():
+        add_trajectory(result, f"{path}, {kinds.group_label} {gid!r} (first on {rows[0][0].rsplit(', ', 1)[-1]})",
+                       lambda gid=gid, rows=rows: group(gid, rows))

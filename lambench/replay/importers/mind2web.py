@@ -18,9 +18,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lambench.replay.importers.common import (MAX_NAME, ImportResult, Skip, Step, add_trajectory, as_action,
+from lambench.replay.importers.common import (MAX_NAME, ImportResult, RecordKinds, Skip, Step, as_action,
                                               as_text, label_key, maybe_json, render_controls, run_importer,
-                                              step_records, unique_trajectory_id)
+                                              sort_objects, step_records, unique_trajectory_id)
 from lambench.replay.importers.sources import source_files
 
 __all__ = ["import_mind2web"]
@@ -182,28 +182,17 @@ def _mind2web_rows(rows: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
             "action_reprs": reprs, "actions": [rows[j][1] for j in order]}
 
 
+_KINDS = RecordKinds(whole="actions", whole_id="annotation_id", line=("operation", "annotation_id"),
+                     group_id="annotation_id", group_label="annotation_id",
+                     neither="not a Mind2Web task ({kind} without actions)")
+
+
 def import_mind2web(src: Path, dataset: str | None = None) -> ImportResult:
     """Import Mind2Web task records (see the module docstring)."""
     dataset = dataset or "mind2web"
 
     def convert(path: Path, objects: list[tuple[str, Any]], result: ImportResult, used: set[str]) -> None:
-        grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for where, obj in objects:
-            if isinstance(obj, dict) and "actions" in obj:
-                aid = as_text(obj.get("annotation_id"))
-                add_trajectory(result, where + (f" (annotation_id {aid!r})" if aid else ""),
-                           lambda obj=obj: _mind2web_task(path, obj, dataset, used))
-            elif isinstance(obj, dict) and "operation" in obj and "annotation_id" in obj:
-                aid = as_text(obj.get("annotation_id"))
-                if not aid:
-                    result.skipped.append(f"{where}: annotation_id is empty or not a string")
-                    continue
-                grouped.setdefault(aid, []).append((where, obj))
-            else:
-                kind = type(obj).__name__ if not isinstance(obj, dict) else "object"
-                result.skipped.append(f"{where}: not a Mind2Web task ({kind} without actions)")
-        for aid, rows in grouped.items():
-            add_trajectory(result, f"{path}, annotation_id {aid!r} (first on {rows[0][0].rsplit(', ', 1)[-1]})",
-                           lambda rows=rows: _mind2web_task(path, _mind2web_rows(rows), dataset, used))
+        sort_objects(path, objects, result, _KINDS, lambda obj: _mind2web_task(path, obj, dataset, used),
+                     lambda aid, rows: _mind2web_task(path, _mind2web_rows(rows), dataset, used))
 
     return run_importer(source_files(src), convert)

@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Any
 
 from lambench.action import parse_action
-from lambench.replay.importers.common import (MAX_NAME, ImportResult, Skip, Step, add_trajectory, as_action,
+from lambench.replay.importers.common import (MAX_NAME, ImportResult, RecordKinds, Skip, Step, as_action,
                                               as_text, dig, label_key, maybe_json, render_controls, run_importer,
-                                              step_records, unique_trajectory_id)
+                                              sort_objects, step_records, unique_trajectory_id)
 from lambench.replay.importers.sources import source_files
 
 __all__ = ["import_ufo"]
@@ -311,29 +311,18 @@ def _ufo_execution(path: Path, eid: str, lines: list[tuple[str, dict[str, Any]]]
     return step_records(dataset, tid, eid, request.strip(), steps)
 
 
+_KINDS = RecordKinds(whole="instantiation_result", whole_id="unique_id", line=("execution_id",),
+                     group_id="execution_id", group_label="execution",
+                     neither="not a UFO result record or step line ({kind} without instantiation_result or "
+                             "execution_id)")
+
+
 def import_ufo(src: Path, dataset: str | None = None) -> ImportResult:
     """Import UFO dataflow result records and post-processed step lines (see the module docstring)."""
     dataset = dataset or "ufo"
 
     def convert(path: Path, objects: list[tuple[str, Any]], result: ImportResult, used: set[str]) -> None:
-        executions: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for where, obj in objects:
-            if isinstance(obj, dict) and "instantiation_result" in obj:
-                uid = as_text(obj.get("unique_id"))
-                add_trajectory(result, f"{where}" + (f" (unique_id {uid!r})" if uid else ""),
-                           lambda obj=obj: _ufo_result(path, obj, dataset, used))
-            elif isinstance(obj, dict) and "execution_id" in obj:
-                eid = as_text(obj.get("execution_id"))
-                if not eid:
-                    result.skipped.append(f"{where}: execution_id is empty or not a string")
-                    continue
-                executions.setdefault(eid, []).append((where, obj))
-            else:
-                kind = type(obj).__name__ if not isinstance(obj, dict) else "object"
-                result.skipped.append(f"{where}: not a UFO result record or step line ({kind} without "
-                                      "instantiation_result or execution_id)")
-        for eid, lines in executions.items():
-            add_trajectory(result, f"{path}, execution {eid!r} (first on {lines[0][0].rsplit(', ', 1)[-1]})",
-                           lambda eid=eid, lines=lines: _ufo_execution(path, eid, lines, dataset, used))
+        sort_objects(path, objects, result, _KINDS, lambda obj: _ufo_result(path, obj, dataset, used),
+                     lambda eid, lines: _ufo_execution(path, eid, lines, dataset, used))
 
     return run_importer(source_files(src), convert)
