@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from lambench.cli import main
+from tests.children import default_sigint
 
 ROOT = Path(__file__).resolve().parent.parent
 FEW = ["--task", "mail-send-report", "--task", "files-clean-downloads-txt", "--task", "settings-enable-bluetooth"]
@@ -71,7 +72,8 @@ def test_interrupt_stops_cleanly_and_the_run_resumes(tmp_path, sig):
     env = dict(os.environ, PYTHONPATH=str(ROOT), LAMBENCH_TEST_SLEEP="0.05")
     cmd = [sys.executable, "-m", "lambench.cli", "run", "--suite", "mockos-core", "--agent",
            "tests.agents_for_tests:SlowOracle", "--out", str(tmp_path), "--quiet"]
-    p = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=default_sigint)
     path = tmp_path / "episodes.jsonl"
     deadline = time.time() + 60
     while time.time() < deadline and not (path.exists() and path.read_text().count("\n") >= 3):

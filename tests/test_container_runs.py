@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.children import default_sigint
 from tests.conftest import require_docker
 
 pytestmark = pytest.mark.docker
@@ -61,7 +62,8 @@ def _start(tmp_path, root, out, *, workers, sleep="1.5", agent="tests.agents_for
                    LAMBENCH_RUN_ID="an-older-run")
     return subprocess.Popen([sys.executable, "-m", "lambench.cli", "run", "--suite", "sh-mini", "--agent", agent,
                              "--workers", str(workers), "--out", str(out), "--quiet", "--executor", executor],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
 
 
 def _owned_by(client, pid):

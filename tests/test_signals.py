@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lambench.task import load_suite
+from tests.children import default_sigint
 
 ROOT = Path(__file__).resolve().parent.parent
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -56,11 +57,6 @@ def _alive(pid):
         return False
 
 
-def _default_sigint():
-    """In the child, before it runs: Ctrl-C back to its default. Started from a background job (or by a CI runner
-    that does so), this process ignores SIGINT, and a child inherits that: it would never see the Ctrl-C."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
 
 def _keys(path):
     recs = [json.loads(line) for line in path.read_text().splitlines()]
@@ -83,7 +79,7 @@ def test_a_signal_stops_the_run_cleanly_and_the_same_command_finishes_it(tmp_pat
     env = dict(os.environ, PYTHONPATH=str(ROOT), LAMBENCH_TEST_SLEEP="0.05")
     path = tmp_path / "episodes.jsonl"
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint)
+                            preexec_fn=default_sigint)
     deadline = time.time() + 120
     while time.time() < deadline and not (path.exists() and path.read_bytes().count(b"\n") >= 3):
         time.sleep(0.02)
