@@ -16,3 +16,7 @@ class LambenchError(Exception):
     """A problem in the user's input or machine, with a message that says how to fix it (CLI exit 2)."""
 
     exit_code = 2
+
+
+class MissingExtra(LambenchError, ImportError):
+    """An optional dependency that is not installed; the message names the ``pip install 'lambench[EXTRA]'``."""

@@ -18,7 +18,7 @@ from lambench.render.figures import draw_report_figures, mpl
 from lambench.render.html import report_html
 from lambench.render.markdown import report_markdown
 from lambench.results.board import build_entries, check_comparable, group_notes, rank_groups, replay_sections
-from lambench.results.runs import read_runs
+from lambench.results.runs import ReportError, read_runs
 
 __all__ = ["FIGURES", "build_report"]
 
@@ -28,7 +28,7 @@ def build_report(run_dirs: Iterable[str | os.PathLike[str]], out_dir: str | os.P
     """Write ``index.md``, ``index.html`` and the figures of ``FIGURES`` into ``out_dir``; return index.html.
 
     One leaderboard per (suite, suite version), agents ranked by success rate.  Raises
-    ``ValueError`` for a path that is not a run directory, runs without any scored episode, and
+    :class:`~lambench.results.runs.ReportError` (a ``LambenchError`` and ``ValueError``) for a path that is not a run directory, runs without any scored episode, and
     several runs that share neither an agent nor a task of the same suite version.
     """
     mpl()  # fail before writing anything when matplotlib is missing
@@ -38,10 +38,10 @@ def build_report(run_dirs: Iterable[str | os.PathLike[str]], out_dir: str | os.P
         n_all = sum(len(r.episodes) for r in runs)
         where = ", ".join(str(r.path) for r in runs)
         if n_all:
-            raise ValueError(f"no scored episodes in {where}: all {n_all} episode(s) hit infrastructure errors "
+            raise ReportError(f"no scored episodes in {where}: all {n_all} episode(s) hit infrastructure errors "
                              "(see the `error` field of episodes.jsonl); fix the cause and re-run the same "
                              "`lambench run` command, which retries only what is missing")
-        raise ValueError(f"no episodes in {where} yet (episodes.jsonl is empty); run `lambench run ... --out DIR` "
+        raise ReportError(f"no episodes in {where} yet (episodes.jsonl is empty); run `lambench run ... --out DIR` "
                          "to fill it (the same command resumes an interrupted run)")
     replay_runs = [r for r in runs if r.config.get("kind") == "replay"]
     runs_live = [r for r in runs if r.config.get("kind") != "replay"]
@@ -53,7 +53,7 @@ def build_report(run_dirs: Iterable[str | os.PathLike[str]], out_dir: str | os.P
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a directory for the report")
+        raise ReportError(f"--out {out} is a file; give a directory for the report")
     out.mkdir(parents=True, exist_ok=True)
     ranked = [g for g in groups if any(e.metrics["episodes"] for e in g.entries)]
     pngs, skipped = draw_report_figures(ranked, out)

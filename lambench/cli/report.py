@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from lambench.cli.common import UsageProblem
-
 
 @click.command("report")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
@@ -15,9 +13,5 @@ def report_cmd(run_dirs: tuple[str, ...], out: str) -> None:
     """Render run directories as a leaderboard with figures (Markdown, HTML, PNG)."""
     from lambench.report import build_report
 
-    try:
-        index = build_report(run_dirs, out)
-    except (ValueError, ImportError) as exc:  # build_report's documented errors (ValueError: not a run directory,
-        # nothing scored; ImportError: matplotlib missing, the message names the extra) until it raises LambenchErrors
-        raise UsageProblem(str(exc)) from None
+    index = build_report(run_dirs, out)  # its errors are LambenchErrors: the group prints them, exit 2
     click.echo(str(index))

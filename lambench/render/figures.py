@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lambench.errors import MissingExtra
 from lambench.metrics.episode import BUDGETS
 from lambench.render.cells import WHY_SKIPPED
 from lambench.results.board import Group
@@ -26,7 +27,7 @@ def mpl() -> Any:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise ImportError("lambench report draws its figures with matplotlib, which is not installed: "
+        raise MissingExtra("lambench report draws its figures with matplotlib, which is not installed: "
                           "pip install 'lambench[report]'") from exc
     return matplotlib, Figure, FigureCanvasAgg
 

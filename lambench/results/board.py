@@ -16,7 +16,7 @@ from typing import Any
 from lambench.metrics.episode import compute_metrics, injection_metrics, robustness
 from lambench.metrics.replay import replay_summary
 from lambench.record import episode_key
-from lambench.results.runs import Run
+from lambench.results.runs import ReportError, Run
 
 __all__ = ["Entry", "Group", "ReplaySection", "agent_label", "build_entries", "check_comparable", "group_notes",
            "rank_groups", "replay_sections"]
@@ -135,7 +135,7 @@ def check_comparable(runs: Sequence[Run]) -> None:
         f"{r.path}: {', '.join(sorted(agents)) or 'no agent'} on "
         f"{', '.join(sorted({s for s, _v, _t in tasks})) or 'no suite'} @ {r.suite_version or 'unknown version'}"
         for r, agents, tasks in info)
-    raise ValueError(
+    raise ReportError(
         f"nothing to compare: these {len(info)} runs share no agent and no task of the same suite version "
         f"({described}). Runs of different suite versions are never ranked together; re-run the agents on the "
         "current suite (`lambench run --suite SUITE --agent SPEC --out NEW_DIR`) or report each run on its own.")

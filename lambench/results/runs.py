@@ -9,9 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambench.errors import LambenchError
 from lambench.run.rundir import load_episodes
 
-__all__ = ["Run", "read_json", "read_run", "read_runs"]
+__all__ = ["ReportError", "Run", "read_json", "read_run", "read_runs"]
+
+
+class ReportError(LambenchError, ValueError):
+    """Run directories that cannot be reported: not a run directory, nothing scored, nothing to compare."""
 
 
 @dataclass
@@ -34,13 +39,13 @@ def read_run(path: str | os.PathLike[str]) -> Run:
     p = Path(path)
     make = f"make one with `lambench run --suite SUITE --agent SPEC --out {p}`"
     if not p.exists():
-        raise ValueError(f"{p}: no such run directory; pass directories written by `lambench run --out DIR`")
+        raise ReportError(f"{p}: no such run directory; pass directories written by `lambench run --out DIR`")
     if p.is_file():
         inside = p.name in ("episodes.jsonl", "summary.json", "config.json")
         hint = f"; pass its directory, {p.parent}" if inside else ""
-        raise ValueError(f"{p} is a file, not a run directory{hint}")
+        raise ReportError(f"{p} is a file, not a run directory{hint}")
     if not (p / "episodes.jsonl").is_file():
-        raise ValueError(f"{p} is not a lambench run directory: it has no episodes.jsonl; {make}")
+        raise ReportError(f"{p} is not a lambench run directory: it has no episodes.jsonl; {make}")
     episodes = load_episodes(p / "episodes.jsonl")  # a damaged line raises, naming the file and line
     config = read_json(p / "config.json")
     version = config.get("suite_version") or read_json(p / "summary.json").get("suite_version")
@@ -54,5 +59,5 @@ def read_runs(paths: Iterable[str | os.PathLike[str]]) -> list[Run]:
     for p in paths:
         unique.setdefault(Path(p).resolve(), Path(p))  # the same directory twice would count its episodes twice
     if not unique:
-        raise ValueError("no run directories given; pass one or more directories written by `lambench run --out DIR`")
+        raise ReportError("no run directories given; pass one or more directories written by `lambench run --out DIR`")
     return [read_run(p) for p in unique.values()]
