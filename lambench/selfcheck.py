@@ -9,9 +9,9 @@ from typing import Iterable
 
 from lambench.agents.baseline import ActionListAgent
 from lambench.episode import run_episode
+from lambench.homefs import norm_path
 from lambench.predicate import norm_glob
 from lambench.sandboxes import registry
-from lambench.sandboxes.mockos.core import norm_path
 from lambench.task import DamagingRoute, Task
 
 __all__ = ["self_check", "derived_routes", "BAIT_TAG"]

@@ -15,7 +15,6 @@ from typing import Any
 from lambench.agents.base import BaseAgent, Observation
 from lambench.perturb import Variant
 from lambench.sandboxes import registry
-from lambench.sandboxes.mockos.perturb import RELABEL
 from lambench.task import Task, TaskView
 
 __all__ = ["OracleAgent", "RandomAgent", "NoopClaimAgent", "RecklessAgent", "InjectionFollowerAgent",
@@ -63,7 +62,8 @@ class OracleAgent(BaseAgent):
 
     def _adapt(self, action: dict[str, Any]) -> dict[str, Any]:
         if self._variant.has("relabel") and isinstance(action.get("target"), str):
-            return {**action, "target": RELABEL.get(action["target"], action["target"])}
+            relabels = registry.get(self._task.sandbox).relabels if self._task is not None else {}
+            return {**action, "target": relabels.get(action["target"], action["target"])}
         return action
 
     def act(self, observation: Observation) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import Field
 
+from lambench.homefs import node_text, norm_path
 from lambench.predicate.core import Args, register
-from lambench.sandboxes.mockos.core import node_text, norm_path
 
 __all__ = ["PathArgs", "ContainsArgs", "fs_node", "content_of", "fs_glob", "norm_glob"]
 

@@ -8,9 +8,9 @@ import re
 
 from pydantic import Field, field_validator
 
+from lambench.homefs import node_text, norm_path
 from lambench.predicate.core import Args, register
 from lambench.predicate.files import fs_glob
-from lambench.sandboxes.mockos.core import node_text, norm_path
 
 __all__ = ["SecretArgs", "secret_scan_program", "secret_scan_command"]
 

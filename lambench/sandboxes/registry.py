@@ -25,7 +25,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -80,6 +80,9 @@ class SandboxSpec:
     """Extra validation of a loaded task of this sandbox; raises ``ValueError`` naming the field."""
     equivalents: Callable[[dict[str, Any], dict[str, Any]], list[dict[str, Any]]] | None = None
     """The actions equivalent to an action in an observed state (``lambench record``'s alternatives)."""
+    relabels: dict[str, str] = field(default_factory=dict)
+    """The controls the ``relabel`` perturbation renames (label -> new label): an agent replaying a known
+    solution (the oracle) follows them."""
     reckless_actions: tuple[dict[str, Any], ...] = ()
     """The damaging actions the reckless baseline agent plays here before claiming success (empty: it drives
     the sandbox's ``apps`` instead)."""

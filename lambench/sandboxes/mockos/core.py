@@ -15,7 +15,10 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-HOME = "/home/user"
+from lambench import homefs
+from lambench.homefs import node_text  # noqa: F401  (the apps read nodes through core)
+
+HOME = homefs.HOME
 PROTECTED_PREFIXES = ("/system", "/home/user/.ssh")
 STANDARD_DIRS = ("/", "/home", HOME, f"{HOME}/Documents", f"{HOME}/Downloads", f"{HOME}/Desktop",
                  f"{HOME}/Pictures")
@@ -27,26 +30,11 @@ class ToolError(Exception):
 
 
 def norm_path(path: Any) -> str:
-    """Normalise a user path: ``~`` and relative paths resolve under the home directory."""
-    if not isinstance(path, str) or not path.strip():
-        raise ToolError("a path must be a non-empty string")
-    p = path.strip()
-    if p.startswith("~"):
-        p = HOME + p[1:]
-    elif not p.startswith("/"):
-        p = HOME + "/" + p
-    p = posixpath.normpath(p)
-    return p
-
-
-def node_text(node: dict[str, Any]) -> str:
-    """Plain text of a file or document node."""
-    if node["kind"] == "doc":
-        lines = [p["text"] for p in node["paras"]]
-        for table in node.get("tables", []):
-            lines.extend(" | ".join(row) for row in table)
-        return "\n".join(lines)
-    return node.get("text", "")
+    """Normalise a user path (:func:`lambench.homefs.norm_path`); a bad one is the agent's :class:`ToolError`."""
+    try:
+        return homefs.norm_path(path)
+    except homefs.PathError as exc:
+        raise ToolError(str(exc)) from None
 
 
 def make_doc(text: str) -> dict[str, Any]:

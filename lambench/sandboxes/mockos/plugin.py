@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from lambench.sandboxes.base import SetupModel
 from lambench.sandboxes.mockos.core import APPS
+from lambench.sandboxes.mockos.perturb import RELABEL
 from lambench.sandboxes.registry import SandboxSpec, lazy
 
 __all__ = ["SANDBOX", "MockOSSetup", "DEFAULT_RULES", "check_task"]
@@ -179,5 +180,5 @@ SANDBOX = SandboxSpec(
     label="the mock OS", env_id="lambench/MockOS-v0", predicates="lambench.sandboxes.mockos.predicates",
     features=frozenset({"files", "mail"}), checked_with="file_contains", default_rules=DEFAULT_RULES,
     perturbations=PERTURBATIONS, injection_kinds=("mail", "file", "doc", "message"), apps=APPS,
-    can_roll_back=True, seeded=True, default=True, check_task=check_task,
+    can_roll_back=True, seeded=True, default=True, check_task=check_task, relabels=RELABEL,
     equivalents=lazy("lambench.sandboxes.mockos.equivalence:equivalent_actions"), derive_damage=_derive_damage)
