@@ -10,7 +10,9 @@ sandbox has any, and once with ``--guard``), every built-in baseline agent and e
 replay`` for every replay dataset, with the ``lambench`` of the current checkout (``python -m lambench.cli``,
 so a ``git worktree`` of an older commit captures that commit's behaviour when run from its folder). Each run's
 records -- ``episodes.jsonl``, ``observations.jsonl`` and ``summary.json`` -- are written to ``DIR`` in a
-canonical form: keys sorted, lines sorted by episode key, and the fields that measure wall time (``wall_time_s``,
+canonical form: keys sorted, lines sorted, the summary recomputed by ``lambench score`` from the episodes
+in a fixed order (a parallel run writes lines as episodes finish, and the bootstrap intervals depend on the
+order), and the fields that measure wall time (``wall_time_s``,
 ``latency_s``, ``mean_wall_time_s``, ...), the run's own paths and the time it was computed dropped, and
 source locations inside lambench in error texts (``.../lambench/agents/baseline.py:321``) masked: they move with
 the code. ``compare`` diffs two such
@@ -49,8 +51,8 @@ def canonical(value: Any) -> Any:
         return [canonical(v) for v in value]
     if isinstance(value, float):
         return round(value, 9)
-    if isinstance(value, str) and "lambench/" in value:
-        return SOURCE_LINE.sub("<lambench source>", value)
+    if isinstance(value, str) and "/" in value:
+        return SOURCE_LINE.sub("<lambench source>", value).replace(f"{ROOT}/", "")
     return value
 
 
@@ -64,14 +66,30 @@ def _lines(path: Path) -> list[str]:
     return sorted(out)
 
 
+def _rescored(run_dir: Path, scratch: Path) -> dict[str, Any] | None:
+    """The run's summary recomputed (``lambench score``) from its episodes in a fixed order: a parallel run
+    writes its lines in the order episodes finish, and the bootstrap intervals depend on that order."""
+    episodes = run_dir / "episodes.jsonl"
+    if not (run_dir / "config.json").exists() or not episodes.exists():
+        return None
+    raw = [ln for ln in episodes.read_text().splitlines() if ln.strip()]
+    raw.sort(key=lambda ln: json.dumps(canonical(json.loads(ln)), sort_keys=True))
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / "config.json").write_text((run_dir / "config.json").read_text())
+    (scratch / "episodes.jsonl").write_text("".join(ln + "\n" for ln in raw))
+    proc = subprocess.run([sys.executable, "-m", "lambench.cli", "score", str(scratch), "--json"], cwd=ROOT,
+                          capture_output=True, text=True)
+    return json.loads(proc.stdout) if proc.returncode == 0 else {"score_exit": proc.returncode,
+                                                                  "score_error": proc.stderr.strip()[-300:]}
+
+
 def _save(run_dir: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("episodes.jsonl", "observations.jsonl"):
         (dest / name).write_text("\n".join(_lines(run_dir / name)) + "\n")
-    summary = run_dir / "summary.json"
-    if summary.exists():
-        (dest / "summary.json").write_text(json.dumps(canonical(json.loads(summary.read_text())), sort_keys=True,
-                                                      indent=1) + "\n")
+    summary = _rescored(run_dir, run_dir.parent.parent / "_scored" / run_dir.name)
+    if summary is not None:
+        (dest / "summary.json").write_text(json.dumps(canonical(summary), sort_keys=True, indent=1) + "\n")
 
 
 def _suites() -> list[tuple[str, str]]:
@@ -156,9 +174,9 @@ def recanonicalize(out: Path) -> None:
 
 
 def compare(before: Path, after: Path, show: int = 5) -> int:
-    names = sorted({p.relative_to(before) for p in before.rglob("*") if p.is_file() and "_runs" not in p.parts
+    names = sorted({p.relative_to(before) for p in before.rglob("*") if p.is_file() and not {"_runs", "_scored"} & set(p.parts)
                     and p.name != "capture.log"}
-                   | {p.relative_to(after) for p in after.rglob("*") if p.is_file() and "_runs" not in p.parts
+                   | {p.relative_to(after) for p in after.rglob("*") if p.is_file() and not {"_runs", "_scored"} & set(p.parts)
                       and p.name != "capture.log"})
     differing = 0
     lines = 0
@@ -179,7 +197,8 @@ def compare(before: Path, after: Path, show: int = 5) -> int:
                 lines += 1
                 if lines > 60:
                     break
-    n_records = sum(len(p.read_text().splitlines()) for p in before.rglob("episodes.jsonl") if "_runs" not in p.parts)
+    n_records = sum(len(p.read_text().splitlines()) for p in before.rglob("episodes.jsonl")
+                    if not {"_runs", "_scored"} & set(p.parts))
     print(f"{len(names)} files compared ({n_records} episode records before); {differing} differ")
     return 1 if differing else 0
 
