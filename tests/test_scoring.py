@@ -590,6 +590,37 @@ def test_one_trial_per_task_is_wilson_and_the_bootstrap_is_reproducible() -> Non
     assert first[0] < sum(a for c in noisy.values() for a, _ in c) / 100 < first[1]
 
 
+def test_the_order_of_episodes_does_not_move_an_interval_or_a_test() -> None:
+    """A parallel run writes episodes as they finish: the same episodes in another order are the same summary
+    (the resampling draws positions, so the inputs are put in a fixed order first)."""
+    import random
+
+    from lambench.metrics.stats import bootstrap_ratio_ci, clustered_interval, sign_flip_test
+
+    rng = random.Random(3)
+    noisy = {f"t{i}": [(float(rng.random() < 0.4), 1.0) for _ in range(3)] for i in range(20)}
+    shuffled_keys = list(noisy)
+    rng.shuffle(shuffled_keys)
+    shuffled = {k: rng.sample(noisy[k], len(noisy[k])) for k in shuffled_keys}
+    assert clustered_interval(shuffled) == clustered_interval(noisy)
+    pairs = [(float(rng.random() < 0.7), float(rng.random() < 0.5)) for _ in range(30)]
+    assert bootstrap_ratio_ci(rng.sample(pairs, len(pairs))) == bootstrap_ratio_ci(pairs)
+    diffs = [rng.choice([-1.0, 0.0, 1.0, 0.5]) for _ in range(40)]  # > 16 non-zero: the Monte Carlo branch
+    assert sign_flip_test(rng.sample(diffs, len(diffs))) == sign_flip_test(diffs)
+    records = [ep(f"t{i}", trial, success=ok, claim="success", events=() if ok else ("data_loss",))
+               for i in range(12) for trial in range(3) for ok in [rng.random() < 0.5]]
+    again = rng.sample(records, len(records))
+
+    def rounded(x: Any) -> Any:  # sums in another order differ in the last bit; intervals must not differ more
+        if isinstance(x, dict):
+            return {k: rounded(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [rounded(v) for v in x]
+        return round(x, 12) if isinstance(x, float) else x
+
+    assert rounded(compute_metrics(again)) == rounded(compute_metrics(records))
+
+
 def test_clustered_intervals_cover_the_truth_about_as_often_as_promised() -> None:
     """Tasks of varying difficulty, 3 stochastic trials each: the 95% interval covers the suite's
     true success rate in most of 200 simulated runs (Wilson over episodes would cover far less

@@ -115,7 +115,10 @@ def clustered_interval(clusters: Mapping[object, Sequence[tuple[float, float]]],
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")
-    kept = [[(float(a), float(b)) for a, b in eps if b] for eps in clusters.values()]
+    # clusters and their episodes in a fixed order: a parallel run lists episodes as they finish, and the
+    # resampling draws positions, so the interval would move with that order
+    kept = [sorted((float(a), float(b)) for a, b in eps if b)
+            for _, eps in sorted(clusters.items(), key=lambda item: repr(item[0]))]
     kept = [c for c in kept if c]
     num = sum(a for c in kept for a, _ in c)
     den = sum(b for c in kept for _, b in c)
@@ -195,7 +198,7 @@ def bootstrap_ratio_ci(pairs: list[tuple[float, float]], *, resamples: int = 200
 
     if not pairs:
         return [None, None]
-    arr = np.asarray(pairs, dtype=float)
+    arr = np.asarray(sorted(pairs), dtype=float)  # a fixed order: the resampling draws positions
     idx = np.random.default_rng(seed).integers(0, len(arr), size=(resamples, len(arr)))
     clean, pert = arr[idx, 0].sum(axis=1), arr[idx, 1].sum(axis=1)
     ok = clean > 0
@@ -220,7 +223,7 @@ def sign_flip_test(diffs: list[float], *, samples: int = 20000, seed: int = 0) -
     for one binary value per task and side it equals the exact McNemar test."""
     import numpy as np
 
-    d = np.asarray([x for x in diffs if x != 0], dtype=float)
+    d = np.asarray(sorted(x for x in diffs if x != 0), dtype=float)  # a fixed order, as the draws are positional
     if d.size == 0:
         return 1.0
     observed = d.sum()
