@@ -84,8 +84,13 @@ def _limits():
     return Limits(command_timeout=command_timeout())
 
 
+FIXED_CLOCK = {"GIT_AUTHOR_DATE": "2026-11-20T09:00:00+00:00", "GIT_COMMITTER_DATE": "2026-11-20T09:00:00+00:00"}
+"""Git stamps the commits the agent makes (a rebase, a merge) with these, not the wall clock: the same actions
+give the same commit ids, so an episode is the same for a seed (and its records compare across runs)."""
+
+
 def _new_container(network: bool):
-    return Container(image_for("shell"), run_id=run_id(), workdir=HOME, limits=_limits(),
+    return Container(image_for("shell"), run_id=run_id(), workdir=HOME, limits=_limits(), env=FIXED_CLOCK,
                      network="internal" if network else None, separate_judge=True)
 
 
