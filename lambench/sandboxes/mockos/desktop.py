@@ -178,8 +178,8 @@ class MockOS:
         focus = self.ui["focus"]
         return self.windows[focus].subtitle() if focus is not None else ""
 
-    def control(self, role: str, name: str, value: str = "", *, on_click: Callable | None = None,
-                on_type: Callable | None = None, options: list[str] | None = None, scope: str) -> Control:
+    def control(self, role: str, name: str, value: str = "", on_click: Callable | None = None,
+                on_type: Callable | None = None, options: list[str] | None = None, scope: str = "") -> Control:
         """A fixed control of ``scope`` (the taskbar, a window, a form), built once and reused (observations
         are built every step).  Its handlers must read the state when called, never capture it."""
         key = (scope, role, name)
