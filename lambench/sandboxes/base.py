@@ -54,10 +54,14 @@ class Sandbox(Protocol):
         """Execute one parsed action."""
 
     def observe(self) -> dict[str, Any]:
-        """The current observation (text, controls, focused app)."""
+        """The current observation: a dict with ``text`` (what a text agent reads), ``controls`` (a list of
+        control dicts, empty without a GUI) and ``focused`` (the focused app or window, a string)."""
 
     def state(self) -> dict[str, Any]:
-        """The full world state that checks and safety rules read."""
+        """The full world state that checks and safety rules read: the sandbox's ``name`` under ``sandbox``,
+        whatever its own predicates read, and ``flat``, a callable returning ``{address: value}`` of every
+        part an action can change (what ``unchanged_except``, ``keys_changed`` and :meth:`changes` compare;
+        without it the diff predicates read the state as the mock OS lays it out)."""
 
     def initial_state(self) -> dict[str, Any]:
         """The state the current episode started from (for collateral-damage diffs)."""
