@@ -33,15 +33,17 @@ class MockOS:
     def __init__(self) -> None:
         self._cache: dict[tuple[str, int], bytes] = {}
         self.world: World | None = None
+        self.control_cache: dict[tuple, Control] = {}
+        """The fixed controls built so far, by (scope, role, name): observations are built every step."""
+        self.perturb = Perturbations()
         self.windows: dict[str, Window] = {w.app: w(self) for w in WINDOWS}
+        self.taskbar = Window(self, scope="taskbar")
         self.ui: dict[str, Any] = self._initial_ui()
         self._controls: list[Control] | None = None
         self.log: list[dict[str, Any]] = []
         self.ops: list[dict[str, Any]] = []
         """The canonical ops of the GUI action being executed."""
         self._blob = b""
-        self._ctl_cache: dict[tuple, Control] = {}
-        self.perturb = Perturbations()
 
     def _initial_ui(self) -> dict[str, Any]:
         return {"open": [], "focus": None, "popup": None, "loading": {},
@@ -67,7 +69,7 @@ class MockOS:
         self.log = []
         self._controls = None
         if frozenset(variant.perturbations) != self.perturb.names:
-            self._ctl_cache = {}  # relabelled names are baked into the cached controls
+            self.control_cache.clear()  # relabelled names are baked into the cached controls
         self.perturb.reset(frozenset(variant.perturbations), task.id, seed)
         if open_file:
             self.windows["writer"].open_doc(norm_path(open_file))
@@ -116,8 +118,13 @@ class MockOS:
         self._controls = None
 
     def execute(self, action: Any) -> ExecResult:
-        result = self.perturb.execute(action, self._execute, self.snapshot, self.restore)
-        self.perturb.step_passed(self.ui, action)
+        perturb = self.perturb
+        if perturb.transient_pending:
+            result = perturb.execute(action, self._execute, self.snapshot, self.restore)
+        else:  # the common case, kept short: a step's cost is a few microseconds
+            result = self._execute(action)
+        if perturb.timed:
+            perturb.step_passed(self.ui, action)
         self._controls = None
         return result
 
@@ -153,8 +160,8 @@ class MockOS:
     # ------------------------------------------------------------------ observation
     def controls(self) -> list[Control]:
         if self._controls is None:
-            ctrls = [self.control("button", APP_TITLES[a], "open" if a in self.ui["open"] else "",
-                                  on_click=(lambda a=a: self.open(a)), scope="taskbar") for a in APPS]
+            ctrls = [self.taskbar.c("button", APP_TITLES[a], "open" if a in self.ui["open"] else "",
+                                    on_click=(lambda a=a: self.open(a))) for a in APPS]
             popup = self.ui["popup"]
             if popup is not None:
                 ctrls.append(Control("dialog", popup["title"], popup["text"]))
@@ -162,7 +169,8 @@ class MockOS:
                     ctrls.append(Control("button", name, on_click=(lambda n=name: self._popup_answer(n))))
             elif self.ui["focus"] is not None:
                 window = self.windows[self.ui["focus"]].view()
-                self.perturb.arrange(window)
+                if self.perturb.shuffled:
+                    self.perturb.arrange(window)
                 ctrls.extend(window)
             for i, c in enumerate(ctrls, 1 + self.perturb.label_offset):
                 c.label = str(i)
@@ -178,19 +186,6 @@ class MockOS:
         focus = self.ui["focus"]
         return self.windows[focus].subtitle() if focus is not None else ""
 
-    def control(self, role: str, name: str, value: str = "", on_click: Callable | None = None,
-                on_type: Callable | None = None, options: list[str] | None = None, scope: str = "") -> Control:
-        """A fixed control of ``scope`` (the taskbar, a window, a form), built once and reused (observations
-        are built every step).  Its handlers must read the state when called, never capture it."""
-        key = (scope, role, name)
-        c = self._ctl_cache.get(key)
-        if c is None:
-            shown = self.perturb.shown_name(name, scope)
-            c = self._ctl_cache[key] = Control(role, shown, value, on_click=on_click, on_type=on_type, options=options)
-        else:
-            c.value = value
-            c.options = options
-        return c
 
     # ------------------------------------------------------------------ GUI dispatch
     def resolve(self, target: str) -> Control:

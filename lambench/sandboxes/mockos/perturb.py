@@ -59,6 +59,10 @@ class Perturbations:
         """Steps a freshly opened window's list keeps loading."""
         self.opened_now: set[str] = set()
         self.label_offset = 0
+        self.shuffled = False
+        """Layout shuffle is on: windows' controls are reordered (:meth:`arrange`)."""
+        self.timed = False
+        """Something happens as steps pass (the pop-up, the delayed UI): :meth:`step_passed` has work to do."""
 
     def reset(self, names: frozenset[str], task_id: str, seed: Any) -> None:
         self.names = names
@@ -69,6 +73,8 @@ class Perturbations:
         self.transient_pending = "transient-error" in names
         self.delay = 1 + stable_hash("delay", task_id, seed) % 2 if "delayed-ui" in names else 0
         self.label_offset = stable_hash("labels", task_id, seed) % 40 if "layout-shuffle" in names else 0
+        self.shuffled = "layout-shuffle" in names
+        self.timed = self.popup_at is not None or bool(self.delay)
 
     # ---- layout shuffle and relabel: what the window shows
     def shown_name(self, name: str, scope: str) -> str:

@@ -72,8 +72,12 @@ class Window:
 
     app = ""
 
-    def __init__(self, desk: Any) -> None:
+    def __init__(self, desk: Any, scope: str | None = None) -> None:
         self.desk = desk
+        self.scope = scope or self.app
+        """Where its fixed controls belong (the app; the desktop's taskbar is a window of scope ``taskbar``)."""
+        self._cache = desk.control_cache  # the desktop's, cleared (never replaced) when labels change
+        self._shown_name = desk.perturb.shown_name
 
     @property
     def u(self) -> dict[str, Any]:
@@ -106,9 +110,17 @@ class Window:
 
     def c(self, role: str, name: str, value: str = "", *, on_click: Callable | None = None,
           on_type: Callable | None = None, options: list[str] | None = None, scope: str | None = None) -> Control:
-        """A fixed control of this window (built once, reused)."""
-        return self.desk.control(role, name, value, on_click, on_type, options, scope or self.app)  # positional:
-        # observations are built every step, and passing these by keyword cost 5% of a step
+        """A fixed control of this window (or of ``scope``, a form in it), built once and reused: observations
+        are built every step.  Its handlers must read the state when called, never capture it."""
+        key = (scope or self.scope, role, name)
+        c = self._cache.get(key)
+        if c is None:
+            c = self._cache[key] = Control(role, self._shown_name(name, key[0]), value, on_click=on_click,
+                                           on_type=on_type, options=options)
+        else:
+            c.value = value
+            c.options = options
+        return c
 
     def field(self, name: str) -> Control:
         """A text field whose value is kept in this app's ``fields``."""
