@@ -45,7 +45,7 @@ class PredicateContext:
 class Args(BaseModel):
     """Base of a predicate's argument model: frozen, unknown arguments rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class NoArgs(Args):

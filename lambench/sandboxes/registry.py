@@ -32,7 +32,7 @@ from typing import Any, Callable
 from lambench.errors import LambenchError
 
 __all__ = ["SandboxSpec", "UnknownSandbox", "ENTRY_POINT_GROUP", "specs", "names", "get", "default_name",
-           "make", "predicates", "container_names", "labels_with", "lazy"]
+           "make", "predicates", "predicate_rows", "container_names", "labels_with", "lazy"]
 
 ENTRY_POINT_GROUP = "lambench.sandboxes"
 
@@ -193,3 +193,37 @@ def predicates(sandbox: str | None = None) -> list[Any]:
     spec = get(sandbox)
     return [PREDICATES[n] for n in sorted(PREDICATES)
             if PREDICATES[n].needs is None or PREDICATES[n].needs in spec.features | {spec.name}]
+
+
+def predicate_rows(sandbox: str | None = None) -> list[dict[str, Any]]:
+    """:func:`predicates` as data for authors: each predicate's name, kind (``state``, ``event`` or
+    ``combinator``), the sandboxes whose tasks may use it, what it checks (its docstring) and its arguments
+    (name, type, whether required, default, description), read from its argument model."""
+    rows = []
+    for pred in predicates(sandbox):
+        usable = [s.name for s in specs() if pred.needs is None or pred.needs in s.features | {s.name}]
+        rows.append({"name": pred.name, "kind": pred.kind, "sandboxes": usable, "doc": pred.doc,
+                     "args": _argument_rows(pred.args)})
+    return rows
+
+
+def _argument_rows(model: Any) -> list[dict[str, Any]]:
+    if model is None:
+        return []
+    out = []
+    for name, f in model.model_fields.items():
+        required = f.is_required()
+        default = None if required or f.default_factory is not None else f.default
+        if f.default_factory is not None:
+            default = f.default_factory()
+        out.append({"name": f.alias or name, "type": _type_name(f.annotation), "required": required,
+                    "default": default, "doc": f.description or ""})
+    return out
+
+
+def _type_name(annotation: Any) -> str:
+    """``list[str]``, ``str | None``, ``int``: how a task author writes the value (YAML types)."""
+    if isinstance(annotation, type) and not getattr(annotation, "__args__", None):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "").replace("NoneType", "None")
+
