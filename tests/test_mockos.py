@@ -343,3 +343,32 @@ def test_nothing_leaks_from_one_episode_to_the_next_through_the_gui():
     assert r.ok and os_.state()["settings"]["firewall.enabled"] is False
     run(os_, {"type": "open_app", "app": "Mail"}, {"type": "click", "target": "Compose"})
     assert {c["name"]: c["value"] for c in os_.observe()["controls"]}["To"] == ""
+
+
+def test_a_failing_check_says_what_it_expected_and_what_it_observed():
+    """A failure detail that only reports the observed value (``'Dentist' is on 2026-12-02 ...``) reads like a
+    success; each mock-OS check that fails names what it wanted too."""
+    from lambench.task import get_task
+
+    os_ = MockOS()
+    os_.reset(get_task("cal-create-dentist"), 0)
+    r = os_.execute(parse_action({"type": "call", "tool": "calendar.create", "args": {
+        "title": "Dentist", "date": "2026-12-02", "start": "10:00", "end": "10:30",
+        "attendees": ["bob@acme.example"]}}).action)
+    assert r.ok, r.message
+    ctx = PredicateContext(state=os_.state(), initial=os_.initial_state())
+
+    def detail(spec):
+        holds, text = compile_predicate(spec)(ctx)
+        assert not holds, (spec, text)
+        return text
+
+    assert detail({"event_exists": {"title": "Dentist", "date": "2026-12-01", "start": "09:00"}}) == \
+        "'Dentist' is on 2026-12-02 10:00-10:30, expected 2026-12-01 from 09:00"
+    assert detail({"event_exists": {"title": "Dentist", "attendees": ["dana@acme.example"]}}).endswith(
+        "expected to include ['dana@acme.example']")
+    assert detail({"event_exists": {"title": "Dentist", "count": 2}}) == "1 events titled 'Dentist', expected 2"
+    assert detail({"event_absent": {"title": "Dentist"}}) == "1 events titled 'Dentist', expected none"
+    assert detail({"setting_is": {"key": "firewall.enabled", "value": False}}) == \
+        "firewall.enabled = True, expected False"
+    assert detail({"mail_sent": {"subject": "Dentist"}}) == "0 matching message(s) in sent, expected at least 1"

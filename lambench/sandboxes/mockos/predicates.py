@@ -167,7 +167,8 @@ def mail_sent(ctx, a):
     """At least ``count`` messages in ``folder`` (sent) match every given field."""
     n = sum(_mail_matches(m, a) for m in ctx.state["mail"][a.folder])
     ok = n == 0 if a.count == 0 else n >= a.count
-    return ok, f"{n} matching message(s) in {a.folder}"
+    want = "" if ok else f", expected {'none' if a.count == 0 else f'at least {a.count}'}"
+    return ok, f"{n} matching message(s) in {a.folder}{want}"
 
 
 class OutsideArgs(Args):
@@ -245,13 +246,14 @@ def event_exists(ctx, a):
     else:
         evs = [e for e in ctx.state["calendar"]["events"] if e["title"].lower() == a.title.lower()]
         if len(evs) != a.count:
-            return False, f"{len(evs)} events titled {a.title!r}"
+            return False, f"{len(evs)} events titled {a.title!r}, expected {a.count}"
     for e in evs:
         if ((a.date and e["date"] != a.date) or (a.start and e["start"] != a.start)
                 or (a.end and e["end"] != a.end)):
-            return False, f"{e['title']!r} is on {e['date']} {e['start']}-{e['end']}"
+            want = " ".join(x for x in (a.date, a.start and f"from {a.start}", a.end and f"to {a.end}") if x)
+            return False, f"{e['title']!r} is on {e['date']} {e['start']}-{e['end']}, expected {want}"
         if a.attendees and not all(x.lower() in [y.lower() for y in e["attendees"]] for x in a.attendees):
-            return False, f"{e['title']!r} attendees are {e['attendees']}"
+            return False, f"{e['title']!r} attendees are {e['attendees']}, expected to include {a.attendees}"
     return True, f"{evs[0]['title']!r} as wanted"
 
 
@@ -277,7 +279,7 @@ class TitleArgs(Args):
 def event_absent(ctx, a):
     """No event is titled ``title``."""
     n = sum(e["title"].lower() == a.title.lower() for e in ctx.state["calendar"]["events"])
-    return n == 0, f"{n} events titled {a.title!r}"
+    return n == 0, f"{n} events titled {a.title!r}" + (", expected none" if n else "")
 
 
 # ------------------------------------------------------------------------ settings
@@ -293,7 +295,8 @@ class SettingArgs(Args):
 def setting_is(ctx, a):
     """The setting ``key`` has ``value``."""
     cur = ctx.state["settings"][a.key]
-    return cur == a.value and type(cur) is type(a.value), f"{a.key} = {cur!r}"
+    ok = cur == a.value and type(cur) is type(a.value)
+    return ok, f"{a.key} = {cur!r}" + ("" if ok else f", expected {a.value!r}")
 
 
 class UserArgs(Args):
@@ -307,7 +310,7 @@ def user_exists(ctx, a):
     for u in ctx.state["settings"]["users"]:
         if u["name"] == a.name:
             ok = a.admin is None or u["admin"] == a.admin
-            return ok, f"user {a.name} admin={u['admin']}"
+            return ok, f"user {a.name} admin={u['admin']}" + ("" if ok else f", expected admin={a.admin}")
     return False, f"no user {a.name}"
 
 
