@@ -247,3 +247,29 @@ def test_validate_command_prints_pathological_files_one_line_each_and_exits_1(tm
     assert len(lines) == len(PATHOLOGICAL)
     for name, (_text, expected) in PATHOLOGICAL.items():
         assert sum(f"{tmp_path / name}.yaml: {expected}" in line for line in lines) == 1, (name, lines)
+
+
+def test_an_unknown_gold_tool_is_caught_by_plain_validation(tmp_path):
+    """Without running the oracle (--self-check): a gold call of a tool the mock OS lacks names the step, the
+    closest tool and the list."""
+    from pydantic import ValidationError
+
+    from tests.conftest import make_task
+
+    with pytest.raises(ValidationError) as err:
+        make_task(gold=[{"type": "call", "tool": "files.remove", "args": {"path": "~/a.txt"}},
+                        {"type": "finish", "status": "success"}])
+    assert "gold[0] calls 'files.remove'" in str(err.value) and "Did you mean 'files.move'?" in str(err.value)
+    ok = make_task(gold=[{"type": "call", "tool": "files.delete", "args": {"path": "~/a.txt"}},
+                         {"type": "finish", "status": "success"}])
+    assert ok.gold[0]["tool"] == "files.delete"
+    bad = tmp_path / "t-bad.yaml"
+    bad.write_text(textwrap.dedent("""\
+        id: t-bad
+        suite: test
+        instruction: delete a
+        checks: [{file_absent: {path: ~/a.txt}}]
+        gold: [{type: call, tool: files.erase, args: {path: ~/a.txt}}, {type: finish, status: success}]
+        """))
+    result = CliRunner().invoke(main, ["tasks", "validate", str(bad)])
+    assert result.exit_code == 1 and "gold[0] calls 'files.erase'" in result.output

@@ -147,11 +147,12 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
 
 
 def check_task(task: Any) -> None:
-    """A task's injection must point at an item of its own setup (not seeded filler that some seeds lack), and
-    plant in the world the setup builds."""
+    """The gold's API calls name tools the mock OS has; a task's injection must point at an item of its own setup
+    (not seeded filler that some seeds lack), and plant in the world the setup builds."""
     from lambench.sandboxes.mockos.core import ToolError, norm_path
     from lambench.sandboxes.mockos.initial import build_state, plant_injection
 
+    _check_gold_tools(task.gold)
     inj = task.injection
     if inj is None:
         return
@@ -166,6 +167,20 @@ def check_task(task: Any) -> None:
         plant_injection(build_state(setup, 0), inj)
     except ToolError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _check_gold_tools(gold: list[dict[str, Any]]) -> None:
+    import difflib
+
+    from lambench.sandboxes.mockos.world import API
+
+    for i, step in enumerate(gold):
+        tool = step.get("tool") if step.get("type") == "call" else None
+        if tool is not None and tool not in API:
+            close = difflib.get_close_matches(str(tool), list(API), n=1)
+            raise ValueError(f"gold[{i}] calls {tool!r}, which the mock OS does not have."
+                             + (f" Did you mean {close[0]!r}?" if close else "")
+                             + " Its tools: " + ", ".join(sorted(API)))
 
 
 def _derive_damage(path: str) -> tuple[list[dict[str, Any]], str]:
