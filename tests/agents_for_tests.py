@@ -156,3 +156,19 @@ def torn_result_job(i: int, bad: int) -> dict:
         os._exit(9)
     time.sleep(0.02)
     return {"job": i, "error": None, "wall_time_s": 0.02}
+
+
+class LoadsBadly:
+    """Pickles, but its pickle does not load (``int("not a number")``): an episode argument or a record that
+    crosses the pool's pipe one way and breaks on the other side."""
+
+    def __reduce__(self):
+        return (int, ("not a number",))
+
+
+def job_with_arg(i: int, arg: object = None) -> dict:
+    return {"job": i, "error": None}
+
+
+def job_whose_record_loads_badly(i: int, bad: int) -> dict:
+    return {"job": i, "error": None, "extra": LoadsBadly() if i == bad else None}

@@ -323,3 +323,26 @@ def test_a_worker_killed_while_sending_its_result_is_found_and_the_run_goes_on()
     assert sorted(by_job) == list(range(12)) and len(got) == 12
     assert "worker process died" in by_job[5]["error"] and by_job[5]["attempts"] == 2
     assert all(by_job[i]["error"] is None and by_job[i]["attempts"] == 1 for i in by_job if i != 5)
+
+
+@pytest.mark.parametrize("way", ["argument", "record"])
+def test_a_message_that_does_not_unpickle_fails_its_episode_not_the_run(way):
+    """What pickles on one side of the pool's pipe but does not load on the other (an episode's argument in the
+    worker, a record in the run) is that episode's failure: it is retried alone and recorded as errored, the
+    others are unaffected; before, the first hung the worker for ever and the second crashed the run."""
+    from lambench.executors import execute
+    from tests.agents_for_tests import LoadsBadly, job_whose_record_loads_badly, job_with_arg
+
+    def call(i):
+        if way == "argument":
+            return job_with_arg, (i, LoadsBadly() if i == 3 else None)
+        return job_whose_record_loads_badly, (i, 3)
+
+    got, t0 = [], time.monotonic()
+    interrupted = execute(list(range(8)), workers=2, retries=1, call=call, key=lambda i: i,
+                          error_record=lambda i, err: {"job": i, "error": err}, finish=got.append)
+    assert not interrupted and time.monotonic() - t0 < 30
+    by_job = {r["job"]: r for r in got}
+    assert sorted(by_job) == list(range(8)) and len(got) == 8
+    assert "not a number" in by_job[3]["error"] and by_job[3]["attempts"] == 2
+    assert all(by_job[i]["error"] is None for i in by_job if i != 3)

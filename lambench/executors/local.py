@@ -24,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as mp_wait
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from lambench.executors.base import DEAD_WORKER, Call, Executor, Failed, Finished, Lost, Outcome
@@ -129,6 +130,8 @@ def _serve(conn: Connection, parent_pid: int, parent_start: str | None, env: dic
     threading.Thread(target=_read, args=(conn, inbox), daemon=True, name="lambench-inbox").start()
     while (calls := inbox.get()) is not None:
         try:
+            if isinstance(calls, _Unreadable):
+                raise calls.error
             msg: tuple[str, Any] = ("done", [fn(*args) for fn, args in calls])
         except BaseException as exc:  # even SystemExit: the chunk failed, the worker goes on
             msg = ("failed", f"{type(exc).__name__}: {exc}")
@@ -140,10 +143,27 @@ def _serve(conn: Connection, parent_pid: int, parent_start: str | None, env: dic
             conn.send(("failed", f"{type(exc).__name__}: {exc}"))
 
 
+@dataclass
+class _Unreadable:
+    """A message that arrived whole but did not unpickle (an argument whose pickle fails to load)."""
+
+    error: Exception
+
+
+def _load(conn: Connection) -> Any:
+    """The next message on ``conn``, read whole, then unpickled: one that does not load is an
+    :class:`_Unreadable` (the pipe stays in step), never an exception that would stop the reader."""
+    data = conn.recv_bytes()
+    try:
+        return ForkingPickler.loads(data)
+    except Exception as exc:
+        return _Unreadable(exc)
+
+
 def _read(conn: Connection, inbox: queue.SimpleQueue) -> None:
     try:
         while True:
-            inbox.put(conn.recv())
+            inbox.put(_load(conn))
     except (EOFError, OSError):
         inbox.put(None)
 
@@ -241,13 +261,15 @@ class LocalPool(Executor):
         """Take the messages ``w`` has sent; False when its pipe ended (it is dead)."""
         try:
             while True:
-                self._handle(w, w.conn.recv(), out)
+                self._handle(w, _load(w.conn), out)
                 if not w.conn.poll():
                     return True
         except (EOFError, OSError):
             return False
 
-    def _handle(self, w: _Worker, msg: tuple[str, Any], out: list[Outcome]) -> None:
+    def _handle(self, w: _Worker, msg: tuple[str, Any] | _Unreadable, out: list[Outcome]) -> None:
+        if isinstance(msg, _Unreadable):  # records that pickled in the worker but do not load here
+            msg = ("failed", f"{type(msg.error).__name__}: {msg.error}")
         kind, body = msg
         if kind == "up":
             w.up = True
@@ -262,7 +284,7 @@ class LocalPool(Executor):
         try:
             os.set_blocking(w.conn.fileno(), False)  # a result cut short by the death: no waiting for its end
             while w.conn.poll(0):
-                self._handle(w, w.conn.recv(), out)
+                self._handle(w, _load(w.conn), out)
         except (EOFError, OSError):
             pass
         _stop([w], kill=True, grace=2.0)
@@ -295,7 +317,7 @@ def _stop(workers: list[_Worker], *, kill: bool, grace: float) -> None:
     for w in workers:
         w.conn.close()
         if w.process.exitcode is not None or not _alive(w.process):
-            w.process.join(0)  # reaped: no zombie stays behind
+            w.process.join(0.5)  # reaped (its exit can take a moment to be collectable): no zombie stays behind
 
 
 def _alive(proc: Any) -> bool:
