@@ -174,27 +174,26 @@ def test_python_example_runs(block, tmp_path, monkeypatch):
     exec(compile(body, f"{page} (python block)", "exec"), {"__name__": "__docs__"})
 
 
-def test_the_agent_example_runs(tmp_path, monkeypatch):
+def _run_agent_example(tmp_path, monkeypatch, cls: str) -> dict:
+    """The docs/agents.md block defining ``cls``, saved as a module and run as an agent spec on one task."""
     from lambench.episode import run_episode
 
-    code = next(b for *_, b in fences(ROOT / "docs/agents.md", "python") if "class FirstButtonAgent" in b)
-    (tmp_path / "my_agents.py").write_text(code)
+    code = next(b for *_, b in fences(ROOT / "docs/agents.md", "python") if f"class {cls}" in b)
+    module = f"docs_agent_{cls.lower()}"
+    (tmp_path / f"{module}.py").write_text(code)
     monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("my_agents", None)
-    rec = run_episode(load_task(ROOT / "tasks/mockos-core/mail-send-report.yaml"), "my_agents:FirstButtonAgent",
-                      seed=0, trial=0)
+    sys.modules.pop(module, None)
+    return run_episode(load_task(ROOT / "tasks/mockos-core/mail-send-report.yaml"), f"{module}:{cls}",
+                       seed=0, trial=0)
+
+
+def test_the_agent_example_runs(tmp_path, monkeypatch):
+    rec = _run_agent_example(tmp_path, monkeypatch, "FirstButtonAgent")
     assert rec["error"] is None and rec["claim"] == "failure" and rec["n_steps"] == 3
 
 
 def test_the_hook_example_reports_its_tokens(tmp_path, monkeypatch):
-    from lambench.episode import run_episode
-
-    code = next(b for *_, b in fences(ROOT / "docs/agents.md", "python") if "class CountingAgent" in b)
-    (tmp_path / "counting_agent.py").write_text(code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("counting_agent", None)
-    rec = run_episode(load_task(ROOT / "tasks/mockos-core/mail-send-report.yaml"), "counting_agent:CountingAgent",
-                      seed=0, trial=0)
+    rec = _run_agent_example(tmp_path, monkeypatch, "CountingAgent")
     assert rec["error"] is None and rec["claim"] == "failure" and rec["tokens_out"] == 12 and rec["tokens_in"] > 0
 
 
