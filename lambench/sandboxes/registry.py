@@ -213,9 +213,12 @@ def _argument_rows(model: Any) -> list[dict[str, Any]]:
     out = []
     for name, f in model.model_fields.items():
         required = f.is_required()
-        default = None if required or f.default_factory is not None else f.default
-        if f.default_factory is not None:
+        if required:
+            default = None
+        elif f.default_factory is not None:
             default = f.default_factory()
+        else:
+            default = f.default
         out.append({"name": f.alias or name, "type": _type_name(f.annotation), "required": required,
                     "default": default, "doc": f.description or ""})
     return out
