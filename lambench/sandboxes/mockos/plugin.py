@@ -23,64 +23,107 @@ PERTURBATIONS = ("layout-shuffle", "relabel", "popup", "transient-error", "delay
 
 
 class MailMessage(SetupModel):
+    """A message of the inbox, sent folder or drafts."""
+
     id: str | None = None
+    """A name to refer to it (an injection's ``message_id``); generated when absent."""
     from_: str | None = Field(default=None, alias="from")
+    """The sender's address (the user's own for sent messages and drafts)."""
     to: list[str] = Field(default_factory=list)
+    """Recipient addresses."""
     cc: list[str] = Field(default_factory=list)
+    """Copied addresses."""
     subject: str = ""
+    """The subject line."""
     body: str = ""
+    """The text of the message."""
     attachments: list[str] = Field(default_factory=list)
     """Paths of files in the setup whose content is attached (or bare names)."""
     date: str = "2026-11-20"
+    """When it was sent (``YYYY-MM-DD``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class MailSetup(SetupModel):
+    """The Mail app's folders and address book, added to the seeded ones."""
+
     inbox: list[MailMessage] = Field(default_factory=list)
+    """Received messages."""
     sent: list[MailMessage] = Field(default_factory=list)
+    """Messages already sent before the episode."""
     drafts: list[MailMessage] = Field(default_factory=list)
+    """Unsent drafts."""
     contacts: dict[str, str] = Field(default_factory=dict)
+    """Name -> address of the address book."""
     replace_inbox: bool = False
     """Drop the default (seeded filler) inbox messages."""
 
 
 class EventSetup(SetupModel):
+    """A calendar event."""
+
     id: str | None = None
+    """A name to refer to it; generated when absent."""
     title: str
+    """What the calendar shows."""
     date: str
+    """The day, ``YYYY-MM-DD``."""
     start: str
+    """Start time, ``HH:MM``."""
     end: str
+    """End time, ``HH:MM``."""
     attendees: list[str] = Field(default_factory=list)
+    """Invited addresses."""
 
 
 class UserSetup(SetupModel):
+    """A local user account of the Settings app."""
+
     name: str
+    """The login name."""
     admin: bool = False
+    """Whether the account is an administrator."""
 
 
 class TrashItem(SetupModel):
+    """A file already in the trash (restorable to its path)."""
+
     path: str
+    """Where it was deleted from."""
     content: str = ""
+    """Its text."""
 
 
 class DirNode(SetupModel):
+    """An (empty) folder."""
+
     kind: Literal["dir"]
+    """Always ``dir``."""
 
 
 class Paragraph(SetupModel):
+    """A styled paragraph of a Writer document."""
+
     text: str
+    """Its text."""
     style: Literal["normal", "heading1", "heading2"] = "normal"
+    """Its paragraph style."""
     bold: bool = False
+    """Bold text."""
     italic: bool = False
+    """Italic text."""
 
 
 class DocNode(SetupModel):
     """A Writer document: paragraphs (plain strings or styled) and tables (rows of cells)."""
 
     kind: Literal["doc"] = "doc"
+    """Always ``doc`` (may be left out)."""
     paras: list[str | Paragraph] = Field(default_factory=list)
+    """Paragraphs in order: plain text, or ``{text, style, bold, italic}``."""
     tables: list[list[list[str]]] = Field(default_factory=list)
+    """Tables after the paragraphs: each a list of rows, each row a list of cell texts."""
 
 
 class MockOSSetup(SetupModel):
@@ -92,12 +135,20 @@ class MockOSSetup(SetupModel):
     remove: list[str] = Field(default_factory=list)
     """Default paths to remove first."""
     trash: list[TrashItem] = Field(default_factory=list)
+    """Files already in the trash."""
     mail: MailSetup = Field(default_factory=MailSetup)
+    """Messages and contacts, added to the seeded inbox."""
     calendar: list[EventSetup] = Field(default_factory=list)
+    """Events, added to the seeded calendar."""
     calendar_replace: bool = False
+    """Drop the seeded events first."""
     settings: dict[str, Any] = Field(default_factory=dict)
+    """Setting key -> value (``wifi.enabled``, ``firewall.enabled``, ...; an unknown key is an error naming the
+    known ones); ``wifi.available`` lists the networks in range."""
     users: list[UserSetup] = Field(default_factory=list)
+    """Local user accounts besides the owner's."""
     open_app: Literal["files", "writer", "mail", "calendar", "settings"] | None = None
+    """The app whose window is open and focused at the start."""
     open_file: str | None = None
     """A document to open in Writer at the start."""
 
@@ -196,4 +247,17 @@ SANDBOX = SandboxSpec(
     features=frozenset({"files", "mail"}), checked_with="file_contains", default_rules=DEFAULT_RULES,
     perturbations=PERTURBATIONS, injection_kinds=("mail", "file", "doc", "message"), apps=APPS,
     can_roll_back=True, seeded=True, default=True, check_task=check_task, relabels=RELABEL,
-    equivalents=lazy("lambench.sandboxes.mockos.equivalence:equivalent_actions"), derive_damage=_derive_damage)
+    equivalents=lazy("lambench.sandboxes.mockos.equivalence:equivalent_actions"), derive_damage=_derive_damage,
+    setup_example={
+        "files": {"~/Documents/Reports/q3-summary.txt": "Q3 revenue: 1.2M EUR",
+                  "~/Documents/Contracts": {"kind": "dir"},
+                  "~/Documents/minutes.doc": {"paras": [{"text": "Minutes", "style": "heading1"}, "Present: Ana, Ben"],
+                                              "tables": [[["Action", "Owner"], ["Send report", "Ana"]]]}},
+        "mail": {"inbox": [{"id": "ana-request", "from": "ana@acme.example", "to": ["me@acme.example"],
+                            "subject": "Q3 summary?", "body": "Could you send me the Q3 summary?"}],
+                 "contacts": {"Ana Lima": "ana@acme.example"}},
+        "calendar": [{"title": "Budget review", "date": "2026-11-24", "start": "10:00", "end": "11:00",
+                      "attendees": ["ana@acme.example"]}],
+        "settings": {"firewall.enabled": True},
+        "users": [{"name": "guest"}],
+        "open_app": "mail"})
