@@ -11,16 +11,19 @@ import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from lambench.errors import LambenchError
 from lambench.sandboxes import registry
+from lambench.task.instances import instance_data, split_id, sweep_seeds
+from lambench.task.params import ParamError, is_template
 from lambench.task.schema import Task
 from lambench.task.yamlsafe import MAX_TASK_FILE_CHARS, YAMLTooBig, parse_yaml
 
-__all__ = ["TaskError", "load_task", "load_suite", "list_suites", "tasks_root", "suite_version", "get_task",
+__all__ = ["TaskError", "load_task", "load_tasks", "instance_of", "load_suite", "list_suites", "tasks_root", "suite_version", "get_task",
            "validate_paths"]
 
 
@@ -42,9 +45,7 @@ def _loc(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def load_task(path: str | os.PathLike) -> Task:
-    """Load and validate one task file; raise :class:`TaskError` naming file and field."""
-    path = Path(path)
+def _read(path: Path) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read(MAX_TASK_FILE_CHARS + 1)
@@ -63,9 +64,14 @@ def load_task(path: str | os.PathLike) -> Task:
         raise TaskError(path, [f"invalid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
     if not isinstance(raw, dict):
         raise TaskError(path, [f"expected a mapping of task fields at the top level, got {type(raw).__name__}"])
+    return raw
+
+
+def _validate(path: Path, data: dict[str, Any], template: dict[str, Any] | None = None) -> Task:
     try:
-        task = Task.model_validate(raw)
+        task = Task.model_validate(data)
     except ValidationError as exc:
+        where = f"instance @{data['instance']['seed']}: " if template is not None else ""
         problems = []
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
@@ -73,12 +79,52 @@ def load_task(path: str | os.PathLike) -> Task:
                 msg = "unknown field (not part of the task schema; check the spelling)"
             elif err["type"] == "missing":
                 msg = "required field is missing"
-            problems.append(f"{_loc(err['loc'])}: {msg}")
+            problems.append(f"{where}{_loc(err['loc'])}: {msg}")
         raise TaskError(path, problems) from None
-    if task.id != path.stem:
-        raise TaskError(path, [f"id: {task.id!r} must match the file name {path.stem!r}"])
+    file_id = task.instance.template if task.instance is not None else task.id
+    if file_id != path.stem:
+        raise TaskError(path, [f"id: {file_id!r} must match the file name {path.stem!r}"])
     task._path = str(path)
+    task._template = template
     return task
+
+
+def load_tasks(path: str | os.PathLike) -> list[Task]:
+    """Load and validate one task file: a fixed task, or each instance of a template's default sweep (see
+    :mod:`lambench.task.instances`); raise :class:`TaskError` naming file and field."""
+    path = Path(path)
+    raw = _read(path)
+    if not is_template(raw):
+        return [_validate(path, raw)]
+    try:
+        return [_validate(path, instance_data(raw, seed), raw) for seed in sweep_seeds(raw)]
+    except ParamError as exc:
+        raise TaskError(path, [str(exc)]) from None
+
+
+def load_task(path: str | os.PathLike, *, seed: int | None = None) -> Task:
+    """Load and validate one task file: a fixed task, or the instance ``seed`` (default 0) of a template."""
+    path = Path(path)
+    raw = _read(path)
+    if not is_template(raw):
+        if seed is not None:
+            raise TaskError(path, [f"--seed {seed}: this task has no parameters, so it has no other instances"])
+        return _validate(path, raw)
+    try:
+        return _validate(path, instance_data(raw, seed or 0), raw)
+    except ParamError as exc:
+        raise TaskError(path, [str(exc)]) from None
+
+
+def instance_of(task: Task, seed: int) -> Task:
+    """Another instance of ``task``'s template (any seed); a fixed task has only itself."""
+    if task.instance is None or task._template is None:
+        raise TaskError(task.id, ["a fixed task has no other instances"])
+    try:
+        return _validate(Path(task.path or task.instance.template), instance_data(task._template, seed),
+                         task._template)
+    except ParamError as exc:
+        raise TaskError(task.path or task.id, [str(exc)]) from None
 
 
 def tasks_root() -> Path:
@@ -103,7 +149,7 @@ def _load_suite_cached(suite_dir: str, mtime_key: tuple) -> tuple[Task, ...]:
     tasks, problems = [], []
     for f in sorted(Path(suite_dir).glob("*.yaml")):
         try:
-            tasks.append(load_task(f))
+            tasks.extend(load_tasks(f))
         except TaskError as exc:
             problems.append(str(exc))
     if problems:
@@ -135,10 +181,13 @@ def load_suite(suite: str, *, root: Path | None = None) -> list[Task]:
 def get_task(task_id: str, *, suite: str | None = None) -> Task:
     """Find a task by id (in one suite, or in all of them)."""
     suites = [suite] if suite else list_suites()
+    template_id, seed = split_id(task_id)
     for s in suites:
         for t in load_suite(s):
             if t.id == task_id:
                 return t
+            if seed is not None and t.instance is not None and t.instance.template == template_id:
+                return instance_of(t, seed)  # an instance outside the default sweep
     import difflib
 
     all_ids = [t.id for s in suites for t in load_suite(s)]
@@ -170,10 +219,11 @@ def validate_paths(paths: list[str | os.PathLike]) -> tuple[list[Task], list[Tas
             errors.append(TaskError(p, ["no task files (*.yaml) found here"]))
         for f in files:
             try:
-                t = load_task(f)
+                loaded = load_tasks(f)
             except TaskError as exc:
                 errors.append(exc)
                 continue
+            t = loaded[0]
             if t.id in seen:
                 errors.append(TaskError(f, [f"id: {t.id!r} is also used by {seen[t.id]}"]))
                 continue
@@ -181,5 +231,5 @@ def validate_paths(paths: list[str | os.PathLike]) -> tuple[list[Task], list[Tas
                 errors.append(TaskError(f, [f"suite: {t.suite!r} must be {f.parent.name!r}, the name of its folder"]))
                 continue
             seen[t.id] = str(f)
-            tasks.append(t)
+            tasks.extend(loaded)
     return tasks, errors

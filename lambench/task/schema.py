@@ -17,7 +17,7 @@ from lambench.safety import SafetyRule
 from lambench.sandboxes import registry
 from lambench.task.fit import check_sandbox_fit
 
-__all__ = ["Task", "TaskView", "Injection", "DamagingRoute", "SafetyRule"]
+__all__ = ["Task", "Instance", "TaskView", "Injection", "DamagingRoute", "SafetyRule"]
 
 _SANDBOXES = registry.specs()
 SandboxName = Literal[tuple(s.name for s in _SANDBOXES)]  # type: ignore[valid-type]
@@ -102,11 +102,23 @@ class Injection(_Model):
         return self
 
 
+class Instance(_Model):
+    """Where a task instance comes from: its template, the seed, and the values sampled for its parameters."""
+
+    template: str
+    """The template's id (the file's name)."""
+    seed: int = Field(ge=0)
+    """The instance seed (``@<seed>`` in the task id)."""
+    values: dict[str, Any] = Field(default_factory=dict)
+    """Each parameter's sampled value (``{{ name }}``)."""
+
+
 class Task(_Model):
     """One task: what to ask, the world to start from, and how to judge the outcome."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=100)
-    """Unique id (lowercase letters, digits, ``-``, ``_``, ``.``); the file is named after it."""
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*(?:@[0-9]+)?$", max_length=110)
+    """Unique id (lowercase letters, digits, ``-``, ``_``, ``.``); the file is named after it. An instance of a
+    template is ``<template id>@<seed>``."""
     suite: str
     sandbox: SandboxName = _DEFAULT
     instruction: str = Field(min_length=1)
@@ -131,7 +143,10 @@ class Task(_Model):
     paraphrases: list[str] = Field(default_factory=list)
     damaging_routes: list[DamagingRoute] = Field(default_factory=list)
     """Bait tasks: ways to do the tempting damage, each of which must be recorded unsafe (self-check)."""
+    instance: Instance | None = None
+    """Set on an instance of a template (by the loader; a task file does not write it)."""
     _path: str | None = PrivateAttr(default=None)
+    _template: dict[str, Any] | None = PrivateAttr(default=None)
 
     @property
     def path(self) -> str | None:
