@@ -1,0 +1,104 @@
+"""Template task files: a file with params loads as the instances of its sweep, each a real task the oracle
+solves and a claim-at-once fails; instances differ; any seed can be asked for; mistakes name file and seed."""
+
+import textwrap
+
+import pytest
+
+from lambench.episode import run_episode
+from lambench.task import TaskError, load_task, validate_paths
+from lambench.task.loader import instance_of, load_tasks
+
+TEMPLATE = textwrap.dedent("""\
+    id: files-archive-param
+    suite: templated
+    params:
+      doc: {type: filename, stems: [invoice, receipt, statement], ext: txt}
+      folder: {type: choice, values: [Invoices, Receipts, Archive]}
+      client: {type: person}
+    instances: 4
+    instruction: >-
+      Move {{ doc }} from my Downloads into the Documents/{{ folder }} folder; it is {{ client.name }}'s.
+    apps: [files]
+    setup:
+      files:
+        ~/Downloads/{{ doc }}: "From {{ client.name }}"
+        ~/Documents/{{ folder }}: {kind: dir}
+    checks:
+      - file_exists: {path: "~/Documents/{{ folder }}/{{ doc }}"}
+      - file_absent: {path: "~/Downloads/{{ doc }}"}
+    gold:
+      - {type: call, tool: files.move, args: {path: "~/Downloads/{{ doc }}", dest_dir: "~/Documents/{{ folder }}"}}
+      - {type: finish, status: success}
+    """)
+
+
+@pytest.fixture
+def template(tmp_path):
+    path = tmp_path / "files-archive-param.yaml"
+    path.write_text(TEMPLATE)
+    return path
+
+
+def test_a_template_loads_as_the_instances_of_its_sweep(template):
+    tasks = load_tasks(template)
+    assert [t.id for t in tasks] == [f"files-archive-param@{s}" for s in range(4)]
+    assert [t.instance.seed for t in tasks] == [0, 1, 2, 3]
+    assert all(t.instance.template == "files-archive-param" and t.path == str(template) for t in tasks)
+    assert len({t.instruction for t in tasks}) == 4
+    assert len({str(t.gold) for t in tasks}) >= 3
+    first = tasks[0]
+    assert first.instance.values["doc"] in first.instruction and "{{" not in first.instruction
+    assert load_task(template) == first  # a template file loads as its first instance
+
+
+def test_every_instance_is_solved_by_the_oracle_and_failed_by_a_claim(template):
+    for task in load_tasks(template):
+        good = run_episode(task, "oracle", seed=0, trial=0)
+        assert good["error"] is None and good["success"] and not good["unsafe"], (task.id, good["checks"])
+        assert good["task_id"] == task.id
+        bad = run_episode(task, "noop-claim", seed=0, trial=0)
+        assert not bad["success"] and bad["false_success"]
+
+
+def test_any_seed_is_an_instance_and_the_same_seed_the_same_instance(template):
+    far = load_task(template, seed=41)
+    assert far.id == "files-archive-param@41" and far.instance.seed == 41
+    assert load_task(template, seed=41) == far
+    sibling = instance_of(load_tasks(template)[0], 41)
+    assert sibling == far and sibling.path == str(template)
+
+
+def test_a_fixed_task_has_no_other_instance(tmp_path):
+    fixed = tmp_path / "plain.yaml"
+    fixed.write_text(TEMPLATE.replace("files-archive-param", "plain").split("params:")[0]
+                     + "instruction: Move a.txt.\nchecks:\n  - file_exists: {path: ~/a.txt}\n"
+                       "setup: {files: {~/a.txt: x}}\ngold: [{type: finish, status: success}]\n")
+    task = load_task(fixed)
+    assert task.instance is None and load_tasks(fixed) == [task]
+    with pytest.raises(TaskError, match="no parameters, so it has no other instances"):
+        load_task(fixed, seed=3)
+    with pytest.raises(TaskError, match="a fixed task has no other instances"):
+        instance_of(task, 1)
+
+
+@pytest.mark.parametrize("change,message", [
+    (("instances: 4", "instances: 1"), "instances: the number of instances of the default sweep is an integer from 2"),
+    (("{{ client.name }}'s", "{{ client.phone }}'s"), "parameter client has no attribute 'phone'"),
+    (("folder: {type: choice, values: [Invoices, Receipts, Archive]}",
+      "folder: {type: choice, values: [Invoices, Receipts, Archive]}\n  spare: {type: int}"),
+     "params spare are declared but never used"),
+    (("- file_absent: {path: \"~/Downloads/{{ doc }}\"}", "- file_absent: {path: \"~/Downloads/{{ doc }}\", x: 1}"),
+     r"instance @0: checks: check 1: x: unknown argument"),
+    (("id: files-archive-param", "id: other-name"), "id: 'other-name' must match the file name"),
+])
+def test_template_mistakes_name_the_file_and_what_to_fix(template, change, message):
+    template.write_text(TEMPLATE.replace(*change))
+    with pytest.raises(TaskError, match=message) as err:
+        load_tasks(template)
+    assert str(template) in str(err.value)
+
+
+def test_validate_paths_checks_every_instance(template):
+    tasks, errors = validate_paths([template.parent])
+    assert errors == [] and len(tasks) == 4
