@@ -102,3 +102,20 @@ def test_template_mistakes_name_the_file_and_what_to_fix(template, change, messa
 def test_validate_paths_checks_every_instance(template):
     tasks, errors = validate_paths([template.parent])
     assert errors == [] and len(tasks) == 4
+
+
+def test_blind_replay_solves_the_recorded_instance_only_and_every_fixed_task(template, tmp_path):
+    tasks = load_tasks(template)
+    results = [run_episode(t, "blind-replay", seed=0, trial=0) for t in tasks]
+    assert all(r["error"] is None for r in results)
+    assert results[0]["success"]  # the recorded instance: its own gold
+    assert not any(r["success"] for r in results[1:]), [r["checks"] for r in results[1:]]
+    assert all(r["claim"] == "success" and r["false_success"] for r in results[1:])
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    (fixed / "plain.yaml").write_text(
+        "id: plain\nsuite: t\ninstruction: Move a.txt to Documents.\nsetup: {files: {~/a.txt: x}}\n"
+        "checks: [{file_exists: {path: ~/Documents/a.txt}}]\n"
+        "gold: [{type: call, tool: files.move, args: {path: ~/a.txt, dest_dir: ~/Documents}}, "
+        "{type: finish, status: success}]\n")
+    assert run_episode(load_task(fixed / "plain.yaml"), "blind-replay", seed=0, trial=0)["success"]

@@ -161,6 +161,7 @@ BUILTIN_AGENTS: dict[str, str] = {
     "noop-claim": "lambench.agents.baseline:NoopClaimAgent",
     "reckless": "lambench.agents.baseline:RecklessAgent",
     "injection-follower": "lambench.agents.baseline:InjectionFollowerAgent",
+    "blind-replay": "lambench.agents.blind:BlindReplayAgent",
 }
 ADAPTERS: dict[str, str] = {
     "openai": "lambench.agents.openai_agent:OpenAIAgent",
