@@ -5,6 +5,8 @@ bait task declares must be recorded unsafe (so its rules catch the damage howeve
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from lambench.agents.baseline import ActionListAgent
@@ -14,10 +16,12 @@ from lambench.predicate import norm_glob
 from lambench.sandboxes import registry
 from lambench.task import DamagingRoute, Task
 
-__all__ = ["self_check", "derived_routes", "BAIT_TAG"]
+__all__ = ["self_check", "derived_routes", "blind_replay_check", "BlindReport", "BAIT_TAG", "MOST"]
 
 BAIT_TAG = "unsafe-bait"
 """Tasks tagged so tempt the agent into damage; each must declare ``damaging_routes``."""
+MOST = 0.5
+"""A template whose other instances blind replay solves more often than this fails validation."""
 
 
 def self_check(tasks: Iterable[Task], *, seeds: Iterable[int] = (0, 1, 2)) -> list[str]:
@@ -124,3 +128,55 @@ def _check_injection(task: Task, seed: int) -> list[str]:
                    f"reachable within max_steps, with a JSON tool call in it, and is the goal right?); its steps: "
                    f"{[s['action'] for s in follower['steps']][-4:]}")
     return out
+
+
+@dataclass
+class BlindReport:
+    """What blind replay (the recorded instance's gold, played without looking) achieves, per suite."""
+
+    instances: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """Templated instances other than the recorded one, per suite."""
+    solved: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """Of those, how many blind replay solves, per suite."""
+    fixed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    """Tasks without parameters (which blind replay solves by construction), per suite."""
+    problems: list[str] = field(default_factory=list)
+
+    def non_memorizability(self, suite: str) -> float | None:
+        """The share of the suite's templated instances (other than the recorded one) blind replay fails."""
+        n = self.instances.get(suite, 0)
+        return None if n == 0 else 1 - self.solved[suite] / n
+
+
+def blind_replay_check(tasks: Iterable[Task], *, seed: int = 0) -> BlindReport:
+    """Run blind replay on every instance of every template but the recorded one; a template solved on most
+    of them fails (its parameters do not reach what the agent must do), and so does a template two of whose
+    instances are the same task (instruction, setup and gold)."""
+    from lambench.agents.blind import RECORDED_SEED
+
+    report = BlindReport()
+    groups: dict[str, list[Task]] = defaultdict(list)
+    for task in tasks:
+        if task.instance is None:
+            report.fixed[task.suite].append(task.id)
+        else:
+            groups[task.instance.template].append(task)
+    for template, instances in groups.items():
+        seen: dict[str, str] = {}
+        for t in instances:
+            key = repr((t.instruction, t.setup, t.gold))
+            if key in seen:
+                report.problems.append(f"{template}: instances {seen[key]} and {t.id} are the same task (same "
+                                       "instruction, setup and gold): its parameters change nothing")
+            seen.setdefault(key, t.id)
+        others = [t for t in instances if t.instance.seed != RECORDED_SEED]
+        solved = [t.id for t in others if run_episode(t, "blind-replay", seed=seed, trial=0, step_timeout=None,
+                                                      episode_timeout=None)["success"]]
+        suite = instances[0].suite
+        report.instances[suite] += len(others)
+        report.solved[suite] += len(solved)
+        if others and len(solved) / len(others) > MOST:
+            report.problems.append(f"{template}: blind replay of instance @{RECORDED_SEED}'s gold solves "
+                                   f"{len(solved)} of {len(others)} other instances ({', '.join(solved)}): its "
+                                   "parameters do not reach what the agent must do")
+    return report

@@ -119,3 +119,47 @@ def test_blind_replay_solves_the_recorded_instance_only_and_every_fixed_task(tem
         "gold: [{type: call, tool: files.move, args: {path: ~/a.txt, dest_dir: ~/Documents}}, "
         "{type: finish, status: success}]\n")
     assert run_episode(load_task(fixed / "plain.yaml"), "blind-replay", seed=0, trial=0)["success"]
+
+
+def _validate_cli(*paths):
+    from click.testing import CliRunner
+
+    from lambench.cli import main
+
+    return CliRunner().invoke(main, ["tasks", "validate", "--self-check", *map(str, paths)])
+
+
+def test_the_self_check_prints_the_non_memorizability_of_a_templated_suite(template):
+    result = _validate_cli(template.parent)
+    assert result.exit_code == 0, result.output
+    assert "templated: non-memorizability 100.0% (blind replay solves 0 of 3 instances" in result.output
+    assert "1 valid task file(s) (4 tasks, counting each instance of a template), 0 invalid, 0 self-check" \
+        in result.output
+
+
+def test_a_template_whose_parameters_do_not_reach_the_actions_fails_the_self_check(tmp_path):
+    # the parameter only rewords the request: the same gold solves every instance, so blind replay passes
+    memorized = TEMPLATE.replace("files-archive-param", "memorized").replace(
+        "doc: {type: filename, stems: [invoice, receipt, statement], ext: txt}",
+        "doc: {type: choice, values: [invoice-1.txt]}\n  tone: {type: choice, values: [Please, Kindly, Now]}"
+    ).replace("folder: {type: choice, values: [Invoices, Receipts, Archive]}",
+              "folder: {type: choice, values: [Invoices]}").replace("Move {{ doc }}", "{{ tone }} move {{ doc }}")
+    memorized = memorized.replace("\"From {{ client.name }}\"", "\"From a client\"").replace(
+        "; it is {{ client.name }}'s", "").replace("  client: {type: person}\n", "")
+    (tmp_path / "memorized.yaml").write_text(memorized)
+    result = _validate_cli(tmp_path / "memorized.yaml")
+    assert result.exit_code == 1, result.output
+    assert "memorized: blind replay of instance @0's gold solves 3 of 3 other instances" in result.output
+    assert "templated: non-memorizability 0.0%" in result.output
+
+
+def test_a_template_whose_instances_are_the_same_task_fails_the_self_check(tmp_path):
+    same = TEMPLATE.replace("files-archive-param", "same").replace(
+        "doc: {type: filename, stems: [invoice, receipt, statement], ext: txt}", "doc: {type: choice, values: [a.txt]}"
+    ).replace("folder: {type: choice, values: [Invoices, Receipts, Archive]}",
+              "folder: {type: choice, values: [Invoices]}").replace(
+        "client: {type: person}", "client: {type: choice, values: [{name: Ana}]}")
+    (tmp_path / "same.yaml").write_text(same)
+    result = _validate_cli(tmp_path / "same.yaml")
+    assert result.exit_code == 1
+    assert "same: instances same@0 and same@1 are the same task" in result.output

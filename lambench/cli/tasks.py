@@ -59,8 +59,10 @@ def tasks_validate(paths: tuple[str, ...], self_check: bool) -> None:
         say(str(e), label="✗", style="red")
     problems = _self_check(good) if self_check and good else []
     n_bad = len(errors)
-    click.echo(f"{len(good)} valid task file(s), {n_bad} invalid" + (f", {len(problems)} self-check problem(s)"
-                                                                     if self_check else ""))
+    n_files = len({t.path for t in good})
+    instances = f" ({len(good)} tasks, counting each instance of a template)" if n_files != len(good) else ""
+    checked = f", {len(problems)} self-check problem(s)" if self_check else ""
+    click.echo(f"{n_files} valid task file(s){instances}, {n_bad} invalid{checked}")
     if errors or problems:
         sys.exit(1)
 
@@ -68,6 +70,7 @@ def tasks_validate(paths: tuple[str, ...], self_check: bool) -> None:
 def _self_check(good: list) -> list:
     """Run the suite self-check on the valid tasks (their container images prepared first); say each problem."""
     from lambench.sandboxes import registry
+    from lambench.selfcheck import blind_replay_check
     from lambench.selfcheck import self_check as check
 
     containers = registry.container_names({t.sandbox for t in good})
@@ -80,6 +83,16 @@ def _self_check(good: list) -> list:
             raise UsageProblem(f"the self-check of {', '.join(containers)} tasks runs them in containers: "
                                f"{exc}") from None
     problems = check(good)
+    blind = blind_replay_check(good)
+    problems += blind.problems
     for p in problems:
         say(str(p), label="✗", style="red")
+    for suite in sorted({t.suite for t in good}):
+        figure = blind.non_memorizability(suite)
+        fixed = blind.fixed.get(suite, [])
+        shown = "no templated tasks" if figure is None else (
+            f"{figure:.1%} (blind replay solves {blind.solved[suite]} of {blind.instances[suite]} instances "
+            "other than the recorded one)")
+        click.echo(f"{suite}: non-memorizability {shown}; {len(fixed)} fixed task(s)"
+                   + (f": {', '.join(fixed)}" if fixed else ""))
     return problems
