@@ -11,8 +11,9 @@ from __future__ import annotations
 import click
 
 from lambench import __version__
-from lambench.cli import gate, leaderboard, perturbations, predicates, replay, report, run, sandboxes, score, tasks, view
+from lambench.cli import gate, leaderboard, perturbations, predicates, replay, report, run, sandboxes, score, tasks
 from lambench.cli.common import LambenchGroup
+from lambench.cli.view import view_cmd
 
 __all__ = ["main"]
 
@@ -26,5 +27,5 @@ def main() -> None:
 for _command in (run.run_cmd, score.score_cmd, replay.record_cmd, replay.replay_cmd, replay.import_cmd,
                  replay.export_group, sandboxes.sandboxes_group, gate.gate_cmd, leaderboard.leaderboard_group,
                  report.report_cmd, perturbations.perturbations_group, predicates.predicates_cmd, tasks.tasks_group,
-                 view.view_cmd):
+                 view_cmd):
     main.add_command(_command)

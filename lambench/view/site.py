@@ -20,8 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from lambench import __version__
-from lambench.view.episodes import (INDEX_FIELDS, Strings, ViewError, ViewRun, episode_detail, episode_id, index_row,
-                                    load_view_runs, pair_episodes)
+from lambench.view.episodes import (
+    INDEX_FIELDS,
+    Strings,
+    ViewError,
+    ViewRun,
+    episode_detail,
+    episode_id,
+    index_row,
+    load_view_runs,
+    pair_episodes,
+)
 from lambench.view.links import MANIFEST
 
 __all__ = ["ASSETS", "CHUNK_BYTES", "build_view", "js_call", "write_site"]
@@ -87,32 +96,40 @@ def _page(title: str) -> str:
 """
 
 
-def _write_chunks(runs: list[ViewRun], data: Path, pairs: dict[tuple[str, int], int]) -> tuple[list[list[Any]],
-                                                                                           Strings, int]:
-    """Write the detail files; return the index rows, their string table and the number of files."""
-    strings, rows, n_chunks = Strings(), [], 0
+class _Chunks:
+    """Writes the detail files ``data/c<N>.js``, one after another, each about :data:`CHUNK_BYTES`."""
+
+    def __init__(self, data: Path) -> None:
+        self.data, self.n, self.parts, self.size = data, 0, [], 0
+
+    def add(self, key: str, detail: dict[str, Any]) -> int:
+        """Queue an episode's detail; return the number of the file it goes into."""
+        item = _json(key) + ":" + _json(detail)
+        self.parts.append(item)
+        self.size += len(item)
+        n = self.n
+        if self.size >= CHUNK_BYTES:
+            self.flush()
+        return n
+
+    def flush(self) -> None:
+        if self.parts:
+            (self.data / f"c{self.n}.js").write_text(f"LAMBENCH_VIEW.chunk({self.n},{{{','.join(self.parts)}}});\n",
+                                                     encoding="ascii")
+            self.n, self.parts, self.size = self.n + 1, [], 0
+
+
+def _write_chunks(runs: list[ViewRun], data: Path, pairs: dict[tuple[str, int], int]
+                  ) -> tuple[list[list[Any]], Strings, int]:
+    """Write the detail files (a file holds episodes of one run); return the index rows, their string table and
+    the number of files."""
+    strings, rows, chunks = Strings(), [], _Chunks(data)
     for run in runs:
-        parts: list[str] = []
-        size = 0
-
-        def flush() -> None:
-            nonlocal n_chunks, size
-            (data / f"c{n_chunks}.js").write_text(f"LAMBENCH_VIEW.chunk({n_chunks},{{{','.join(parts)}}});\n",
-                                                  encoding="ascii")
-            n_chunks += 1
-            parts.clear()
-            size = 0
-
         for i, ep in enumerate(run.episodes):
-            item = _json(episode_id(run.id, ep)) + ":" + _json(episode_detail(run, ep))
-            parts.append(item)
-            size += len(item)
-            rows.append(index_row(run, ep, strings=strings, chunk=n_chunks, pair=pairs.get((run.id, i), -1)))
-            if size >= CHUNK_BYTES:
-                flush()
-        if parts:
-            flush()
-    return rows, strings, n_chunks
+            chunk = chunks.add(episode_id(run.id, ep), episode_detail(run, ep))
+            rows.append(index_row(run, ep, strings=strings, chunk=chunk, pair=pairs.get((run.id, i), -1)))
+        chunks.flush()
+    return rows, strings, chunks.n
 
 
 def _json(value: Any) -> str:
