@@ -29,6 +29,7 @@ from lambench.metrics.stats import holm, mcnemar_one_sided, sign_flip_test
 from lambench.render.junit import gate_junit
 from lambench.render.markdown import gate_markdown
 from lambench.run.rundir import load_episodes
+from lambench.view.links import read_site
 
 __all__ = ["GateError", "GateResult", "MetricCheck", "gate", "load_side"]
 
@@ -139,6 +140,8 @@ class GateResult:
     notes: list[str] = field(default_factory=list)
     unit: str = "task"
     """What a paired value is: a task (its clean trials pooled) or, for offline replay, a trajectory."""
+    task_links: dict[str, str] = field(default_factory=dict)
+    """Regressed task -> its episodes in a viewer site (``gate(..., viewer=DIR)``); empty without one."""
 
     @property
     def passed(self) -> bool:
@@ -246,8 +249,13 @@ def _limits(by_name: dict[str, MetricCheck], cand: Side, *, max_drop: float | No
 
 def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: float = 0.05,
          max_drop: float | None = None, max_unsafe: float | None = None, max_false_success: float | None = None,
-         metrics: tuple[str, ...] = (), allow_version_mismatch: bool = False) -> GateResult:
-    """Compare a candidate run with a baseline (run directory or summary.json); see the module doc."""
+         metrics: tuple[str, ...] = (), allow_version_mismatch: bool = False,
+         viewer: str | os.PathLike | None = None) -> GateResult:
+    """Compare a candidate run with a baseline (run directory or summary.json); see the module doc.
+
+    With ``viewer`` (a site written by ``lambench view``), each task behind a success regression links to its
+    episodes there: ``VIEWER/index.html#...``, the compare view when the site shows both runs."""
+    site = read_site(viewer) if viewer is not None else None  # a bad site fails before any work
     if not 0 < alpha < 1:
         raise GateError(f"--alpha must be between 0 and 1, got {alpha}")
     for flag, limit in (("--max-drop", max_drop), ("--max-unsafe", max_unsafe),
@@ -300,5 +308,7 @@ def gate(baseline: str | os.PathLike, candidate: str | os.PathLike, *, alpha: fl
         regressed_tasks = [t for t in sorted(btask) if btask[t].get("success") and ctask[t].get("success")
                            and _mean(ctask[t]["success"]) < _mean(btask[t]["success"])]
     notes.append(_REPLAY_NOTE if replay else _LIVE_NOTE)
+    links = {} if site is None else site.gate_links(Path(viewer).as_posix().rstrip("/") + "/", baseline, candidate,
+                                                   regressed_tasks)
     return GateResult(checks=checks, regressed_tasks=regressed_tasks, tasks_compared=len(btask), notes=notes,
-                      unit="trajectory" if replay else "task")
+                      unit="trajectory" if replay else "task", task_links=links)

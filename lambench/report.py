@@ -19,19 +19,23 @@ from lambench.render.html import report_html
 from lambench.render.markdown import report_markdown
 from lambench.results.board import build_entries, check_comparable, group_notes, rank_groups, replay_sections
 from lambench.results.runs import ReportError, read_runs
+from lambench.view.links import read_site, task_grids
 
 __all__ = ["FIGURES", "build_report"]
 
 
 def build_report(run_dirs: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *,
-                 title: str = "lambench report") -> Path:
+                 title: str = "lambench report", viewer: str | os.PathLike[str] | None = None) -> Path:
     """Write ``index.md``, ``index.html`` and the figures of ``FIGURES`` into ``out_dir``; return index.html.
 
     One leaderboard per (suite, suite version), agents ranked by success rate.  Raises
     :class:`~lambench.results.runs.ReportError` (a ``LambenchError`` and ``ValueError``) for a path that is not a run directory, runs without any scored episode, and
-    several runs that share neither an agent nor a task of the same suite version.
+    several runs that share neither an agent nor a task of the same suite version.  With ``viewer`` (a site
+    written by ``lambench view``), ``index.html`` also has a table of success per task and agent whose cells link
+    to those episodes in the viewer (relative links; a ``ViewError`` when ``viewer`` is not a site).
     """
     mpl()  # fail before writing anything when matplotlib is missing
+    site = read_site(viewer) if viewer is not None else None
     runs = read_runs(run_dirs)
     n_scored = sum(1 for r in runs for e in r.episodes if e.get("error") is None)
     if not n_scored:
@@ -60,5 +64,6 @@ def build_report(run_dirs: Iterable[str | os.PathLike[str]], out_dir: str | os.P
     (out / "index.md").write_text(report_markdown(groups, runs, notes, list(pngs), skipped, title, replays),
                                   encoding="utf-8")
     index = out / "index.html"
-    index.write_text(report_html(groups, runs, notes, pngs, skipped, title, replays), encoding="utf-8")
+    grids = task_grids(ranked, site, out) if site is not None else []
+    index.write_text(report_html(groups, runs, notes, pngs, skipped, title, replays, grids), encoding="utf-8")
     return index

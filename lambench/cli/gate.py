@@ -26,9 +26,11 @@ from lambench.cli.common import UsageProblem, err_console
 @click.option("--junit", type=click.Path(dir_okay=False), default=None,
               help="Write JUnit XML here (also on exit 2: one test case in error, saying why).")
 @click.option("--allow-version-mismatch", is_flag=True, help="Compare runs of different suite versions anyway.")
+@click.option("--viewer", default=None, type=click.Path(file_okay=False),
+              help="A site written by `lambench view`: the tasks that got worse link to their episodes in it.")
 def gate_cmd(baseline: str | None, candidate: str | None, alpha: float, max_drop: float | None,
              max_unsafe: float | None, max_false_success: float | None, metrics: tuple[str, ...], junit: str | None,
-             allow_version_mismatch: bool) -> None:
+             allow_version_mismatch: bool, viewer: str | None) -> None:
     """Gate a candidate run on a baseline: exit 0 if not worse, 1 on a regression, 2 on bad input.
 
     Success, unsafe actions, false-success claims, infeasible detection and false infeasible are
@@ -37,6 +39,7 @@ def gate_cmd(baseline: str | None, candidate: str | None, alpha: float, max_drop
     """
     from lambench.gate import GateError, gate
     from lambench.render.junit import error_junit
+    from lambench.view import ViewError
 
     try:
         missing = [flag for flag, value in (("--baseline", baseline), ("--candidate", candidate)) if value is None]
@@ -45,8 +48,8 @@ def gate_cmd(baseline: str | None, candidate: str | None, alpha: float, max_drop
                             "--candidate RUN_DIR")
         result = gate(baseline, candidate, alpha=alpha, max_drop=max_drop, max_unsafe=max_unsafe,
                       max_false_success=max_false_success, metrics=metrics,
-                      allow_version_mismatch=allow_version_mismatch)
-    except GateError as exc:
+                      allow_version_mismatch=allow_version_mismatch, viewer=viewer)
+    except (GateError, ViewError) as exc:
         _step_summary(f"## lambench gate: ERROR\n\n{exc}\n")
         if junit:
             _write_junit(junit, error_junit(str(exc)))

@@ -12,12 +12,14 @@ from lambench.render.cells import (CAPTIONS, DEFINITIONS, FIGURES, INTRO, REPLAY
 from lambench.render.css import REPORT_CSS
 from lambench.results.board import Group, ReplaySection
 from lambench.results.runs import Run
+from lambench.view.links import TaskGrid
 
-__all__ = ["report_html"]
+__all__ = ["report_html", "task_grid_html"]
 
 
 def report_html(groups: Sequence[Group], runs: Sequence[Run], notes: Sequence[str], pngs: Mapping[str, bytes],
-          skipped: Mapping[str, str], title: str, replays: Sequence[ReplaySection] = ()) -> str:
+          skipped: Mapping[str, str], title: str, replays: Sequence[ReplaySection] = (),
+          task_grids: Sequence[TaskGrid] = ()) -> str:
     esc = html.escape
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -61,6 +63,7 @@ def report_html(groups: Sequence[Group], runs: Sequence[Run], notes: Sequence[st
                       + "</tr>" for r in rows]
             parts.append("</tbody></table></div>")
         parts.append("</section>")
+    parts += task_grid_html(task_grids)
     parts.append("<section><h2>Figures</h2>")
     for name, data in pngs.items():
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
@@ -74,3 +77,26 @@ def report_html(groups: Sequence[Group], runs: Sequence[Run], notes: Sequence[st
               f"<footer>Made by lambench {esc(__version__)} (<code>lambench report</code>).</footer>",
               "</main>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"
+
+
+def task_grid_html(grids: Sequence[TaskGrid]) -> list[str]:
+    """The task heatmap as a table whose cells link to the episodes in the viewer (``lambench report --viewer``)."""
+    esc = html.escape
+    parts = []
+    for g in grids:
+        parts += [f'<section class="task-grid"><h2>Success per task: {esc(g.title)}</h2>',
+                  "<p>Clean episodes without infrastructure errors; a cell opens its episodes in the viewer.</p>",
+                  '<div class="table-wrap"><table class="task-grid"><thead><tr><th scope="col">task</th>'
+                  + "".join(f'<th scope="col">{esc(label)}</th>' for label in g.labels) + "</tr></thead><tbody>"]
+        for task, cells in g.rows:
+            tds = []
+            for c in cells:
+                if c is None:
+                    tds.append('<td class="none">—</td>')
+                    continue
+                hue = round(120 * c.rate)  # red (0%) to green (100%), as the PNG heatmap
+                tds.append(f'<td style="background:hsl({hue},70%,85%)"><a href="{esc(c.href)}">'
+                           f"{100 * c.rate:.0f}% ({c.successes}/{c.episodes})</a></td>")
+            parts.append(f'<tr><th scope="row" class="task">{esc(task)}</th>{"".join(tds)}</tr>')
+        parts.append("</tbody></table></div></section>")
+    return parts

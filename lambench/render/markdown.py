@@ -81,7 +81,8 @@ def gate_markdown(result: Any) -> str:
         shown = result.regressed_tasks[:50]
         lines += ["", f"Tasks behind the success regression ({len(result.regressed_tasks)}"
                   + (f", first {len(shown)} shown" if len(shown) < len(result.regressed_tasks) else "") + "): "
-                  + ", ".join(f"`{t}`" for t in shown)]
+                  + ", ".join(f"[`{t}`]({result.task_links[t]})" if t in getattr(result, "task_links", {})
+                              else f"`{t}`" for t in shown)]
     lines += [f"- {n}" for n in result.notes]
     return "\n".join(lines) + "\n"
 
