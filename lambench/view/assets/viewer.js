@@ -1,7 +1,7 @@
 /* lambench view: the static trajectory viewer (no server, nothing fetched from outside this directory).
  *
  * data/index.js calls LAMBENCH_VIEW.index(data) with one compact row per episode; an episode's detail lives in
- * data/c<N>.js, loaded on demand by adding a <script src> (fetch() of file:// URLs is blocked by browsers), which
+ * data/c<N>.js, loaded on demand by adding a <script src> (browsers block fetching file:// URLs), which
  * calls LAMBENCH_VIEW.chunk(N, {id: detail}).  Every text goes into the page through textContent, never as HTML.
  * The state (filters, the open episode, the compare view) lives in the URL hash, so a link can open any of them.
  */
