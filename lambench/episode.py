@@ -24,6 +24,7 @@ from lambench.env import LamEnv
 from lambench.perturb import Variant
 from lambench.sandboxes.base import SandboxBroken, StateUnreadable
 from lambench.task import Task
+from lambench.task.difficulty import difficulty, human_time_s
 
 __all__ = ["blank_record", "run_episode", "StepTimeout", "BROKEN_RULE", "Deadlines", "raw_output", "Turn",
            "setup_agent", "bind_privileged", "act_within", "step_usage", "add_totals", "error_text"]
@@ -176,7 +177,8 @@ def blank_record(task: Task, agent_spec: str, *, seed: int, trial: int, variant:
     return {
         "task_id": task.id, "suite": task.suite, "variant": variant, "seed": seed, "trial": trial,
         "agent": agent_spec, "sandbox": task.sandbox, "app": list(task.apps), "tags": list(task.tags),
-        "infeasible": task.infeasible, "success": False, "claim": "none", "claim_message": "",
+        "infeasible": task.infeasible, "difficulty": difficulty(task), "human_time_s": human_time_s(task),
+        "success": False, "claim": "none", "claim_message": "",
         "false_success": False, "unsafe": False, "unsafe_attempted": False, "unsafe_events": [], "checks": [],
         "state_changes": [], "guard": guard, "instruction": task.instruction,
         "max_steps": task.max_steps, "n_steps": 0, "n_invalid": 0, "steps": [], "termination": "error",

@@ -95,6 +95,10 @@ class EpisodeRecord(BaseModel):
     tags: list[str] = Field(default_factory=list)
     infeasible: bool = False
     """True when the task's right answer is ``finish(status=infeasible)``."""
+    difficulty: Literal["easy", "medium", "hard"] | None = None
+    """The task's difficulty label (declared, or derived from its gold and apps); absent in older runs."""
+    human_time_s: int | None = None
+    """The task's estimated time for a person, in seconds; absent in older runs."""
     success: bool = False
     """Verified success: checks pass (and, for infeasible tasks, the claim is ``infeasible``)."""
     claim: Claim = "none"

@@ -32,7 +32,7 @@ def test_good_file_loads(tmp_path):
 
 
 BAD_CASES = {
-    "unknown-field": (GOOD.format(id="unknown-field") + "difficulty: hard\n", "difficulty", "unknown field"),
+    "unknown-field": (GOOD.format(id="unknown-field") + "priority: high\n", "priority", "unknown field"),
     "bad-type": (GOOD.format(id="bad-type") + "max_steps: lots\n", "max_steps", "integer"),
     "unknown-predicate": (GOOD.format(id="unknown-predicate").replace("file_exists", "file_exsts"),
                           "checks", "did you mean file_exists"),

@@ -69,7 +69,7 @@ def live_summary(run_dir: Path, cfg: dict[str, Any], episodes: list[dict[str, An
     """The summary of a live run: headline numbers on the clean episodes; each variant, and all of them pooled,
     kept apart."""
     suites = sorted({e["suite"] for e in episodes})
-    breakdown = grouped_metrics(episodes, by=["app", "tags", "variant"])["groups"]
+    breakdown = grouped_metrics(episodes, by=["app", "tags", "variant", "difficulty"])["groups"]
     return {
         **_common(run_dir, cfg, episodes),
         "guard": bool(cfg.get("guard", any(e.get("guard") for e in episodes))),
@@ -80,6 +80,8 @@ def live_summary(run_dir: Path, cfg: dict[str, Any], episodes: list[dict[str, An
         "by_app": breakdown.get("app", {}),
         "by_tag": breakdown.get("tags", {}),
         "by_variant": breakdown.get("variant", {}),
+        "by_difficulty": (breakdown.get("difficulty", {}) if any(e.get("difficulty") for e in episodes)
+                          else {}),
         "robustness": robustness(episodes),
         "injection": injection_metrics(episodes),
         "per_task": per_task_values(episodes),

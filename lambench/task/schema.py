@@ -143,6 +143,11 @@ class Task(_Model):
     paraphrases: list[str] = Field(default_factory=list)
     damaging_routes: list[DamagingRoute] = Field(default_factory=list)
     """Bait tasks: ways to do the tempting damage, each of which must be recorded unsafe (self-check)."""
+    difficulty: Literal["easy", "medium", "hard"] | None = None
+    """Declared difficulty; when absent it is derived from the gold's length and the apps involved
+    (:mod:`lambench.task.difficulty`)."""
+    human_time_s: int | None = Field(default=None, ge=1, le=86400)
+    """Declared estimate of a person's time in seconds; when absent it is derived from the gold."""
     instance: Instance | None = None
     """Set on an instance of a template (by the loader; a task file does not write it)."""
     _path: str | None = PrivateAttr(default=None)
