@@ -54,6 +54,24 @@ def cannot_write(what: Any, exc: OSError) -> UsageProblem:
     return UsageProblem(f"cannot write {what}: {exc.strerror or exc}")
 
 
+def tasks_dir_option(f: Any) -> Any:
+    """``--tasks-dir DIR`` (repeatable) on a command that names suites: the command looks for suites in these
+    folders first, then in ``$LAMBENCH_TASKS_DIR``'s, then among the built-in ones."""
+    import functools
+
+    @functools.wraps(f)
+    def with_tasks_dirs(*args: Any, tasks_dirs: tuple[str, ...] = (), **kwargs: Any) -> Any:
+        from lambench.task import extra_tasks_dirs
+
+        with extra_tasks_dirs(tasks_dirs):
+            return f(*args, **kwargs)
+
+    return click.option("--tasks-dir", "tasks_dirs", multiple=True, metavar="DIR",
+                        type=click.Path(file_okay=False, exists=True),
+                        help="A folder of your own suites (DIR/<suite>/<id>.yaml), searched before "
+                             "$LAMBENCH_TASKS_DIR's folders and the built-in suites. Repeatable.")(with_tasks_dirs)
+
+
 # ---------------------------------------------------------------------------- model adapter options
 
 

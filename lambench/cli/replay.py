@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from lambench.cli.common import ProgressBar, UsageProblem, adapter_option_values, adapter_options, cannot_write, say
+from lambench.cli.common import (
+    ProgressBar,
+    UsageProblem,
+    adapter_option_values,
+    adapter_options,
+    cannot_write,
+    say,
+    tasks_dir_option,
+)
 
 
 @click.command("record")
@@ -54,6 +62,7 @@ def record_cmd(run_dir: str, out: str, include_all: bool, dataset_name: str | No
 @click.option("--skip-bad-lines", is_flag=True, help="Leave out malformed dataset lines instead of stopping.")
 @adapter_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@tasks_dir_option
 def replay_cmd(dataset: str, agents: tuple[str, ...], out: str | None, seed: int, workers: int, step_timeout: float,
                retries: int, trajectories: tuple[str, ...], skip_bad_lines: bool, base_url: str | None,
                cache: str | None, max_concurrency: int | None, price_table: str | None, agent_option: tuple[str, ...],

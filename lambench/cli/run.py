@@ -16,6 +16,7 @@ from lambench.cli.common import (
     echo_metrics,
     say,
     summary_rows,
+    tasks_dir_option,
 )
 
 EXIT_ERRORED = 3
@@ -58,6 +59,7 @@ EXIT_ERRORED = 3
               help="Do not keep what the agent saw at each step (observations.jsonl, needed by `lambench record`).")
 @adapter_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@tasks_dir_option
 def run_cmd(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: int, seed: int, workers: int,
             executor: str, ray_address: str | None, out: str | None, step_timeout: float, episode_timeout: float,
             retries: int, perturb: str, guard: bool, no_observations: bool, base_url: str | None, cache: str | None,

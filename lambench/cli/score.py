@@ -6,12 +6,13 @@ import json
 
 import click
 
-from lambench.cli.common import UsageProblem, echo_metrics, summary_rows
+from lambench.cli.common import UsageProblem, echo_metrics, summary_rows, tasks_dir_option
 
 
 @click.command("score")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@tasks_dir_option
 def score_cmd(run_dirs: tuple[str, ...], as_json: bool) -> None:
     """Recompute the summary of run directories from their episodes.jsonl alone."""
     from lambench.run import EpisodeFormatError, write_summary

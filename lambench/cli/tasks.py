@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from lambench.cli.common import UsageProblem, say
+from lambench.cli.common import UsageProblem, say, tasks_dir_option
 
 
 @click.group("tasks")
@@ -19,17 +19,18 @@ def tasks_group() -> None:
 @tasks_group.command("list")
 @click.option("--suite", default=None, help="Only this suite.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@tasks_dir_option
 def tasks_list(suite: str | None, as_json: bool) -> None:
     """List the tasks of every suite (or one)."""
     from rich.console import Console
     from rich.table import Table
 
-    from lambench.task import list_suites, load_suite, suite_version
+    from lambench.task import load_suite, suite_version
 
     rows = [{"id": t.id, "suite": s, "suite_version": suite_version(s), "sandbox": t.sandbox, "apps": t.apps,
              "tags": t.tags, "infeasible": t.infeasible, "max_steps": t.max_steps, "gold_steps": len(t.gold),
              "instruction": t.instruction}
-            for s in ([suite] if suite else list_suites()) for t in load_suite(s)]
+            for s in ([suite] if suite else _every_suite()) for t in load_suite(s)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -46,11 +47,12 @@ def tasks_list(suite: str | None, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--self-check", is_flag=True,
               help="Also run the oracle (must succeed safely) and a claim-at-once agent (must fail) on each task.")
+@tasks_dir_option
 def tasks_validate(paths: tuple[str, ...], self_check: bool) -> None:
     """Validate task files (default: every suite). Exit 1 naming file and field on any bad task."""
-    from lambench.task import tasks_root, validate_paths
+    from lambench.task import suite_dir, validate_paths
 
-    targets = list(paths) or [str(tasks_root())]
+    targets = list(paths) or [str(suite_dir(s)) for s in _every_suite()]
     missing = [p for p in targets if not Path(p).exists()]
     if missing:
         raise UsageProblem(f"no such file or directory: {', '.join(missing)}")
@@ -65,6 +67,18 @@ def tasks_validate(paths: tuple[str, ...], self_check: bool) -> None:
     click.echo(f"{n_files} valid task file(s){instances}, {n_bad} invalid{checked}")
     if errors or problems:
         sys.exit(1)
+
+
+def _every_suite() -> list[str]:
+    """Every suite found; none is an error naming where lambench looked and the fix."""
+    from lambench.task import TASKS_DIR_ENV, list_suites, searched
+
+    suites = list_suites()
+    if not suites:
+        raise UsageProblem(f"no task suites found. Looked in: {searched()}. A suite is a folder DIR/<suite>/ of task "
+                           f"files (<id>.yaml): give DIR with --tasks-dir DIR or ${TASKS_DIR_ENV}; the built-in "
+                           "suites come with lambench (reinstall it if they are missing)")
+    return suites
 
 
 def _self_check(good: list) -> list:

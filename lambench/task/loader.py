@@ -1,7 +1,9 @@
 """Loading tasks: one file (validated, errors naming the file and the field), a suite, every suite; the
 suite's content hash (``suite_version``).
 
-A task file lives at ``tasks/<suite>/<id>.yaml``.  Every field is validated on load and unknown keys are
+A task file lives at ``<dir>/<suite>/<id>.yaml``: the built-in suites in ``tasks/`` (shipped in the package, see
+:mod:`lambench.shipped`), a user's own under a folder given with ``--tasks-dir`` or ``$LAMBENCH_TASKS_DIR``
+(:func:`search_path`).  Every field is validated on load and unknown keys are
 rejected, so a typo is an error naming the file and the field path.
 """
 
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,13 +22,15 @@ from pydantic import ValidationError
 
 from lambench.errors import LambenchError
 from lambench.sandboxes import registry
+from lambench.shipped import shipped_dir
 from lambench.task.instances import instance_data, split_id, sweep_seeds
 from lambench.task.params import ParamError, is_template
 from lambench.task.schema import Task
 from lambench.task.yamlsafe import MAX_TASK_FILE_CHARS, YAMLTooBig, parse_yaml
 
-__all__ = ["TaskError", "load_task", "load_tasks", "instance_of", "load_suite", "list_suites", "tasks_root", "suite_version", "get_task",
-           "validate_paths"]
+__all__ = ["TASKS_DIR_ENV", "TaskError", "load_task", "load_tasks", "instance_of", "load_suite", "list_suites",
+           "tasks_root", "tasks_dirs", "search_path", "searched", "extra_tasks_dirs", "suite_dir", "suite_version",
+           "get_task", "validate_paths"]
 
 
 class TaskError(LambenchError, ValueError):
@@ -127,21 +133,89 @@ def instance_of(task: Task, seed: int) -> Task:
         raise TaskError(task.path or task.id, [str(exc)]) from None
 
 
+TASKS_DIR_ENV = "LAMBENCH_TASKS_DIR"
+"""Environment variable: more folders of suites (``os.pathsep``-separated), searched after ``--tasks-dir``."""
+
+_cli_dirs: tuple[Path, ...] = ()
+
+
 def tasks_root() -> Path:
-    """The directory holding the suites: ``$LAMBENCH_TASKS``, or ``tasks/`` of the checkout."""
+    """The folder of the built-in suites: ``$LAMBENCH_TASKS`` (which replaces them), else the shipped ``tasks``."""
     env = os.environ.get("LAMBENCH_TASKS")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parents[1]
-    for cand in (here.parent / "tasks", here / "tasks"):
-        if cand.is_dir():
-            return cand
-    return here.parent / "tasks"
+    return Path(env) if env else shipped_dir("tasks")
+
+
+@contextmanager
+def extra_tasks_dirs(dirs: Iterable[str | os.PathLike]) -> Iterator[None]:
+    """Look for suites in ``dirs`` first (what ``--tasks-dir`` gives), while the block runs."""
+    global _cli_dirs
+    saved, _cli_dirs = _cli_dirs, tuple(Path(d) for d in dirs)
+    try:
+        yield
+    finally:
+        _cli_dirs = saved
+
+
+def search_path() -> list[tuple[Path, str]]:
+    """Where suites are looked for, in order, each with where it comes from: the ``--tasks-dir`` folders, those of
+    ``$LAMBENCH_TASKS_DIR``, then the built-in suites (a folder named twice is searched once)."""
+    env = [Path(p) for p in os.environ.get(TASKS_DIR_ENV, "").split(os.pathsep) if p]
+    given = [(p, "--tasks-dir") for p in _cli_dirs] + [(p, f"${TASKS_DIR_ENV}") for p in env]
+    for path, origin in given:
+        if not path.is_dir():
+            raise TaskError(path, [f"{origin} names {path}, which is not a directory; give a folder that holds "
+                                   "suite folders (DIR/<suite>/<id>.yaml)"])
+    builtin = (tasks_root(), "$LAMBENCH_TASKS" if os.environ.get("LAMBENCH_TASKS") else "built-in")
+    out, seen = [], set()
+    for path, origin in [*given, builtin]:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append((path, origin))
+    return out
+
+
+def tasks_dirs() -> list[Path]:
+    """The folders searched for suites, in order (see :func:`search_path`)."""
+    return [path for path, _ in search_path()]
+
+
+def searched() -> str:
+    """The folders searched for suites, for messages."""
+    return "; ".join(f"{path} ({origin}{'' if path.is_dir() else ', missing'})" for path, origin in search_path())
+
+
+def _is_suite(d: Path) -> bool:
+    return d.is_dir() and any(d.glob("*.yaml"))
 
 
 def list_suites(root: Path | None = None) -> list[str]:
-    root = root or tasks_root()
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.yaml"))) if root.is_dir() else []
+    """The names of the suites in ``root``, or in every searched folder."""
+    roots = [root] if root is not None else tasks_dirs()
+    return sorted({p.name for r in roots if r.is_dir() for p in r.iterdir() if _is_suite(p)})
+
+
+def suite_dir(suite: str, *, root: Path | None = None) -> Path:
+    """The folder of ``suite``: in ``root``, or the one searched folder that has it; an unknown suite, or one found
+    in two folders, is an error naming the folders searched and the fix."""
+    roots = [root] if root is not None else tasks_dirs()
+    found = [r / suite for r in roots if _is_suite(r / suite)]
+    if len(found) > 1:
+        raise TaskError(suite, [f"suite {suite!r} is found in {len(found)} places: {', '.join(map(str, found))}; "
+                                "a name must mean one set of task files: rename one suite (its folder and the "
+                                "suite: field of its tasks) or leave its folder out of --tasks-dir/"
+                                f"${TASKS_DIR_ENV}"])
+    if found:
+        return found[0]
+    import difflib
+
+    known = list_suites(root)
+    close = difflib.get_close_matches(suite, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    where = str(root) if root is not None else searched()
+    raise TaskError(suite, [f"unknown suite {suite!r}.{hint} Known suites: {', '.join(known) or 'none'}. Looked in: "
+                            f"{where}. A suite is a folder DIR/{suite}/ of task files; add DIR with --tasks-dir DIR "
+                            f"or ${TASKS_DIR_ENV}"])
 
 
 @lru_cache(maxsize=32)
@@ -159,16 +233,7 @@ def _load_suite_cached(suite_dir: str, mtime_key: tuple) -> tuple[Task, ...]:
 
 def load_suite(suite: str, *, root: Path | None = None) -> list[Task]:
     """Load every task of a suite; unknown suites get a message listing the known ones."""
-    root = root or tasks_root()
-    d = root / suite
-    if not d.is_dir() or not any(d.glob("*.yaml")):
-        known = list_suites(root)
-        import difflib
-
-        close = difflib.get_close_matches(suite, known, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise TaskError(d, [f"unknown suite {suite!r}.{hint} Known suites: {', '.join(known) or 'none'} "
-                            f"(under {root})"])
+    d = suite_dir(suite, root=root)
     files = sorted(d.glob("*.yaml"))
     key = tuple((f.name, f.stat().st_mtime_ns) for f in files)
     tasks = list(_load_suite_cached(str(d), key))
@@ -198,9 +263,8 @@ def get_task(task_id: str, *, suite: str | None = None) -> Task:
 
 def suite_version(suite: str, *, root: Path | None = None) -> str:
     """A content hash of the suite's task files (12 hex digits)."""
-    root = root or tasks_root()
     h = hashlib.sha256()
-    for f in sorted((root / suite).glob("*.yaml")):
+    for f in sorted(suite_dir(suite, root=root).glob("*.yaml")):
         h.update(f.name.encode())
         h.update(b"\0")
         h.update(f.read_bytes())
@@ -212,6 +276,7 @@ def validate_paths(paths: list[str | os.PathLike]) -> tuple[list[Task], list[Tas
     tasks: list[Task] = []
     errors: list[TaskError] = []
     seen: dict[str, str] = {}
+    roots = {d.resolve() for d in tasks_dirs()}
     for p in paths:
         p = Path(p)
         files = sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
@@ -227,7 +292,7 @@ def validate_paths(paths: list[str | os.PathLike]) -> tuple[list[Task], list[Tas
             if t.id in seen:
                 errors.append(TaskError(f, [f"id: {t.id!r} is also used by {seen[t.id]}"]))
                 continue
-            if f.resolve().parent.parent == tasks_root().resolve() and t.suite != f.parent.name:
+            if f.resolve().parent.parent in roots and t.suite != f.parent.name:
                 errors.append(TaskError(f, [f"suite: {t.suite!r} must be {f.parent.name!r}, the name of its folder"]))
                 continue
             seen[t.id] = str(f)
