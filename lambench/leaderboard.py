@@ -90,7 +90,8 @@ def build_leaderboard(root: str | Path = "leaderboards") -> Path:
             leaderboard_figure(group, root / figures[(suite, version)],
                                f"{suite} (suite version {version}): success vs safety")
         except ImportError:
-            raise LeaderboardError("figures need matplotlib: pip install 'lambench[report]'") from None
+            raise LeaderboardError("figures need matplotlib, a dependency of lambench that is missing from this "
+                                   "environment: pip install matplotlib (or reinstall lambench)") from None
     made = set(figures.values())
     block = leaderboard_markdown(ranked, figures, start=_MARK_START, end=_MARK_END)
     readme = root / "README.md"

@@ -385,7 +385,9 @@ def _few_shot_examples(k: int, task_id: str) -> list[dict[str, Any]]:
     if _FEW_SHOT is None:
         from lambench.replay.dataset import load_dataset
 
-        path = Path(__file__).resolve().parents[2] / "tasks" / "replay" / "mockos-core.jsonl.gz"
+        from lambench.shipped import shipped_datasets
+
+        path = shipped_datasets().get("mockos-core", Path("mockos-core.jsonl.gz"))
         try:
             steps = [s for s in load_dataset(path).steps if s.get("variant") == "clean"]
         except Exception:  # not shipped with this install: no examples

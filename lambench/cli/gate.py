@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from lambench.cli.common import UsageProblem, err_console
+from lambench.cli.common import UsageProblem, err_console, tasks_dir_option
 
 
 @click.command("gate")
@@ -28,6 +28,7 @@ from lambench.cli.common import UsageProblem, err_console
 @click.option("--allow-version-mismatch", is_flag=True, help="Compare runs of different suite versions anyway.")
 @click.option("--viewer", default=None, type=click.Path(file_okay=False),
               help="A site written by `lambench view`: the tasks that got worse link to their episodes in it.")
+@tasks_dir_option
 def gate_cmd(baseline: str | None, candidate: str | None, alpha: float, max_drop: float | None,
              max_unsafe: float | None, max_false_success: float | None, metrics: tuple[str, ...], junit: str | None,
              allow_version_mismatch: bool, viewer: str | None) -> None:

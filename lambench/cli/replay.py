@@ -46,7 +46,9 @@ def record_cmd(run_dir: str, out: str, include_all: bool, dataset_name: str | No
 
 
 @click.command("replay")
-@click.option("--dataset", required=True, type=click.Path(dir_okay=False), help="JSONL dataset (.jsonl or .jsonl.gz).")
+@click.option("--dataset", required=True, type=click.Path(dir_okay=False),
+              help="JSONL dataset (.jsonl or .jsonl.gz), or the name of one lambench ships (mockos-core, "
+                   "mockos-injection).")
 @click.option("--agent", "agents", required=True, multiple=True,
               help="Agent spec (as for `lambench run`). Repeat to compare agents.")
 @click.option("--out", default=None, type=click.Path(file_okay=False),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from lambench.cli.common import tasks_dir_option
+
 
 @click.command("report")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
@@ -11,6 +13,7 @@ import click
               help="Directory for index.md, index.html (self-contained) and the PNG figures.")
 @click.option("--viewer", default=None, type=click.Path(file_okay=False),
               help="A site written by `lambench view`: index.html then has a per-task table linking to the episodes.")
+@tasks_dir_option
 def report_cmd(run_dirs: tuple[str, ...], out: str, viewer: str | None) -> None:
     """Render run directories as a leaderboard with figures (Markdown, HTML, PNG)."""
     from lambench.report import build_report

@@ -13,14 +13,15 @@ def sandboxes_group() -> None:
 
 
 @sandboxes_group.command("build")
-@click.option("--root", default="sandboxes", show_default=True, type=click.Path(file_okay=False, exists=True),
-              help="Folder of build contexts (one subfolder with a Dockerfile per image).")
+@click.option("--root", default=None, type=click.Path(file_okay=False, exists=True),
+              help="Folder of build contexts (one subfolder with a Dockerfile per image); default: the ones lambench "
+                   "ships ($LAMBENCH_SANDBOXES overrides them).")
 @click.option("--base-image", default=None,
               help="Base image for every Dockerfile (ARG BASE_IMAGE); default: debian:bookworm-slim if it can be "
                    "pulled, else a Debian base made here with debootstrap.")
 @click.option("--no-pull", is_flag=True, help="Do not try a registry: make the base with debootstrap.")
 @click.argument("names", nargs=-1)
-def sandboxes_build(root: str, base_image: str | None, no_pull: bool, names: tuple[str, ...]) -> None:
+def sandboxes_build(root: str | None, base_image: str | None, no_pull: bool, names: tuple[str, ...]) -> None:
     """Build the sandbox images (only those whose build context changed)."""
     from lambench.sandboxes.containers import DockerUnavailable, build_images, ensure_base_image, get_client
 

@@ -1,6 +1,6 @@
 """Figures (PNG) of a report and of the committed leaderboard, drawn with matplotlib.
 
-matplotlib is imported only when figures are drawn (``pip install 'lambench[report]'``).  The
+matplotlib (a core dependency) is imported only when figures are drawn.  The
 report's figures use its object-oriented Agg API only: no pyplot, no global backend switch, so
 building a report from a notebook or a thread leaves the caller's matplotlib alone.
 """
@@ -27,8 +27,8 @@ def mpl() -> Any:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise MissingExtra("lambench report draws its figures with matplotlib, which is not installed: "
-                          "pip install 'lambench[report]'") from exc
+        raise MissingExtra("lambench report draws its figures with matplotlib, a dependency of lambench that is "
+                          "missing from this environment: pip install matplotlib (or reinstall lambench)") from exc
     return matplotlib, Figure, FigureCanvasAgg
 
 

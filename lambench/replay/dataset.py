@@ -319,6 +319,21 @@ def read_lines(path: str | os.PathLike, *, max_line_bytes: int | None = None, wh
                            hint="Is it a JSONL file (optionally .gz)?") from None
 
 
+def _dataset_path(path: str | os.PathLike) -> Path:
+    """A dataset file, or the name of one lambench ships (``mockos-core``: ``tasks/replay/mockos-core.jsonl.gz``)."""
+    from lambench.shipped import shipped_datasets
+
+    given = Path(path)
+    if given.is_file():
+        return given
+    shipped = shipped_datasets()
+    if str(path) in shipped:
+        return shipped[str(path)]
+    raise DatasetError(given, ["no such file"], hint="Give a JSONL dataset file, or the name of a shipped one ("
+                       + (", ".join(shipped) or "none installed") + "), or make one with "
+                       "`lambench record RUN_DIR --out FILE`.")
+
+
 def load_dataset(path: str | os.PathLike, *, skip_bad: bool = False, max_line_bytes: int | None = None) -> Dataset:
     """Load and check a dataset; raise :class:`DatasetError` naming each bad line.
 
@@ -326,10 +341,7 @@ def load_dataset(path: str | os.PathLike, *, skip_bad: bool = False, max_line_by
     Trajectories with missing steps load, and are listed in ``Dataset.incomplete``.
     A line longer than ``max_line_bytes`` (default :data:`MAX_LINE_BYTES`) always stops the load.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(path, ["no such file"], hint="Give a JSONL dataset, e.g. tasks/replay/mockos-core.jsonl.gz, "
-                                                        "or make one with `lambench record RUN_DIR --out FILE`.")
+    path = _dataset_path(path)
     problems: list[str] = []
     steps: list[dict[str, Any]] = []
     lines: list[int] = []

@@ -34,6 +34,7 @@ from lambench.sandboxes.containers.images import (
     image_for,
     image_tag,
     prepare_images,
+    sandboxes_root,
 )
 from lambench.sandboxes.containers.ownership import (
     OWNERSHIP_ENV,
@@ -48,5 +49,5 @@ from lambench.sandboxes.containers.sandbox import ContainerSandbox
 __all__ = ["LABEL", "DockerUnavailable", "claim_ownership", "get_client", "owner_labels", "process_start", "prune",
            "remove_owned", "run_id", "MAX_OUTPUT", "Container", "Driver", "DriverError", "ExecOutput", "Limits",
            "SessionError", "BASE_PACKAGES", "build_images", "ensure_base_image", "image_for", "image_tag",
-           "prepare_images", "OWNERSHIP_ENV", "prepare_containers", "prune_quietly", "remove_containers",
-           "restore_env", "WarmPool", "shutdown_pools", "warm_pool", "ContainerSandbox"]
+           "prepare_images", "sandboxes_root", "OWNERSHIP_ENV", "prepare_containers", "prune_quietly",
+           "remove_containers", "restore_env", "WarmPool", "shutdown_pools", "warm_pool", "ContainerSandbox"]

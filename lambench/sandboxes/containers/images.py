@@ -1,4 +1,4 @@
-"""Sandbox images: built from the build contexts under the repository's ``sandboxes/`` folder (one folder per
+"""Sandbox images: built from the build contexts under the shipped ``sandboxes/`` folder (one folder per
 image, each Dockerfile taking ``ARG BASE_IMAGE``), rebuilt only when the context changed (its content hash is an
 image label).  A container sandbox's image is built from the folder named after the sandbox.
 
@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lambench.sandboxes.containers.client import LABEL, DockerUnavailable, get_client, prune
+from lambench.shipped import shipped_dir
 
 __all__ = ["BASE_PACKAGES", "ensure_base_image", "context_hash", "image_tag", "build_images", "image_for",
-           "prepare_images"]
+           "prepare_images", "sandboxes_root"]
 
 PUBLIC_BASE = "debian:bookworm-slim"
 BASE_TAG = "lambench/base:bookworm"
@@ -84,12 +85,17 @@ def image_tag(name: str) -> str:
     return f"lambench/{name}:latest"
 
 
-def build_images(root: str | os.PathLike = "sandboxes", *, client: Any = None, base_image: str | None = None,
+def build_images(root: str | os.PathLike | None = None, *, client: Any = None, base_image: str | None = None,
                  log: Callable[[str], None] = print, names: list[str] | None = None) -> dict[str, str]:
-    """Build (or keep, when unchanged) the image of every build context under ``root``; ``{name: tag}``."""
-    client = client or get_client()
-    root = Path(root)
+    """Build (or keep, when unchanged) the image of every build context under ``root`` (default: the shipped
+    ones, :func:`sandboxes_root`); ``{name: tag}``."""
+    root = Path(root) if root is not None else sandboxes_root()
     contexts = sorted(p.parent for p in root.glob("*/Dockerfile"))
+    if not contexts:
+        raise DockerUnavailable(f"no build context (a folder with a Dockerfile) under {root}; give the folder of "
+                                "lambench's sandboxes/ with --root or $LAMBENCH_SANDBOXES (reinstall lambench if "
+                                "its shipped copy is missing)")
+    client = client or get_client()
     if names:
         contexts = [c for c in contexts if c.name in names]
     base = base_image or ensure_base_image(client, log=log)
@@ -111,11 +117,11 @@ _READY: set[str] = set()
 _READY_LOCK = threading.RLock()
 
 
-def _sandboxes_root() -> Path:
+def sandboxes_root() -> Path:
+    """The folder of the build contexts: ``$LAMBENCH_SANDBOXES``, else the shipped ``sandboxes/`` (the package's
+    copy in an installed wheel, the checkout's folder in an editable install)."""
     env = os.environ.get("LAMBENCH_SANDBOXES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "sandboxes"
+    return Path(env) if env else shipped_dir("sandboxes")
 
 
 def image_for(sandbox: str) -> str:
@@ -139,7 +145,7 @@ def prepare_images(sandboxes: list[str], *, log: Callable[[str], None] = print) 
         gone = prune(client)
         if gone:
             log(f"removed {len(gone)} container(s)/network(s) left by killed runs")
-        root = _sandboxes_root()
+        root = sandboxes_root()
         if not (root / names[0] / "Dockerfile").is_file():
             # an installed package without the build contexts: the images must exist already
             missing = [n for n in names if not client.images.list(name=f"lambench/{n}")]
