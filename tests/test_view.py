@@ -326,3 +326,17 @@ def test_gate_links_the_tasks_that_got_worse_to_the_compare_view(runs, site, tmp
         assert hash_state(href) == {"cmp": "r0,r1", "task": task}
     r = CliRunner().invoke(main, ["gate", "--baseline", str(runs[0]), "--candidate", str(runs[1]), "--max-drop", "0.1"])
     assert r.exit_code == 1 and "`mail-send-report`" in r.output and "](" not in r.output  # unchanged without --viewer
+
+
+def test_an_offline_replay_run_is_shown_with_each_steps_gold_actions(tmp_path):
+    from lambench.replay.run import ReplayConfig, replay
+
+    root = Path(__file__).resolve().parent.parent
+    tid = "mockos-core/mail-send-report/clean/s0/t0"
+    replay(ReplayConfig(dataset=str(root / "tasks/replay/mockos-core.jsonl.gz"), agent="random", trajectories=[tid]),
+           run_dir=tmp_path / "replay")
+    build_view([tmp_path / "replay"], tmp_path / "site")
+    _, rows = index_rows(tmp_path / "site")
+    assert [r["id"] for r in rows] == [f"r0/{tid}/clean/s0/t0"]
+    steps = detail(tmp_path / "site", rows[0])["steps"]
+    assert steps and all(s["golds"] and "verdict" in s for s in steps)  # shown under "other recorded fields"

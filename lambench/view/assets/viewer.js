@@ -258,6 +258,17 @@
     if (Object.keys(extra).length) kids.push(el("details", {}, [el("summary", {text: "other fields"}), pre(show(extra))]));
     return el("div", {"class": "observation"}, kids);
   }
+  var STEP_KEYS = ["index", "raw", "action", "valid", "error", "ok", "result", "ops", "blocked_ops", "safety_events",
+                   "latency_s", "tokens_in", "tokens_out", "cost_usd"];
+  // What else a step recorded (an offline replay's gold actions and per-step verdict, fields of later versions).
+  function otherFields(st) {
+    var extra = {};
+    Object.keys(st).forEach(function (k) { if (STEP_KEYS.indexOf(k) < 0) extra[k] = st[k]; });
+    if ((st.blocked_ops || []).length) extra.blocked_ops = st.blocked_ops;
+    if (!Object.keys(extra).length) return null;
+    return el("details", {"class": "other", open: "open"}, [el("summary", {text: "other recorded fields: " +
+      Object.keys(extra).join(", ")}), pre(show(extra))]);
+  }
   function stepView(st, obs, i) {
     var events = st.safety_events || [];
     var status = !st.valid ? badge("invalid action", "bad") : st.ok ? badge("ok", "good") : badge("action failed", "warn");
@@ -273,6 +284,7 @@
           events.length ? el("h5", {text: "Safety events"}) : null, events.length ? eventsTable(events) : null,
           (st.ops || []).length ? el("details", {}, [el("summary", {text: "state operations (" + st.ops.length + ")"}),
             pre(show(st.ops))]) : null,
+          otherFields(st),
           el("p", {"class": "usage", text: "latency " + num(st.latency_s, 3) + " s · tokens " + show(st.tokens_in || 0) +
             " in / " + show(st.tokens_out || 0) + " out · cost " + (typeof st.cost_usd === "number" ?
             "$" + st.cost_usd.toFixed(5) : "unknown")})])])]);
