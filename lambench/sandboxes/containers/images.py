@@ -74,9 +74,11 @@ def ensure_base_image(client: Any = None, *, log: Callable[[str], None] = print,
 
 
 def context_hash(path: Path) -> str:
-    """Content hash of a build context (file names and bytes)."""
+    """Content hash of a build context (file names and bytes).  Python's byte-code caches are left out: pip writes
+    them next to the app of an installed wheel's copy, which is the same context as the checkout's."""
     h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+    for f in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(path).parts
+                    and p.suffix != ".pyc"):
         h.update(str(f.relative_to(path)).encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
