@@ -62,6 +62,31 @@ def test_different_configuration_in_same_dir_is_refused(tmp_path):
         run(RunConfig(suite="mockos-core", agent="random", task_ids=FEW[:1]), run_dir=tmp_path)
 
 
+def test_a_run_resumed_with_fewer_episodes_is_refused_so_config_json_describes_every_episode(tmp_path):
+    from click.testing import CliRunner
+
+    from lambench.cli import main
+
+    def cli(*args):
+        return CliRunner().invoke(main, ["run", "--suite", "mockos-core", "--agent", "random", "--quiet",
+                                         "--out", str(tmp_path), *args])
+
+    two = ["--task", FEW[0], "--task", FEW[1]]
+    assert cli(*two).exit_code == 0
+    assert cli("--task", FEW[1], "--task", FEW[0]).exit_code == 0  # the same options, in another order: resumes
+    wider = cli(*two, "--trials", "2", "--perturb", "popup")  # more episodes: those done are kept
+    assert wider.exit_code == 0, wider.output
+    assert len(lines(tmp_path)) == 2 * 2 * 2
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["trials"] == 2 and config["perturb"] == ["popup"]
+    for narrower, named in (((*two, "--perturb", "popup"), "trials: 2 -> 1"), ((*two, "--trials", "2"), "perturb"),
+                            (("--task", FEW[0], "--trials", "2", "--perturb", "popup"), "task_ids")):
+        r = cli(*narrower)
+        assert r.exit_code == 2, r.output
+        assert named in r.output and "leaves out" in r.output and "another --out" in r.output
+    assert len(lines(tmp_path)) == 8 and json.loads((tmp_path / "config.json").read_text()) == config
+
+
 def test_partial_last_line_is_repaired_on_resume(tmp_path):
     cfg = RunConfig(suite="mockos-core", agent="oracle", task_ids=FEW)
     run(cfg, run_dir=tmp_path)

@@ -55,6 +55,9 @@ class RunConfig(BaseModel):
 
 
 _IDENTITY = ("suite", "agent", "seed", "guard")
+_EPISODE_SET = ("trials", "perturb", "task_ids")
+"""Options that decide which episodes a run holds.  A resumed run may add episodes (more trials, perturbations or
+tasks: those done are kept) but not leave some out, so config.json always describes every episode it holds."""
 
 
 def default_run_dir(config: RunConfig) -> Path:
@@ -110,6 +113,10 @@ def config_diffs(old: dict[str, Any], config: RunConfig, version: str, run_dir: 
     defaults = RunConfig.model_fields
     diffs = [f"{k}: {old.get(k, defaults[k].default)!r} -> {getattr(config, k)!r}" for k in _IDENTITY
              if old.get(k, defaults[k].default) != getattr(config, k)]
+    for k in _EPISODE_SET:
+        was, now = old.get(k, defaults[k].get_default(call_default_factory=True)), getattr(config, k)
+        if not _covers(k, now, was):
+            diffs.append(f"{k}: {was!r} -> {now!r} (the directory holds episodes this command leaves out)")
     old_opts, new_opts = _answer_options(old.get("agent_options") or {}), _answer_options(
         redacted(config.model_dump())["agent_options"])
     if old_opts != new_opts:
@@ -118,6 +125,15 @@ def config_diffs(old: dict[str, Any], config: RunConfig, version: str, run_dir: 
         raise RunDirError(f"{run_dir} was recorded on suite version {old.get('suite_version')}, but the task "
                           f"files are now version {version}; use a new --out so results are not mixed.")
     return diffs
+
+
+def _covers(key: str, now: Any, was: Any) -> bool:
+    """Whether the episodes of option ``key`` set to ``now`` include those of ``was``."""
+    if key == "trials":
+        return now >= was
+    if key == "task_ids":  # empty: every task of the suite
+        return not now or (bool(was) and set(now) >= set(was))
+    return set(now) >= set(was)
 
 
 _NEUTRAL_OPTIONS = frozenset(("cache", "max_concurrency", "price_table", "request_timeout", "max_retries", "api_key"))
