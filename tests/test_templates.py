@@ -163,3 +163,43 @@ def test_a_template_whose_instances_are_the_same_task_fails_the_self_check(tmp_p
     result = _validate_cli(tmp_path / "same.yaml")
     assert result.exit_code == 1
     assert "same: instances same@0 and same@1 are the same task" in result.output
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from lambench.cli import main
+
+    return CliRunner().invoke(main, list(map(str, args)))
+
+
+def test_tasks_list_shows_the_template_once_and_tasks_show_prints_any_instance(template):
+    import json
+
+    import yaml
+
+    root = template.parent.parent
+    suite = root / "templated"
+    suite.mkdir()
+    template.rename(suite / template.name)
+    listed = _cli("tasks", "list", "--tasks-dir", root, "--suite", "templated", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    assert [(r["id"], r["instances"], r["params"]) for r in rows] == [("files-archive-param", 4,
+                                                                        ["client", "doc", "folder"])]
+    assert rows[0]["difficulty"] == "easy" and rows[0]["human_time_s"] > 0
+    shown = _cli("tasks", "show", "files-archive-param", "--seed", 7, "--tasks-dir", root)
+    assert shown.exit_code == 0, shown.output
+    data = yaml.safe_load(shown.output)
+    assert data["id"] == "files-archive-param@7" and data["instance"]["seed"] == 7 and "params" not in data
+    doc = data["instance"]["values"]["doc"]
+    assert doc in data["instruction"] and data["gold"][0]["args"]["path"] == f"~/Downloads/{doc}"
+    assert yaml.safe_load(_cli("tasks", "show", "files-archive-param@7", "--tasks-dir", root).output) == data
+    first = yaml.safe_load(_cli("tasks", "show", "files-archive-param", "--tasks-dir", root).output)
+    assert first["id"] == "files-archive-param@0"
+    clash = _cli("tasks", "show", "files-archive-param@2", "--seed", 3, "--tasks-dir", root)
+    assert clash.exit_code == 2 and "is instance @2; --seed 3 asks for another one" in clash.output
+    fixed = _cli("tasks", "show", "files-clean-downloads-txt", "--seed", 1)
+    assert fixed.exit_code == 2 and "is a fixed task (no params)" in fixed.output
+    plain = yaml.safe_load(_cli("tasks", "show", "files-clean-downloads-txt").output)
+    assert plain["id"] == "files-clean-downloads-txt" and "instance" not in plain

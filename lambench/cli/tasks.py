@@ -27,20 +27,71 @@ def tasks_list(suite: str | None, as_json: bool) -> None:
 
     from lambench.task import load_suite, suite_version
 
-    rows = [{"id": t.id, "suite": s, "suite_version": suite_version(s), "sandbox": t.sandbox, "apps": t.apps,
-             "tags": t.tags, "infeasible": t.infeasible, "max_steps": t.max_steps, "gold_steps": len(t.gold),
-             "instruction": t.instruction}
-            for s in ([suite] if suite else _every_suite()) for t in load_suite(s)]
+    rows = [_row(s, group) for s in ([suite] if suite else _every_suite()) for group in _by_template(load_suite(s))]
+    for r in rows:
+        r["suite_version"] = suite_version(r["suite"])
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"{len(rows)} tasks")
-    for col in ("id", "suite", "apps", "tags", "steps", "instruction"):
+    n = sum(r["instances"] for r in rows)
+    table = Table(title=f"{len(rows)} task files ({n} tasks, counting each instance of a template)" if n != len(rows)
+                  else f"{len(rows)} tasks")
+    for col in ("id", "suite", "apps", "tags", "steps", "difficulty", "instances", "instruction"):
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(r["id"], r["suite"], ",".join(r["apps"]), ",".join(r["tags"]), str(r["max_steps"]),
+                      r["difficulty"], str(r["instances"]) if r["params"] else "fixed",
                       r["instruction"][:70] + ("…" if len(r["instruction"]) > 70 else ""))
     Console(width=200).print(table)
+
+
+def _by_template(tasks: list) -> list[list]:
+    """The suite's tasks with each template's instances grouped, in the suite's order."""
+    groups: dict[str, list] = {}
+    for t in tasks:
+        groups.setdefault(t.instance.template if t.instance is not None else t.id, []).append(t)
+    return list(groups.values())
+
+
+def _row(suite: str, group: list) -> dict:
+    from lambench.task.difficulty import difficulty, human_time_s
+
+    t = group[0]
+    return {"id": t.instance.template if t.instance is not None else t.id, "suite": suite, "sandbox": t.sandbox,
+            "apps": t.apps, "tags": t.tags, "infeasible": t.infeasible, "max_steps": t.max_steps,
+            "gold_steps": len(t.gold), "difficulty": difficulty(t), "human_time_s": human_time_s(t),
+            "instances": len(group), "params": sorted(t.instance.values) if t.instance is not None else [],
+            "instruction": t.instruction}
+
+
+@tasks_group.command("show")
+@click.argument("task_id")
+@click.option("--seed", default=None, type=click.IntRange(0, None),
+              help="The instance of a template to show (default: the id's @seed, else 0).")
+@click.option("--suite", default=None, help="Look only in this suite.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
+@tasks_dir_option
+def tasks_show(task_id: str, seed: int | None, suite: str | None, as_json: bool) -> None:
+    """Print one task as it runs: a fixed task, or an instance of a template with every parameter filled in."""
+    import yaml
+
+    from lambench.task import get_task
+    from lambench.task.instances import split_id
+    from lambench.task.loader import instance_of, source_data
+
+    _, id_seed = split_id(task_id)
+    if seed is not None and id_seed is not None and seed != id_seed:
+        raise UsageProblem(f"{task_id} is instance @{id_seed}; --seed {seed} asks for another one (give one of them)")
+    task = get_task(task_id, suite=suite)
+    if seed is not None and task.instance is None:
+        raise UsageProblem(f"{task_id} is a fixed task (no params): it has no instance @{seed}")
+    if seed is not None and task.instance.seed != seed:
+        task = instance_of(task, seed)
+    data = source_data(task)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110), nl=False)
 
 
 @tasks_group.command("validate")

@@ -28,7 +28,7 @@ from lambench.task.params import ParamError, is_template
 from lambench.task.schema import Task
 from lambench.task.yamlsafe import MAX_TASK_FILE_CHARS, YAMLTooBig, parse_yaml
 
-__all__ = ["TASKS_DIR_ENV", "TaskError", "load_task", "load_tasks", "instance_of", "load_suite", "list_suites",
+__all__ = ["TASKS_DIR_ENV", "TaskError", "load_task", "load_tasks", "instance_of", "source_data", "load_suite", "list_suites",
            "tasks_root", "tasks_dirs", "search_path", "searched", "extra_tasks_dirs", "suite_dir", "suite_version",
            "get_task", "validate_paths"]
 
@@ -120,6 +120,16 @@ def load_task(path: str | os.PathLike, *, seed: int | None = None) -> Task:
         return _validate(path, instance_data(raw, seed or 0), raw)
     except ParamError as exc:
         raise TaskError(path, [str(exc)]) from None
+
+
+def source_data(task: Task) -> dict[str, Any]:
+    """The task as its file writes it: a fixed task's file, or an instance's data with every parameter filled in
+    (``instance`` holding the template, the seed and the values)."""
+    if task.instance is not None and task._template is not None:
+        return instance_data(task._template, task.instance.seed)
+    if task.path is None:
+        return task.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return _read(Path(task.path))
 
 
 def instance_of(task: Task, seed: int) -> Task:
@@ -244,15 +254,16 @@ def load_suite(suite: str, *, root: Path | None = None) -> list[Task]:
 
 
 def get_task(task_id: str, *, suite: str | None = None) -> Task:
-    """Find a task by id (in one suite, or in all of them)."""
+    """Find a task by id (in one suite, or in all of them): a fixed task, an instance ``<template>@<seed>`` (any
+    seed), or a template's id alone (its instance @0)."""
     suites = [suite] if suite else list_suites()
     template_id, seed = split_id(task_id)
     for s in suites:
         for t in load_suite(s):
             if t.id == task_id:
                 return t
-            if seed is not None and t.instance is not None and t.instance.template == template_id:
-                return instance_of(t, seed)  # an instance outside the default sweep
+            if t.instance is not None and t.instance.template == template_id:
+                return instance_of(t, seed or 0)  # an instance outside the default sweep, or the template's first
     import difflib
 
     all_ids = [t.id for s in suites for t in load_suite(s)]
