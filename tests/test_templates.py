@@ -203,3 +203,18 @@ def test_tasks_list_shows_the_template_once_and_tasks_show_prints_any_instance(t
     assert fixed.exit_code == 2 and "is a fixed task (no params)" in fixed.output
     plain = yaml.safe_load(_cli("tasks", "show", "files-clean-downloads-txt").output)
     assert plain["id"] == "files-clean-downloads-txt" and "instance" not in plain
+
+
+def test_run_task_takes_a_template_id_for_its_instances_and_an_instance_outside_the_sweep(template, tmp_path):
+    import json
+
+    root = tmp_path / "suites"
+    (root / "templated").mkdir(parents=True)
+    template.rename(root / "templated" / template.name)
+    out = tmp_path / "run"
+    res = _cli("run", "--suite", "templated", "--task", "files-archive-param", "--task", "files-archive-param@9",
+               "--agent", "oracle", "--out", out, "--quiet", "--tasks-dir", root)
+    assert res.exit_code == 0, res.output
+    recs = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    assert sorted(r["task_id"] for r in recs) == [f"files-archive-param@{s}" for s in (0, 1, 2, 3, 9)]
+    assert all(r["success"] for r in recs)

@@ -12,6 +12,8 @@ from lambench.errors import LambenchError
 from lambench.perturb import parse_variants
 from lambench.run.rundir import RunDirError
 from lambench.task import Task, TaskError, load_suite
+from lambench.task.instances import split_id
+from lambench.task.loader import instance_of
 
 __all__ = ["ConfigError", "Job", "RunConfig", "config_diffs", "default_run_dir", "plan_jobs", "redacted",
            "select_tasks"]
@@ -94,7 +96,22 @@ def select_tasks(config: RunConfig) -> list[Task]:
     if not config.task_ids:
         return tasks
     by_id = {t.id: t for t in tasks}
-    missing = [i for i in config.task_ids if i not in by_id]
+    templates: dict[str, list[Task]] = {}
+    for t in tasks:
+        if t.instance is not None:
+            templates.setdefault(t.instance.template, []).append(t)
+    picked: list[Task] = []
+    missing = []
+    for i in config.task_ids:
+        template_id, seed = split_id(i)
+        if i in by_id:
+            picked.append(by_id[i])
+        elif i in templates:  # a template's id: every instance of its sweep
+            picked.extend(templates[i])
+        elif seed is not None and template_id in templates:  # an instance outside the sweep
+            picked.append(instance_of(templates[template_id][0], seed))
+        else:
+            missing.append(i)
     if missing:
         import difflib
 
@@ -104,7 +121,7 @@ def select_tasks(config: RunConfig) -> list[Task]:
             hints.append(f"{m!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise TaskError(config.suite, [f"unknown task(s) in suite {config.suite!r}: {', '.join(hints)}; "
                                        f"see `lambench tasks list --suite {config.suite}`"])
-    return [by_id[i] for i in config.task_ids]
+    return list({t.id: t for t in picked}.values())
 
 
 def config_diffs(old: dict[str, Any], config: RunConfig, version: str, run_dir: Path) -> list[str]:
