@@ -200,6 +200,23 @@ def test_robustness_figure_is_skipped_without_perturbations(run_dirs, tmp_path):
     assert (tmp_path / "out" / "success_vs_unsafe.png").exists()
 
 
+def test_difficulty_figure_follows_the_labels_and_is_skipped_for_older_runs(run_dirs, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    def unlabelled(j, ep):
+        ep.pop("difficulty", None)
+        ep.pop("human_time_s", None)
+
+    build_report([copy_run(run_dirs[0], tmp_path / "new")], tmp_path / "with")
+    with Image.open(tmp_path / "with" / "by_difficulty.png") as im:
+        assert np.asarray(im.convert("L")).std() > 10  # a drawn chart, not a blank canvas
+    build_report([copy_run(run_dirs[0], tmp_path / "old", edit=unlabelled)], tmp_path / "without")
+    assert not (tmp_path / "without" / "by_difficulty.png").exists()
+    assert "`by_difficulty.png` is not drawn" in (tmp_path / "without" / "index.md").read_text()
+    assert "no episode records a difficulty label" in (tmp_path / "without" / "index.md").read_text()
+
+
 def test_twenty_agents_render(run_dirs, report_dir, tmp_path):
     from PIL import Image
 

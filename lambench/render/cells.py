@@ -19,6 +19,7 @@ FIGURES = {
     "robustness.png": "Robustness: success lost under each perturbation",
     "task_heatmap.png": "Success per task (clean variant)",
     "by_app.png": "Success per app (clean variant)",
+    "by_difficulty.png": "Success per difficulty (clean variant)",
 }
 """The figures ``lambench.report.build_report`` draws, by file name (``robustness.png`` only with perturbed variants,
 ``success_by_budget.png`` only when the tasks' step budgets are known)."""
@@ -92,6 +93,7 @@ DEFINITIONS = [
 WHY_SKIPPED = {
     "robustness.png": "no run has perturbed variants (`lambench run --perturb NAME`)",
     "success_by_budget.png": "no feasible task's step budget is known (its task file is not in this lambench's suites)",
+    "by_difficulty.png": "no episode records a difficulty label (runs made before lambench recorded them)",
 }
 
 CAPTIONS = {
@@ -108,6 +110,8 @@ CAPTIONS = {
     "task_heatmap.png": "Success rate of each agent on each task over its clean trials (grey: not run).",
     "by_app.png": "Success rate over the clean feasible-task episodes whose task uses the app (a cross-app task "
                   "counts for each of its apps).",
+    "by_difficulty.png": "Success rate over the clean feasible-task episodes of each difficulty label (easy, medium, "
+                         "hard: from the task's gold length and apps, or declared by the task; docs/tasks.md).",
 }
 
 

@@ -8,7 +8,7 @@ building a report from a notebook or a thread leaves the caller's matplotlib alo
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from lambench.errors import MissingExtra
 from lambench.metrics.episode import BUDGETS
 from lambench.render.cells import WHY_SKIPPED
 from lambench.results.board import Group
+from lambench.task.difficulty import LEVELS
 
 __all__ = ["draw_report_figures", "leaderboard_figure", "mpl"]
 
@@ -276,7 +277,10 @@ def _fig_task_heatmap(groups: Sequence[Group]) -> Any:
     return fig
 
 
-def _fig_by_app(groups: Sequence[Group]) -> Any:
+def _fig_by_group(groups: Sequence[Group], values_of: Callable[[Mapping[str, Any]], list[str]],
+                  order: Sequence[str] | None, what: str) -> Any:
+    """Success rate of each agent per group of its clean feasible-task episodes (an episode may be in several);
+    ``None`` when no episode is in any group."""
     _, Figure, _ = mpl()
     panels = []
     for g in groups:
@@ -286,24 +290,25 @@ def _fig_by_app(groups: Sequence[Group]) -> Any:
             for ep in e.clean:
                 if ep.get("error") is not None or ep.get("infeasible"):
                     continue
-                for app in dict.fromkeys(ep.get("app") or ["(none)"]):
-                    per[str(app)].append(bool(ep.get("success")))
-            for app, xs in per.items():
-                values[(e.label, app)] = 100.0 * sum(xs) / len(xs)
-        panels.append((g, sorted({a for _, a in values}), values))
-    all_apps = sorted({a for _, apps, _ in panels for a in apps})
-    colors = _colors(all_apps)
-    heights = _bar_heights(groups, len(all_apps))
+                for key in dict.fromkeys(values_of(ep)):
+                    per[str(key)].append(bool(ep.get("success")))
+            for key, xs in per.items():
+                values[(e.label, key)] = 100.0 * sum(xs) / len(xs)
+        found = {k for _, k in values}
+        panels.append((g, [k for k in order if k in found] if order else sorted(found), values))
+    if not any(keys for _, keys, _ in panels):
+        return None
+    every = list(dict.fromkeys(k for _, keys, _ in panels for k in keys))
+    colors = _colors(every)
+    heights = _bar_heights(groups, len(every))
     fig = Figure(figsize=(10.0, sum(heights) + 0.6), layout="constrained")
     axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
-    fig.suptitle("Success rate per app (clean variant, feasible tasks)", fontweight="bold")
-    for ax, (g, apps, values) in zip(axes, panels, strict=True):
-        _grouped_barh(ax, g, apps, values, colors, fmt="%.0f")
-        ax.set(title=_plain(g.title), xlabel="success rate, SR (% of feasible-task episodes whose task uses the app)",
-               ylabel="agent",
-               xlim=(0, 108))
+    fig.suptitle(f"Success rate per {what} (clean variant, feasible tasks)", fontweight="bold")
+    for ax, (g, keys, values) in zip(axes, panels, strict=True):
+        _grouped_barh(ax, g, keys, values, colors, fmt="%.0f")
+        ax.set(title=_plain(g.title), xlabel=f"success rate, SR (% of feasible-task episodes by {what})",
+               ylabel="agent", xlim=(0, 108))
     return fig
-
 
 
 def draw_report_figures(ranked: Sequence[Group], out: Path) -> tuple[dict[str, bytes], dict[str, str]]:
@@ -317,7 +322,9 @@ def draw_report_figures(ranked: Sequence[Group], out: Path) -> tuple[dict[str, b
         "false_success.png": lambda: _fig_false_success(ranked, colors),
         "robustness.png": lambda: _fig_robustness(ranked),
         "task_heatmap.png": lambda: _fig_task_heatmap(ranked),
-        "by_app.png": lambda: _fig_by_app(ranked),
+        "by_app.png": lambda: _fig_by_group(ranked, lambda ep: ep.get("app") or ["(none)"], None, "app"),
+        "by_difficulty.png": lambda: _fig_by_group(ranked, lambda ep: [ep["difficulty"]] if ep.get("difficulty")
+                                                   else [], LEVELS, "difficulty"),
     }
     pngs: dict[str, bytes] = {}
     skipped: dict[str, str] = {}
