@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambench.action import ACTION_TYPES
 from lambench.agents.base import BaseAgent
 from lambench.agents.clients import (
     CONTEXT_OVERFLOW,
@@ -46,7 +47,8 @@ from lambench.agents.clients import (
 from lambench.agents.toolcalls import extract_tool_call
 from lambench.prompts import SYSTEM_PROMPT, USER_TEMPLATE, format_history
 
-__all__ = ["ChatAgent", "Completion", "ToolsUnsupported", "SdkErrors", "JSON_PROTOCOL_NOTE", "load_template"]
+__all__ = ["ChatAgent", "Completion", "ToolsUnsupported", "SdkErrors", "JSON_PROTOCOL_NOTE", "json_protocol_note",
+           "load_template"]
 
 JSON_PROTOCOL_NOTE = """
 
@@ -56,6 +58,28 @@ or {"type": "finish", "status": "success", "message": "..."}. The tools you can 
 {tools}"""
 
 DEFAULT_USER = USER_TEMPLATE
+
+
+def json_protocol_note(tools: list[dict[str, Any]]) -> str:
+    """The JSON-in-text instructions, with examples of actions the environment offers: the GUI examples
+    (:data:`JSON_PROTOCOL_NOTE`) where there is a GUI (or no tool list); otherwise a shell command, a
+    call of the first application tool, and ``finish`` (small models copy the example action)."""
+    fns = [t.get("function", t) for t in tools]
+    names = [f.get("name") for f in fns]
+    if not names or "click" in names:
+        return JSON_PROTOCOL_NOTE
+    examples = []
+    if "shell" in names:
+        examples.append('{"type": "shell", "command": "ls -la ~"}')
+    api = next((f for f in fns if f.get("name") not in ACTION_TYPES), None)
+    if api is not None:
+        params = api.get("parameters", {})
+        keys = list(params.get("required") or params.get("properties") or {})[:2]
+        args = json.dumps({k: "..." for k in keys})
+        examples.append(f'{{"type": "call", "tool": {json.dumps(api.get("name"))}, "args": {args}}}')
+    examples.append('{"type": "finish", "status": "success", "message": "..."}')
+    return ("\n\nReply with exactly one JSON object and nothing else, e.g. " + " or ".join(examples)
+            + ". The tools you can use:\n{tools}")
 
 
 class ToolsUnsupported(Exception):
@@ -259,7 +283,7 @@ class ChatAgent(BaseAgent):
 
     def _system(self) -> str:
         if self._json_mode():
-            return self.system_prompt + JSON_PROTOCOL_NOTE.replace("{tools}", self._tools_text())
+            return self.system_prompt + json_protocol_note(self.tools).replace("{tools}", self._tools_text())
         return self.system_prompt
 
     def _user(self, observation_text: str, history: list[dict[str, Any]]) -> str:
