@@ -245,6 +245,25 @@ def test_secrets_in_agent_options_never_reach_config_json(tmp_path):
     assert "sk-very-secret" not in (tmp_path / "r/config.json").read_text()
 
 
+def test_token_counts_are_recorded_and_compared_but_token_secrets_are_not(tmp_path):
+    from lambench.agents.clients import is_secret_name
+    from lambench.run.config import config_diffs, redacted
+
+    opts = {"api_key": "a", "hf_token": "b", "apiKey": "c", "X-Auth": "d", "password": "e", "max_tokens": 32,
+            "max_new_tokens": 64, "temperature": 0.5, "tokenizer": "t"}
+    shown = redacted({"agent_options": opts})["agent_options"]
+    assert {k for k, v in shown.items() if v == "***"} == {"api_key", "hf_token", "apiKey", "X-Auth", "password"}
+    assert shown["max_tokens"] == 32 and shown["max_new_tokens"] == 64 and shown["tokenizer"] == "t"
+    assert not is_secret_name("max_tokens") and is_secret_name("access_token") and is_secret_name("sig")
+    config = RunConfig(suite="mockos-core", agent="oracle", task_ids=["mail-send-report"],
+                       agent_options={"max_tokens": 32})
+    run(config, run_dir=tmp_path / "r")
+    old = json.loads((tmp_path / "r/config.json").read_text())
+    assert old["agent_options"] == {"max_tokens": 32}
+    changed = config.model_copy(update={"agent_options": {"max_tokens": 64}})
+    assert any("max_tokens" in d for d in config_diffs(old, changed, old["suite_version"], tmp_path / "r"))
+
+
 @pytest.fixture
 def silent_server():
     """A TCP server that accepts connections and never answers (a hung endpoint)."""

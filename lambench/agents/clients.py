@@ -22,7 +22,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-__all__ = ["InfraError", "TransientError", "RetryPolicy", "with_retries", "ResponseCache", "SharedSemaphore",
+__all__ = ["is_secret_name", "InfraError", "TransientError", "RetryPolicy", "with_retries", "ResponseCache", "SharedSemaphore",
            "PriceTable", "missing_extra", "request_key", "parse_retry_after", "retry_after_from", "wire_tool_names",
            "html_title", "refuse_text", "import_sdk"]
 
@@ -53,9 +53,21 @@ def safe_url(url: str | None) -> str | None:
     netloc = parts.hostname or ""
     if parts.port:
         netloc += f":{parts.port}"
-    query = urlencode([(k, "***" if any(s in k.lower() for s in ("key", "token", "secret", "sig")) else v)
+    query = urlencode([(k, "***" if is_secret_name(k) else v)
                        for k, v in parse_qsl(parts.query, keep_blank_values=True)])
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "password", "passwd", "sig", "signature", "auth",
+                           "authorization", "bearer", "credential", "credentials"})
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether an option or query parameter named ``name`` holds a secret: one of its words (split at ``_ - .``
+    and case changes) is a secret word — ``api_key``, ``hfToken``, ``X-Auth``, ``sig`` — while ``max_tokens`` is
+    not (``tokens`` is not ``token``: a count of tokens, which a run must record)."""
+    words = re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)
+    return any(w.lower() in _SECRET_WORDS for w in words)
 
 
 CONTEXT_OVERFLOW = re.compile(r"context (length|window)|maximum context|too many tokens|prompt is too long"

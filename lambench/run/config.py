@@ -166,12 +166,10 @@ def redacted(config: dict[str, Any]) -> dict[str, Any]:
     opts = config.get("agent_options")
     if not opts:
         return config
-    from lambench.agents.clients import safe_url
-
-    secret = ("key", "token", "secret", "password")
+    from lambench.agents.clients import is_secret_name, safe_url
 
     def clean(k: str, v: Any) -> Any:
-        if any(s in k.lower() for s in secret):
+        if is_secret_name(k):
             return "***"
         return safe_url(v) if isinstance(v, str) and "://" in v else v
 
