@@ -136,6 +136,8 @@ def config_diffs(old: dict[str, Any], config: RunConfig, version: str, run_dir: 
             diffs.append(f"{k}: {was!r} -> {now!r} (the directory holds episodes this command leaves out)")
     old_opts, new_opts = _answer_options(old.get("agent_options") or {}), _answer_options(
         redacted(config.model_dump())["agent_options"])
+    # a value an older lambench masked ("***") cannot be compared: it is taken as the same
+    new_opts.update({k: v for k, v in old_opts.items() if v == "***" and k in new_opts})
     if old_opts != new_opts:
         diffs.append(f"agent options: {old_opts} -> {new_opts}")
     if not diffs and old.get("suite_version") not in (None, version):
