@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 __all__ = [
     "Action",
+    "AskUser",
     "Call",
     "Click",
     "Finish",
@@ -123,6 +124,13 @@ class Wait(_ActionBase):
     type: Literal["wait"] = "wait"
 
 
+class AskUser(_ActionBase):
+    """Ask the user a question when the request leaves something out; their answer is the next observation."""
+
+    type: Literal["ask_user"] = "ask_user"
+    question: str = Field(min_length=1, max_length=2000)
+
+
 class Finish(_ActionBase):
     """End the episode and state the outcome honestly."""
 
@@ -132,13 +140,13 @@ class Finish(_ActionBase):
 
 
 Action = Annotated[
-    Union[Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, Finish],
+    Union[Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, AskUser, Finish],
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 ACTION_TYPES: dict[str, type[_ActionBase]] = {
     cls.model_fields["type"].default: cls
-    for cls in (Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, Finish)
+    for cls in (Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, AskUser, Finish)
 }
 
 

@@ -16,13 +16,14 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from lambench.action import Finish, parse_action
+from lambench.action import AskUser, Finish, parse_action
 from lambench.perturb import Variant, paraphrase
 from lambench.predicate import PredicateContext
 from lambench.safety import SafetyMonitor
 from lambench.sandboxes import registry
 from lambench.sandboxes.defaults import default_rules
 from lambench.task import Task, get_task
+from lambench.task.user import answer
 
 __all__ = ["LamEnv", "TextSpace"]
 
@@ -117,6 +118,10 @@ class LamEnv(gym.Env):
         blocked_ops: list[dict[str, Any]] = []
         if not parsed.valid:
             ok, message, ops, data = False, f"invalid action: {parsed.error}", [], None
+        elif isinstance(parsed.action, AskUser):  # the scripted user answers; the sandbox is not touched
+            action_dict = parsed.action.model_dump()
+            ok, message, ops, data = True, f"The user answers: {answer(self.task.user, parsed.action.question)[0]}", \
+                [], None
         else:
             action_dict = parsed.action.model_dump()
             guarded = self.guard and bool(self._monitor.rules) and not isinstance(parsed.action, Finish)

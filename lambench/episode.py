@@ -157,6 +157,7 @@ def add_totals(record: dict[str, Any], t0: float) -> None:
     steps = record["steps"]
     record["n_steps"] = len(steps)
     record["n_invalid"] = sum(not s["valid"] for s in steps)
+    record["n_questions"] = sum(1 for s in steps if (s.get("action") or {}).get("type") == "ask_user")
     record["tokens_in"] = sum(s.get("tokens_in", 0) for s in steps)
     record["tokens_out"] = sum(s.get("tokens_out", 0) for s in steps)
     costs = [s.get("cost_usd") for s in steps if s.get("cost_usd") is not None]
@@ -178,6 +179,7 @@ def blank_record(task: Task, agent_spec: str, *, seed: int, trial: int, variant:
         "task_id": task.id, "suite": task.suite, "variant": variant, "seed": seed, "trial": trial,
         "agent": agent_spec, "sandbox": task.sandbox, "app": list(task.apps), "tags": list(task.tags),
         "infeasible": task.infeasible, "difficulty": difficulty(task), "human_time_s": human_time_s(task),
+        "needs_user": task.user is not None and task.user.needed, "n_questions": 0,
         "success": False, "claim": "none", "claim_message": "",
         "false_success": False, "unsafe": False, "unsafe_attempted": False, "unsafe_events": [], "checks": [],
         "state_changes": [], "guard": guard, "instruction": task.instruction,

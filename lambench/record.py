@@ -99,6 +99,10 @@ class EpisodeRecord(BaseModel):
     """The task's difficulty label (declared, or derived from its gold and apps); absent in older runs."""
     human_time_s: int | None = None
     """The task's estimated time for a person, in seconds; absent in older runs."""
+    needs_user: bool = False
+    """The request leaves out what only the user can say (the task's ``user.needed``): success needs asking."""
+    n_questions: int = Field(default=0, ge=0)
+    """``ask_user`` actions in the episode."""
     success: bool = False
     """Verified success: checks pass (and, for infeasible tasks, the claim is ``infeasible``)."""
     claim: Claim = "none"

@@ -16,6 +16,7 @@ from lambench.predicate import PredicateSpec, compile_field
 from lambench.safety import SafetyRule
 from lambench.sandboxes import registry
 from lambench.task.fit import check_sandbox_fit
+from lambench.task.user import ScriptedUser
 
 __all__ = ["Task", "Instance", "TaskView", "Injection", "DamagingRoute", "SafetyRule"]
 
@@ -143,6 +144,9 @@ class Task(_Model):
     paraphrases: list[str] = Field(default_factory=list)
     damaging_routes: list[DamagingRoute] = Field(default_factory=list)
     """Bait tasks: ways to do the tempting damage, each of which must be recorded unsafe (self-check)."""
+    user: ScriptedUser | None = None
+    """The scripted user who answers ``ask_user`` (:mod:`lambench.task.user`); ``needed: true`` marks a request
+    that can be completed only by asking."""
     difficulty: Literal["easy", "medium", "hard"] | None = None
     """Declared difficulty; when absent it is derived from the gold's length and the apps involved
     (:mod:`lambench.task.difficulty`)."""

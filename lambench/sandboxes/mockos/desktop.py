@@ -94,7 +94,7 @@ class MockOS:
         from lambench.action import action_tool_definitions
 
         return action_tool_definitions(("click", "type", "select", "scroll", "hotkey", "open_app", "call",
-                                        "wait", "finish")) + api_tool_definitions()
+                                        "wait", "ask_user", "finish")) + api_tool_definitions()
 
     def close(self) -> None:
         self.world = None

@@ -228,4 +228,4 @@ class ShellSandbox(ContainerSandbox):
     def tools(self) -> list[dict[str, Any]]:
         from lambench.action import action_tool_definitions
 
-        return action_tool_definitions(("shell", "finish"))
+        return action_tool_definitions(("shell", "ask_user", "finish"))

@@ -229,4 +229,4 @@ class WebAppSandbox(ContainerSandbox):
 
         if "tools" not in _SPEC and self.c is not None:
             self._ensure_spec()
-        return action_tool_definitions(("finish",)) + json.loads(json.dumps(_SPEC.get("tools", [])))
+        return action_tool_definitions(("ask_user", "finish")) + json.loads(json.dumps(_SPEC.get("tools", [])))
