@@ -121,3 +121,14 @@ def test_the_people_pool_is_distinct_and_unknown_to_the_default_desktop():
     clashes = [f"{f} {last}" for f, last in PEOPLE
                if re.search(rf"\b(?:{re.escape(f.lower())}|{re.escape(last.lower())})\b", world)]
     assert clashes == []
+
+
+def test_a_choice_whose_keys_yaml_reads_as_booleans_is_an_error_saying_to_quote_them():
+    import yaml
+
+    params = yaml.safe_load("day: {type: choice, values: [{on: Monday, off: Friday}]}")
+    with pytest.raises(ParamError, match="no attribute 'on'; its attributes: true, false .*quote them"):
+        instantiate({"id": "t", "params": params, "instruction": "{{ day.on }} to {{ day.off }}"}, 0)
+    quoted = yaml.safe_load("day: {type: choice, values: [{'on': Monday, 'off': Friday}]}")
+    assert instantiate({"id": "t", "params": quoted, "instruction": "{{ day.on }} to {{ day.off }}"},
+                       0)["instruction"] == "Monday to Friday"

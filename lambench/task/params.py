@@ -55,7 +55,12 @@ def _choice(rng: random.Random, spec: dict[str, Any]) -> Value:
     if not isinstance(values, list) or not values:
         raise ParamError("a choice needs `values`: a non-empty list")
     picked = rng.choice(values)
-    return Value(picked, dict(picked) if isinstance(picked, dict) else {})
+    # YAML reads a key such as `on:` or `no:` as a boolean: such an attribute is named `true`/`false`
+    return Value(picked, {_key_text(k): v for k, v in picked.items()} if isinstance(picked, dict) else {})
+
+
+def _key_text(key: Any) -> str:
+    return str(key).lower() if isinstance(key, bool) else str(key)
 
 
 def _int(rng: random.Random, spec: dict[str, Any]) -> Value:
@@ -198,7 +203,10 @@ def _render(text: str, values: dict[str, Value], used: set[str], where: str) -> 
             value = values[name].get(attr)
         except KeyError:
             known = ", ".join(values[name].attrs) or "none"
-            raise ParamError(f"{where}: parameter {name} has no attribute {attr!r}; its attributes: {known}") from None
+            hint = (" (YAML reads keys such as on, off, yes and no as true/false: quote them, e.g. 'on':)"
+                    if {"true", "false"} & set(values[name].attrs) else "")
+            raise ParamError(f"{where}: parameter {name} has no attribute {attr!r}; its attributes: {known}{hint}"
+                             ) from None
         if filt is not None:
             if filt not in FILTERS:
                 raise ParamError(f"{where}: unknown filter {filt!r}; filters: {', '.join(FILTERS)}")
