@@ -133,3 +133,13 @@ def test_a_container_task_asks_the_user_too():
     rec = run_episode(task, "oracle", seed=0, trial=0)
     assert rec["error"] is None and rec["success"] and rec["n_questions"] == 1, rec["checks"]
     assert "release/2026-12" in rec["steps"][0]["result"]
+
+
+def test_the_run_table_shows_the_asking_columns_only_when_they_apply():
+    from lambench.render.terminal import format_metrics_text
+
+    under = run_episode(underspecified(), "script", seed=0, trial=0, agent=ScriptAgent([ASK, SEND]))
+    direct = run_episode(specified(), "script", seed=0, trial=0, agent=ScriptAgent([SEND]))
+    text = format_metrics_text([("asker", compute_metrics([under, direct]))])
+    assert "underspec. SR" in text and "unnecessary q." in text and "100.0%" in text and "0.50" in text
+    assert "underspec. SR" not in format_metrics_text([("plain", compute_metrics([direct]))])

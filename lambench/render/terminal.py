@@ -75,6 +75,11 @@ def metrics_table(rows: list[tuple[str, Mapping[str, Any]]], *, title: str = "la
         table.add_column("tokens/episode", justify="right")
         table.add_column("latency/step", justify="right")
         table.add_column("cost (USD)", justify="right")
+    # asking the user, only when some task needed it or some agent asked
+    asking = any(m.get("underspecified_episodes") or m.get("questions_per_episode") for _, m in rows)
+    if asking:
+        for col in ("underspec. SR", "questions/ep", "unnecessary q."):
+            table.add_column(col, justify="right")
     for label, m in rows:
         hat = (m.get("pass_hat_k") or {}).get(str(k)) if k is not None else None
         extra = []
@@ -83,6 +88,9 @@ def metrics_table(rows: list[tuple[str, Mapping[str, Any]]], *, title: str = "la
             extra = [_num(m.get("mean_tokens_per_episode"), "{:,.0f}"), _duration(m.get("mean_latency_s_per_step")),
                      DASH if cost is None else (f"{cost:.4f}" + ("" if m.get("episodes_with_cost") == m.get("episodes")
                                                                   else "*"))]
+        if asking:
+            extra += [pct(m.get("underspecified_success_rate")), _num(m.get("questions_per_episode"), "{:.2f}"),
+                      pct(m.get("unnecessary_question_rate"))]
         table.add_row(
             Text(str(label)),  # not markup: "agent [popup]" must print as written
             str(m.get("episodes", 0)),
