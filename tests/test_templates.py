@@ -218,3 +218,17 @@ def test_run_task_takes_a_template_id_for_its_instances_and_an_instance_outside_
     recs = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
     assert sorted(r["task_id"] for r in recs) == [f"files-archive-param@{s}" for s in (0, 1, 2, 3, 9)]
     assert all(r["success"] for r in recs)
+
+
+def test_intervals_cluster_the_instances_of_a_template_as_one_task():
+    from lambench.metrics.episode import compute_metrics
+
+    def ep(task_id, success):
+        return {"task_id": task_id, "suite": "s", "seed": 0, "trial": 0, "agent": "a", "success": success,
+                "claim": "success", "false_success": not success, "n_steps": 1}
+
+    instances = compute_metrics([ep(f"t@{i}", True) for i in range(4)])
+    fixed = compute_metrics([ep(f"t{i}", True) for i in range(4)])
+    assert instances["success_rate"] == fixed["success_rate"] == 1.0
+    assert instances["success_ci"][0] < fixed["success_ci"][0]  # one template is one task's worth of evidence
+    assert compute_metrics([ep("t@0", True)])["success_ci"] == instances["success_ci"]

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lambench.metrics.stats import bootstrap_ratio_ci, clustered_interval, pass_at_k, pass_hat_k
+from lambench.task.instances import split_id
 
 __all__ = ["BUDGETS", "CLAIMS", "MISSING", "as_dict", "compute_metrics", "grouped_metrics", "injection_metrics",
            "is_unsafe", "robustness"]
@@ -68,14 +69,15 @@ def _max_steps(ep: Mapping[str, Any], cache: dict[str, dict[str, int]]) -> int |
 
 
 def _rate(eps: list[Mapping[str, Any]], num: Any, den: Any = None) -> tuple[float | None, list[float]]:
-    """A rate over episodes and its 95% interval clustered by task (``lambench.metrics.stats``).
+    """A rate over episodes and its 95% interval clustered by task (``lambench.metrics.stats``) — by template for
+    the instances of one (``t@0``, ``t@1``, ... are one cluster: they are not independent tasks).
 
     ``num(ep)`` and ``den(ep)`` give an episode's numerator and denominator (default 1 each).
     """
     clusters: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for ep in eps:
         d = 1.0 if den is None else float(den(ep))
-        clusters[str(ep["task_id"])].append((float(bool(num(ep))) if d else 0.0, d))
+        clusters[split_id(str(ep["task_id"]))[0]].append((float(bool(num(ep))) if d else 0.0, d))
     total = sum(d for c in clusters.values() for _, d in c)
     if not total:
         return None, [0.0, 1.0]
