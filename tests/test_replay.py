@@ -288,6 +288,19 @@ def test_record_options_and_refusals(tmp_path, live_run):
     assert res.exit_code == 2 and "nothing to record" in res.output and "--all" in res.output
 
 
+def test_record_skips_a_cut_last_observations_line_and_names_a_damaged_one(tmp_path):
+    d = tmp_path / "obs"
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=TASKS[:2]), run_dir=d)
+    obs = d / "observations.jsonl"
+    lines = obs.read_text().splitlines()
+    obs.write_text("\n".join(lines) + '\n{"task_id": "cut-by-a-ki')  # a run killed while writing
+    records, rep = record_run(d)
+    assert rep.episodes == 2 and records
+    obs.write_text(lines[0][: len(lines[0]) // 2] + "\n" + "\n".join(lines[1:]) + "\n")
+    with pytest.raises(DatasetError, match="line 1: not a valid observations record"):
+        record_run(d)
+
+
 def test_live_observations_carry_the_history():
     from lambench.episode import run_episode
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lambench.replay.dataset import DatasetError
-from lambench.run.rundir import load_episodes
+from lambench.run.rundir import ObservationsFormatError, load_episodes, load_observations
 from lambench.sandboxes import registry
 
 __all__ = ["record_run", "RecordReport", "trajectory_id"]
@@ -39,25 +39,6 @@ def trajectory_id(rec: dict[str, Any]) -> str:
     return f"{rec['suite']}/{rec['task_id']}/{rec.get('variant', 'clean')}/s{rec['seed']}/t{rec['trial']}"
 
 
-def _load_observations(path: Path) -> dict[tuple[str, str, int, int], list[dict[str, Any]]]:
-    out: dict[tuple[str, str, int, int], list[dict[str, Any]]] = {}
-    if not path.exists():
-        return out
-    with open(path, encoding="utf-8") as fh:
-        lines = fh.read().splitlines()
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            out[(rec["task_id"], rec["variant"], int(rec["seed"]), int(rec["trial"]))] = rec["observations"]
-        except (ValueError, KeyError, TypeError):
-            if lineno == len(lines):
-                continue  # cut by a kill; its episode line was never written
-            raise DatasetError(path, [f"line {lineno}: not a valid observations record"]) from None
-    return out
-
-
 def record_run(run_dir: str | os.PathLike, *, include_all: bool = False, dataset: str | None = None
                ) -> tuple[list[dict[str, Any]], RecordReport]:
     """The dataset records of a run directory's episodes, and what was kept or skipped."""
@@ -75,7 +56,10 @@ def record_run(run_dir: str | os.PathLike, *, include_all: bool = False, dataset
         pass
     if cfg.get("kind") == "replay":
         raise DatasetError(run_dir, ["this is a replay run; record a live run (its steps are already a dataset)"])
-    observations = _load_observations(run_dir / OBSERVATIONS)
+    try:
+        observations = load_observations(run_dir / OBSERVATIONS)
+    except ObservationsFormatError as exc:
+        raise DatasetError(exc.path, [f"line {exc.lineno}: not a valid observations record"]) from None
     if not observations:
         raise DatasetError(run_dir, [f"no {OBSERVATIONS}: the run kept no observations"],
                            hint="Run it again without --no-observations (a new --out), then record that run.")

@@ -18,8 +18,9 @@ from typing import Any, Callable, get_args
 from lambench.errors import LambenchError
 from lambench.record import Claim, episode_key
 
-__all__ = ["CONFIG", "EPISODES", "OBSERVATIONS", "SUMMARY", "Appender", "EpisodeFormatError", "RunDir", "RunDirError",
-           "atomic_write", "load_episodes", "repair_jsonl", "validate_episode"]
+__all__ = ["CONFIG", "EPISODES", "OBSERVATIONS", "SUMMARY", "Appender", "EpisodeFormatError", "ObservationsFormatError",
+           "RunDir", "RunDirError", "atomic_write", "load_episodes", "load_observations", "repair_jsonl",
+           "validate_episode"]
 
 CONFIG = "config.json"
 """What defines the run (its identity is checked on resume)."""
@@ -213,6 +214,41 @@ def load_episodes(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         by_key.pop(key, None)  # re-insert so the order follows the kept (last) line
         by_key[key] = rec
     return list(by_key.values())
+
+
+class ObservationsFormatError(LambenchError, ValueError):
+    """A line of ``observations.jsonl`` that is not an observations record (and not the cut last line of a killed
+    run); ``lineno`` and ``reason`` say which and why, for the caller's message."""
+
+    def __init__(self, path: Path, lineno: int, reason: str):
+        self.path, self.lineno, self.reason = path, lineno, reason
+        super().__init__(f"{path}, line {lineno}: not a valid observations record ({reason})")
+
+
+def load_observations(path: Path) -> dict[tuple[str, str, int, int], list[Any]]:
+    """``observations.jsonl`` by episode key, the last line per key winning; ``{}`` when the run kept none.
+
+    A cut last line (a run killed while writing it: its episode line was never written) is skipped; a bad line
+    elsewhere raises :class:`ObservationsFormatError`.  An unreadable file raises ``OSError``/``UnicodeDecodeError``.
+    """
+    if not path.is_file():
+        return {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out: dict[tuple[str, str, int, int], list[Any]] = {}
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            seen = rec["observations"]
+            if not isinstance(seen, list):
+                raise TypeError("'observations' is not a list")
+            out[(rec["task_id"], rec["variant"], int(rec["seed"]), int(rec["trial"]))] = seen
+        except (ValueError, KeyError, TypeError) as exc:
+            if lineno == len(lines):
+                continue
+            raise ObservationsFormatError(path, lineno, str(exc)) from None
+    return out
 
 
 # ---------------------------------------------------------------------------- the directory

@@ -8,7 +8,6 @@ to the episodes by their key.  A bad or missing directory is a :class:`ViewError
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 from lambench.errors import LambenchError
 from lambench.record import episode_key
 from lambench.results.runs import ReportError, read_run
-from lambench.run.rundir import EPISODES, OBSERVATIONS, EpisodeFormatError
+from lambench.run.rundir import EPISODES, OBSERVATIONS, EpisodeFormatError, ObservationsFormatError, load_observations
 
 __all__ = ["INDEX_FIELDS", "ViewError", "ViewRun", "episode_id", "expand_run_dirs", "index_row", "load_view_runs",
            "pair_episodes", "read_observations"]
@@ -80,29 +79,15 @@ def read_observations(path: Path) -> dict[Key, list[dict[str, Any]]]:
     """``observations.jsonl`` by episode key (the last line per key wins); empty when the run kept none.
 
     A cut last line (a killed run) is skipped; a bad line elsewhere is a :class:`ViewError` naming it."""
-    if not path.is_file():
-        return {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        found = load_observations(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ViewError(f"cannot read {path}: {exc}; fix the file or re-run without it") from None
-    out: dict[Key, list[dict[str, Any]]] = {}
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            seen = rec["observations"]
-            if not isinstance(seen, list):
-                raise TypeError("'observations' is not a list")
-            out[episode_key(rec)] = [o if isinstance(o, dict) else {"text": str(o)} for o in seen]
-        except (ValueError, KeyError, TypeError) as exc:
-            if lineno == len(lines):
-                continue  # cut by a kill; its episode line was never written
-            raise ViewError(f"{path}, line {lineno}: not a valid observations record ({exc}); fix or remove "
-                            "the line (or delete the file: the viewer then shows the steps without observations)"
-                            ) from None
-    return out
+    except ObservationsFormatError as exc:
+        raise ViewError(f"{path}, line {exc.lineno}: not a valid observations record ({exc.reason}); fix or remove "
+                        "the line (or delete the file: the viewer then shows the steps without observations)"
+                        ) from None
+    return {key: [o if isinstance(o, dict) else {"text": str(o)} for o in seen] for key, seen in found.items()}
 
 
 def _labels(paths: Sequence[Path]) -> list[str]:
