@@ -49,7 +49,7 @@ def _by_template(tasks: list) -> list[list]:
     """The suite's tasks with each template's instances grouped, in the suite's order."""
     groups: dict[str, list] = {}
     for t in tasks:
-        groups.setdefault(t.instance.template if t.instance is not None else t.id, []).append(t)
+        groups.setdefault(t.file_id, []).append(t)
     return list(groups.values())
 
 
@@ -57,7 +57,7 @@ def _row(suite: str, group: list) -> dict:
     from lambench.task.difficulty import difficulty, human_time_s
 
     t = group[0]
-    return {"id": t.instance.template if t.instance is not None else t.id, "suite": suite, "sandbox": t.sandbox,
+    return {"id": t.file_id, "suite": suite, "sandbox": t.sandbox,
             "apps": t.apps, "tags": t.tags, "infeasible": t.infeasible, "max_steps": t.max_steps,
             "gold_steps": len(t.gold), "difficulty": difficulty(t), "human_time_s": human_time_s(t),
             "instances": len(group), "params": sorted(t.instance.values) if t.instance is not None else [],

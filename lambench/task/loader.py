@@ -87,9 +87,8 @@ def _validate(path: Path, data: dict[str, Any], template: dict[str, Any] | None 
                 msg = "required field is missing"
             problems.append(f"{where}{_loc(err['loc'])}: {msg}")
         raise TaskError(path, problems) from None
-    file_id = task.instance.template if task.instance is not None else task.id
-    if file_id != path.stem:
-        raise TaskError(path, [f"id: {file_id!r} must match the file name {path.stem!r}"])
+    if task.file_id != path.stem:
+        raise TaskError(path, [f"id: {task.file_id!r} must match the file name {path.stem!r}"])
     task._path = str(path)
     task._template = template
     return task
@@ -103,9 +102,20 @@ def load_tasks(path: str | os.PathLike) -> list[Task]:
     if not is_template(raw):
         return [_validate(path, raw)]
     try:
-        return [_validate(path, instance_data(raw, seed), raw) for seed in sweep_seeds(raw)]
+        seeds = sweep_seeds(raw)
     except ParamError as exc:
         raise TaskError(path, [str(exc)]) from None
+    return [_instance(path, raw, seed) for seed in seeds]
+
+
+def _instance(path: Path, raw: dict[str, Any], seed: int) -> Task:
+    """Instance ``seed`` of the template ``raw`` (read from ``path``), validated; a parameter that does not sample
+    or resolve is a :class:`TaskError` naming the file."""
+    try:
+        data = instance_data(raw, seed)
+    except ParamError as exc:
+        raise TaskError(path, [str(exc)]) from None
+    return _validate(path, data, raw)
 
 
 def load_task(path: str | os.PathLike, *, seed: int | None = None) -> Task:
@@ -116,10 +126,7 @@ def load_task(path: str | os.PathLike, *, seed: int | None = None) -> Task:
         if seed is not None:
             raise TaskError(path, [f"--seed {seed}: this task has no parameters, so it has no other instances"])
         return _validate(path, raw)
-    try:
-        return _validate(path, instance_data(raw, seed or 0), raw)
-    except ParamError as exc:
-        raise TaskError(path, [str(exc)]) from None
+    return _instance(path, raw, seed or 0)
 
 
 def source_data(task: Task) -> dict[str, Any]:
@@ -136,11 +143,7 @@ def instance_of(task: Task, seed: int) -> Task:
     """Another instance of ``task``'s template (any seed); a fixed task has only itself."""
     if task.instance is None or task._template is None:
         raise TaskError(task.id, ["a fixed task has no other instances"])
-    try:
-        return _validate(Path(task.path or task.instance.template), instance_data(task._template, seed),
-                         task._template)
-    except ParamError as exc:
-        raise TaskError(task.path or task.id, [str(exc)]) from None
+    return _instance(Path(task.path or task.file_id), task._template, seed)
 
 
 TASKS_DIR_ENV = "LAMBENCH_TASKS_DIR"

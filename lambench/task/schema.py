@@ -162,6 +162,11 @@ class Task(_Model):
         """The file the task was loaded from (None for tasks built in code)."""
         return self._path
 
+    @property
+    def file_id(self) -> str:
+        """The id its file is named after: the template's for an instance, else the task's own."""
+        return self.instance.template if self.instance is not None else self.id
+
     @model_validator(mode="before")
     @classmethod
     def _setup_kind(cls, data: Any) -> Any:
