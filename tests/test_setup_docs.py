@@ -66,33 +66,28 @@ def _example_task(sandbox, checks):
                                 "checks": checks, "gold": [{"type": "finish", "status": "success"}]})
 
 
-def test_the_mock_os_example_starts_the_world_it_shows():
-    task = _example_task("mockos", [
+EXAMPLE_CHECKS = {
+    "mockos": [
         {"file_contains": {"path": "~/Documents/Reports/q3-summary.txt", "text": "1.2M EUR"}},
         {"file_exists": {"path": "~/Documents/Contracts"}},
         {"doc_paragraph": {"path": "~/Documents/minutes.doc", "contains": "Minutes", "style": "heading1"}},
         {"event_exists": {"title": "Budget review", "date": "2026-11-24"}},
         {"setting_is": {"key": "firewall.enabled", "value": True}},
-        {"user_exists": {"name": "guest", "admin": False}}])
-    rec = run_episode(task, "oracle", seed=0, trial=0)
-    assert rec["error"] is None and rec["success"], rec["checks"]
-
-
-@pytest.mark.docker
-def test_the_shell_example_starts_the_world_it_shows():
-    require_docker()
-    task = _example_task("shell", [
+        {"user_exists": {"name": "guest", "admin": False}}],
+    "shell": [
         {"command": {"cmd": "stat -c %a ~/deploy/deploy.sh ~/deploy/.env.production", "stdout_equals": "644\n600"}},
         {"command": {"cmd": "git -C ~/deploy log --oneline | wc -l", "stdout_equals": "1"}},
-        {"file_exists": {"path": "~/backups"}}])
-    rec = run_episode(task, "oracle", seed=0, trial=0)
-    assert rec["error"] is None and rec["success"], rec["checks"]
+        {"file_exists": {"path": "~/backups"}}],
+    "webapp": [
+        {"sql": {"query": "SELECT customer_id, direction FROM messages WHERE id = 11", "equals": [[6, "in"]]}}],
+}
+"""What each sandbox's example setup must have built (the container ones are checked in a real container)."""
 
 
-@pytest.mark.docker
-def test_the_webapp_example_starts_the_world_it_shows():
-    require_docker()
-    task = _example_task("webapp", [
-        {"sql": {"query": "SELECT customer_id, direction FROM messages WHERE id = 11", "equals": [[6, "in"]]}}])
-    rec = run_episode(task, "oracle", seed=0, trial=0)
+@pytest.mark.parametrize("sandbox", [pytest.param(name, marks=[] if name == "mockos" else [pytest.mark.docker])
+                                     for name in EXAMPLE_CHECKS])
+def test_each_example_starts_the_world_it_shows(sandbox):
+    if sandbox != "mockos":
+        require_docker()
+    rec = run_episode(_example_task(sandbox, EXAMPLE_CHECKS[sandbox]), "oracle", seed=0, trial=0)
     assert rec["error"] is None and rec["success"], rec["checks"]

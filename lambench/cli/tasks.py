@@ -27,9 +27,9 @@ def tasks_list(suite: str | None, as_json: bool) -> None:
 
     from lambench.task import load_suite, suite_version
 
-    rows = [_row(s, group) for s in ([suite] if suite else _every_suite()) for group in _by_template(load_suite(s))]
-    for r in rows:
-        r["suite_version"] = suite_version(r["suite"])
+    rows = [{**_row(s, group), "suite_version": version}
+            for s in ([suite] if suite else _every_suite()) for version in [suite_version(s)]
+            for group in _by_template(load_suite(s))]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
