@@ -255,6 +255,8 @@ def test_token_counts_are_recorded_and_compared_but_token_secrets_are_not(tmp_pa
     assert {k for k, v in shown.items() if v == "***"} == {"api_key", "hf_token", "apiKey", "X-Auth", "password"}
     assert shown["max_tokens"] == 32 and shown["max_new_tokens"] == 64 and shown["tokenizer"] == "t"
     assert not is_secret_name("max_tokens") and is_secret_name("access_token") and is_secret_name("sig")
+    # one-word spellings of a secret are masked too (a word split alone would let them through)
+    assert all(map(is_secret_name, ("apitoken", "accesstoken", "secretkey", "hftoken", "APIKEY", "tokens_secret")))
     config = RunConfig(suite="mockos-core", agent="oracle", task_ids=["mail-send-report"],
                        agent_options={"max_tokens": 32})
     run(config, run_dir=tmp_path / "r")

@@ -58,16 +58,17 @@ def safe_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-_SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "password", "passwd", "sig", "signature", "auth",
-                           "authorization", "bearer", "credential", "credentials"})
+_SECRET_PARTS = ("key", "token", "secret", "password", "passwd", "sig", "auth", "credential", "bearer")
+_NOT_SECRET = re.compile(r"tokens(?![a-z])|tokeniz[a-z]*")
+"""A count of tokens (``max_tokens``, ``max_new_tokens``) and a tokenizer's name: what a run must record."""
 
 
 def is_secret_name(name: str) -> bool:
-    """Whether an option or query parameter named ``name`` holds a secret: one of its words (split at ``_ - .``
-    and case changes) is a secret word — ``api_key``, ``hfToken``, ``X-Auth``, ``sig`` — while ``max_tokens`` is
-    not (``tokens`` is not ``token``: a count of tokens, which a run must record)."""
-    words = re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)
-    return any(w.lower() in _SECRET_WORDS for w in words)
+    """Whether an option or query parameter named ``name`` may hold a secret: it contains a secret part anywhere —
+    ``api_key``, ``apitoken``, ``hfToken``, ``secretkey``, ``X-Auth``, ``sig`` — once the token counts and the
+    tokenizer are set aside (``max_tokens`` is recorded). When in doubt a name is masked."""
+    text = _NOT_SECRET.sub("", name.lower())
+    return any(part in text for part in _SECRET_PARTS)
 
 
 CONTEXT_OVERFLOW = re.compile(r"context (length|window)|maximum context|too many tokens|prompt is too long"
