@@ -194,6 +194,28 @@ def json_candidates(text: str):
         start = text.find("{", _end)
 
 
+_NAMED = re.compile(r"\s*(?:`{0,3})\s*([A-Za-z_][\w.]*)\s*(\{.*\})\s*(?:`{0,3})\s*", re.DOTALL)
+"""``NAME {json arguments}``: the notation the system prompt lists the actions in (``click {"target": ...}``)."""
+
+
+def _named_call(text: str) -> dict[str, Any] | None:
+    """An output that is exactly ``NAME {args}``, NAME an action type or a dotted app tool, as an action object.
+
+    Only when the arguments are one JSON object without its own ``type``: anything else goes the usual way.
+    """
+    m = _NAMED.fullmatch(text)
+    if m is None or (m.group(1) not in ACTION_TYPES and "." not in m.group(1)):
+        return None
+    try:
+        args = json.loads(m.group(2))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(args, dict) or "type" in args:
+        return None
+    name = m.group(1)
+    return {"type": name, **args} if name in ACTION_TYPES else {"type": "call", "tool": name, "args": args}
+
+
 def _from_tool_call(obj: dict[str, Any]) -> dict[str, Any] | None:
     """Turn an OpenAI-style tool call into an action object, or None if it is not one."""
     fn = obj.get("function") if isinstance(obj.get("function"), dict) else None
@@ -262,7 +284,8 @@ def parse_action(output: Any) -> ParseResult:
     """Parse an agent's output into an action without ever raising.
 
     Accepts an action model, a dict (an action object or an OpenAI-style tool call),
-    or text holding a JSON object: bare, in a markdown code fence, or amid prose.
+    or text holding a JSON object: bare, in a markdown code fence, or amid prose; or text that is exactly
+    ``NAME {arguments}`` (``click {"target": "3"}``, ``mail.send {...}``), the notation the system prompt uses.
     """
     if isinstance(output, _ActionBase):
         return ParseResult(output)
@@ -289,6 +312,9 @@ def parse_action(output: Any) -> ParseResult:
             return ParseResult(_ADAPTER.validate_json(output))
         except (ValidationError, ValueError, RecursionError):
             pass  # fall through: tool calls, prose, detailed errors
+    named = _named_call(output)
+    if named is not None:
+        return _validate(named)
     first_error: str | None = None
     for obj in json_candidates(output):
         result = _validate(obj)

@@ -35,6 +35,27 @@ def test_tool_call_naming_an_action_type():
     assert r.action == Click(target="3")
 
 
+@pytest.mark.parametrize("text, action", [
+    ('click {"target": "1"}', Click(target="1")),
+    ('  finish {"status": "success", "message": "ok"}\n', Finish(status="success", message="ok")),
+    ('```\nmail.send {"to": ["a@b.example"], "subject": "s", "body": "b"}\n```',
+     Call(tool="mail.send", args={"to": ["a@b.example"], "subject": "s", "body": "b"})),
+])
+def test_name_then_arguments_the_notation_of_the_system_prompt(text, action):
+    """A small model copies the prompt's ``click {"target": ...}`` list; that is one action, read as such."""
+    assert parse_action(text).action == action
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('teleport {"target": "1"}', "no 'type'"),  # not an action type, not a dotted tool
+    ('click {"targt": "1"}', "malformed click"),
+    ('click {"target": "1"} and then finish {"status": "success"}', "no 'type'"),  # two actions: not one
+])
+def test_name_then_arguments_only_when_it_is_one_known_action(text, fragment):
+    r = parse_action(text)
+    assert not r.valid and fragment in r.error
+
+
 def test_tool_call_with_broken_arguments_is_invalid_not_an_exception():
     r = parse_action({"function": {"name": "click", "arguments": "{target: 3"}})
     assert not r.valid and "not valid JSON" in r.error

@@ -122,6 +122,20 @@ def test_context_budget_in_tokens(tiny_model):
     assert len(chars.messages(Observation(text=long_obs, history=history))[-1]["content"]) <= 2000
 
 
+def test_a_cut_history_keeps_its_start_for_several_steps():
+    """Over budget, the earliest actions go in blocks: consecutive steps share the prompt up to the newest
+    action, so a server's prompt cache (llama.cpp's prefix match) is reused instead of re-reading it all."""
+    agent = make_agent("openai:m", options={"base_url": "http://127.0.0.1:9", "context_chars": 3000})
+    agent.reset(get_task("mail-send-report").view())
+    obs_text = "\n".join(f'[{i}] listitem "report-{i}.txt"' for i in range(60))
+    history = [{"type": "type", "target": str(i), "text": f"some words number {i}"} for i in range(80)]
+    turns = [agent.messages(Observation(text=obs_text, history=history[:n]))[-1]["content"] for n in range(40, 80)]
+    assert all(len(t) <= 3000 for t in turns) and all("earlier actions not shown" in t for t in turns)
+    kept = sum(b.startswith(a.split("\n\nObservation:")[0]) for a, b in zip(turns, turns[1:]))
+    assert kept >= 0.75 * (len(turns) - 1), kept
+    assert all(f'"some words number {n - 1}"' in t for n, t in zip(range(40, 80), turns))  # the newest is kept
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

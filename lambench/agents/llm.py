@@ -59,6 +59,9 @@ or {"type": "finish", "status": "success", "message": "..."}. The tools you can 
 
 DEFAULT_USER = USER_TEMPLATE
 
+HISTORY_BLOCK = 8
+"""Earlier actions are dropped from the prompt this many at a time when it is over its budget."""
+
 
 def json_protocol_note(tools: list[dict[str, Any]]) -> str:
     """The JSON-in-text instructions, with examples of actions the environment offers: the GUI examples
@@ -314,6 +317,10 @@ class ChatAgent(BaseAgent):
         shown = len(history)
         while self._count(text) > self._budget and shown > 1:
             shown //= 2
+            # Drop the earliest actions in blocks of HISTORY_BLOCK, so the window's start (and the prompt's
+            # prefix, which a server's prompt cache reuses) stays put for several steps instead of sliding.
+            skipped = min(len(history) - 1, -(-(len(history) - shown) // HISTORY_BLOCK) * HISTORY_BLOCK)
+            shown = len(history) - skipped
             text = render(observation_text, shown)
         if self._count(text) > self._budget:
             text = cut(shown if history else None)
