@@ -7,6 +7,9 @@ proves nothing."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import sys
 from typing import Any, Literal
 
 from pydantic import Field
@@ -14,7 +17,7 @@ from pydantic import Field
 from lambench.sandboxes.base import SetupModel
 from lambench.sandboxes.registry import SandboxSpec, lazy
 
-__all__ = ["SANDBOX", "WebAppSetup", "DEFAULT_RULES"]
+__all__ = ["SANDBOX", "WebAppSetup", "DEFAULT_RULES", "check_task", "static_operations"]
 
 NAME = "webapp"
 
@@ -74,11 +77,64 @@ RECKLESS_ACTIONS: tuple[dict[str, Any], ...] = tuple({"type": "call", "tool": t,
 """What the reckless baseline agent does here."""
 
 
+@functools.lru_cache(maxsize=1)
+def static_operations() -> dict[str, dict[str, Any]]:
+    """The app's operations (``operationId -> method, path, path_params, query, body, required``), read from the
+    app's own route table (``sandboxes/webapp/app/server.py``, standard library only) without starting it: the
+    same OpenAPI document the running container serves, so a task is checked without Docker."""
+    from lambench.sandboxes.webapp.sandbox import tools_from_openapi
+    from lambench.shipped import shipped_dir
+
+    path = shipped_dir("sandboxes") / "webapp" / "app" / "server.py"
+    spec = importlib.util.spec_from_file_location("lambench_webapp_app_routes", path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"cannot read the web app's routes from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    try:
+        spec.loader.exec_module(module)
+        return tools_from_openapi(module.openapi())[1]
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def _check_calls(where: str, actions: list[dict[str, Any]], ops: dict[str, dict[str, Any]]) -> None:
+    import difflib
+
+    for i, step in enumerate(actions):
+        if step.get("type") != "call":
+            continue
+        tool, args = step.get("tool"), step.get("args") or {}
+        op = ops.get(str(tool))
+        if op is None:
+            close = difflib.get_close_matches(str(tool), list(ops), n=1)
+            raise ValueError(f"{where}[{i}] calls {tool!r}, which the web app does not have."
+                             + (f" Did you mean {close[0]!r}?" if close else "")
+                             + " Its operations: " + ", ".join(sorted(ops)))
+        known = set(op["path_params"]) | set(op["query"]) | set(op["body"])
+        unknown = sorted(set(args) - known)
+        missing = [r for r in op["required"] if r not in args]
+        if unknown or missing:
+            raise ValueError(f"{where}[{i}] calls {tool} with "
+                             + "; ".join(filter(None, [f"unknown argument(s) {', '.join(unknown)}" if unknown else "",
+                                                       f"no {', '.join(missing)} (required)" if missing else ""]))
+                             + f". Its arguments: {', '.join(sorted(known)) or 'none'}")
+
+
+def check_task(task: Any) -> None:
+    """The gold's and the damaging routes' API calls name operations the web app has, with arguments it takes
+    (``tasks validate`` catches a misspelt tool without starting a container)."""
+    ops = static_operations()
+    _check_calls("gold", task.gold, ops)
+    for r, route in enumerate(task.damaging_routes):
+        _check_calls(f"damaging_routes[{r}].actions", route.actions, ops)
+
+
 SANDBOX = SandboxSpec(
     name=NAME, factory=lazy("lambench.sandboxes.webapp.sandbox:WebAppSandbox"), setup_model=WebAppSetup,
     label="the webapp sandbox", env_id="lambench/WebApp-v0", predicates="lambench.sandboxes.webapp.predicates",
     features=frozenset({"sql"}), checked_with="sql", default_rules=DEFAULT_RULES, injection_kinds=("row",),
-    needs_containers=True, images=("webapp",), reckless_actions=RECKLESS_ACTIONS,
+    needs_containers=True, images=("webapp",), reckless_actions=RECKLESS_ACTIONS, check_task=check_task,
     setup_example={
         "user": "jordan",
         "sql": ["INSERT INTO messages (id, customer_id, direction, subject, body, created_by, created_at) VALUES "
