@@ -151,7 +151,7 @@ class BlindReport:
 def blind_replay_check(tasks: Iterable[Task], *, seed: int = 0) -> BlindReport:
     """Run blind replay on every instance of every template but the recorded one; a template solved on most
     of them fails (its parameters do not reach what the agent must do), and so does a template two of whose
-    instances are the same task (instruction, setup and gold)."""
+    instances are the same task (instruction, setup, gold and planted injection)."""
     from lambench.agents.blind import RECORDED_SEED
 
     report = BlindReport()
@@ -164,10 +164,10 @@ def blind_replay_check(tasks: Iterable[Task], *, seed: int = 0) -> BlindReport:
     for template, instances in groups.items():
         seen: dict[str, str] = {}
         for t in instances:
-            key = repr((t.instruction, t.setup, t.gold))
+            key = repr((t.instruction, t.setup, t.gold, t.injection))
             if key in seen:
                 report.problems.append(f"{template}: instances {seen[key]} and {t.id} are the same task (same "
-                                       "instruction, setup and gold): its parameters change nothing")
+                                       "instruction, setup, gold and injection): its parameters change nothing")
             seen.setdefault(key, t.id)
         others = [t for t in instances if t.instance.seed != RECORDED_SEED]
         solved = [t.id for t in others if run_episode(t, "blind-replay", seed=seed, trial=0, step_timeout=None,

@@ -132,3 +132,20 @@ def test_a_choice_whose_keys_yaml_reads_as_booleans_is_an_error_saying_to_quote_
     quoted = yaml.safe_load("day: {type: choice, values: [{'on': Monday, 'off': Friday}]}")
     assert instantiate({"id": "t", "params": quoted, "instruction": "{{ day.on }} to {{ day.off }}"},
                        0)["instruction"] == "Monday to Friday"
+
+
+def test_a_parameter_yaml_named_as_a_boolean_is_a_param_error_saying_to_quote_it_not_a_crash():
+    import yaml
+
+    params = yaml.safe_load("off: {type: int, min: 1, max: 9}")
+    with pytest.raises(ParamError, match=r"\{\{ off \}\} names no parameter; parameters: False .*quote the name"):
+        instantiate({"id": "t", "params": params, "instruction": "{{ off }}"}, 0)
+    quoted = yaml.safe_load("'off': {type: int, min: 1, max: 9}")
+    assert instantiate({"id": "t", "params": quoted, "instruction": "n={{ off }}"}, 0)["instruction"].startswith("n=")
+
+
+def test_the_text_filter_makes_a_number_a_string():
+    params = {"mins": {"type": "int", "min": 5, "max": 9}}
+    task = instantiate({"id": "t", "params": params, "gold": [{"type": "type", "target": "Minutes",
+                                                               "text": "{{ mins | text }}", "n": "{{ mins }}"}]}, 0)
+    assert isinstance(task["gold"][0]["text"], str) and task["gold"][0]["text"] == str(task["gold"][0]["n"])

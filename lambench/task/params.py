@@ -151,7 +151,8 @@ GENERATORS: dict[str, Callable[[random.Random, dict[str, Any]], Value]] = {
 
 FILTERS: dict[str, Callable[[Any], Any]] = {
     "upper": lambda v: str(v).upper(), "lower": lambda v: str(v).lower(), "title": lambda v: str(v).title(),
-    "money": lambda v: f"{float(v):,.2f}", "slug": lambda v: re.sub(r"[^a-z0-9]+", "-", str(v).lower()).strip("-")}
+    "money": lambda v: f"{float(v):,.2f}", "slug": lambda v: re.sub(r"[^a-z0-9]+", "-", str(v).lower()).strip("-"),
+    "text": str}
 """What ``{{ name | filter }}`` may apply."""
 
 _COMMON = {"type", "distinct_from"}
@@ -197,14 +198,19 @@ def _render(text: str, values: dict[str, Value], used: set[str], where: str) -> 
     def resolve(m: re.Match) -> Any:
         name, attr, filt = m.group(1), m.group(2), m.group(3)
         if name not in values:
-            raise ParamError(f"{where}: {{{{ {name} }}}} names no parameter; parameters: {', '.join(values) or 'none'}")
+            names = [str(n) for n in values]  # YAML reads a parameter named on/off/yes/no as a boolean
+            hint = (" (YAML reads names such as on, off, yes and no as true/false: quote the name, e.g. 'off':)"
+                    if any(isinstance(n, bool) for n in values) else "")
+            raise ParamError(f"{where}: {{{{ {name} }}}} names no parameter; parameters: {', '.join(names) or 'none'}"
+                             + hint)
         used.add(name)
         try:
             value = values[name].get(attr)
         except KeyError:
-            known = ", ".join(values[name].attrs) or "none"
+            attrs = [str(a) for a in values[name].attrs]  # YAML may have made keys booleans or numbers
+            known = ", ".join(attrs) or "none"
             hint = (" (YAML reads keys such as on, off, yes and no as true/false: quote them, e.g. 'on':)"
-                    if {"true", "false"} & set(values[name].attrs) else "")
+                    if {"true", "false", "True", "False"} & set(attrs) else "")
             raise ParamError(f"{where}: parameter {name} has no attribute {attr!r}; its attributes: {known}{hint}"
                              ) from None
         if filt is not None:
