@@ -521,6 +521,45 @@ def test_shipped_datasets_reproduce_from_a_fresh_recording(tmp_path):
 # ---------------------------------------------------------------------------- training-data export
 
 
+def _templates_in(path):
+    from lambench.replay.split import template_of
+
+    return {template_of(json.loads(line)["meta"]["task_id"]) for line in Path(path).read_text().splitlines()}
+
+
+def test_the_split_is_by_template_and_export_sft_keeps_test_templates_out_of_training(recorded, tmp_path):
+    from lambench.replay.split import split_of, step_split, template_of
+
+    ds = load_dataset(SHIPPED["mockos-core"])
+    by_template: dict[str, set[str]] = {}
+    for s in ds.steps:
+        by_template.setdefault(template_of(s["task_id"]), set()).add(step_split(s))
+        assert s["meta"].get("split", split_of(s["task_id"])) == split_of(s["task_id"])
+    assert all(len(v) == 1 for v in by_template.values())  # every instance of a template on one side
+    test_share = sum(v == {"test"} for v in by_template.values()) / len(by_template)
+    assert 0.05 < test_share < 0.4
+    train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    assert cli("export", "sft", str(SHIPPED["mockos-core"]), "--out", str(train), "--split", "train").returncode == 0
+    assert cli("export", "sft", str(SHIPPED["mockos-core"]), "--out", str(test), "--split", "test").returncode == 0
+    tr, te = _templates_in(train), _templates_in(test)
+    assert tr and te and not tr & te and tr | te == set(by_template)
+    # a freshly recorded step carries its template and split
+    _, records, _ = recorded
+    assert all(r["meta"]["template"] == template_of(r["task_id"]) and r["meta"]["split"] == split_of(r["task_id"])
+               for r in records)
+    # replay --split test replays the held-out templates only
+    out = replay(ReplayConfig(dataset=str(SHIPPED["mockos-core"]), agent="oracle", split="test"),
+                 run_dir=tmp_path / "held-out")
+    replayed = {template_of(json.loads(line)["task_id"].split("/")[1])  # a replay episode is named by its trajectory
+                for line in (out.run_dir / "episodes.jsonl").read_text().splitlines()}
+    assert replayed == te
+    empty = [s for s in records if split_of(s["task_id"]) == "train"]
+    only_train = tmp_path / "train-only.jsonl"
+    write_dataset(empty, only_train)
+    refused = cli("export", "sft", str(only_train), "--out", str(tmp_path / "none.jsonl"), "--split", "test")
+    assert refused.returncode == 2 and "'test' split" in refused.stderr + refused.stdout
+
+
 def test_export_sft_loads_in_hf_datasets_and_round_trips(recorded, live_run, tmp_path):
     datasets = pytest.importorskip("datasets", reason="pip install datasets (part of the test extra)")
     path, records, _ = recorded

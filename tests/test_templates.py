@@ -199,10 +199,10 @@ def test_tasks_list_shows_the_template_once_and_tasks_show_prints_any_instance(t
     assert first["id"] == "files-archive-param@0"
     clash = _cli("tasks", "show", "files-archive-param@2", "--seed", 3, "--tasks-dir", root)
     assert clash.exit_code == 2 and "is instance @2; --seed 3 asks for another one" in clash.output
-    fixed = _cli("tasks", "show", "files-clean-downloads-txt", "--seed", 1)
+    fixed = _cli("tasks", "show", "cal-cancel-globex-dinner", "--seed", 1)  # infeasible: stays fixed
     assert fixed.exit_code == 2 and "is a fixed task (no params)" in fixed.output
-    plain = yaml.safe_load(_cli("tasks", "show", "files-clean-downloads-txt").output)
-    assert plain["id"] == "files-clean-downloads-txt" and "instance" not in plain
+    plain = yaml.safe_load(_cli("tasks", "show", "cal-cancel-globex-dinner").output)
+    assert plain["id"] == "cal-cancel-globex-dinner" and "instance" not in plain
 
 
 def test_run_task_takes_a_template_id_for_its_instances_and_an_instance_outside_the_sweep(template, tmp_path):

@@ -61,12 +61,15 @@ def record_cmd(run_dir: str, out: str, include_all: bool, dataset_name: str | No
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(0, 10),
               help="Retries of a trajectory whose agent raised (an infrastructure error).")
 @click.option("--trajectory", "trajectories", multiple=True, help="Replay only this trajectory id (repeatable).")
+@click.option("--split", type=click.Choice(["train", "test"]), default=None,
+              help="Replay only the trajectories of templates in this split (e.g. test: templates `export sft "
+                   "--split train` never trains on).")
 @click.option("--skip-bad-lines", is_flag=True, help="Leave out malformed dataset lines instead of stopping.")
 @adapter_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @tasks_dir_option
 def replay_cmd(dataset: str, agents: tuple[str, ...], out: str | None, seed: int, workers: int, step_timeout: float,
-               retries: int, trajectories: tuple[str, ...], skip_bad_lines: bool, base_url: str | None,
+               retries: int, trajectories: tuple[str, ...], split: str | None, skip_bad_lines: bool, base_url: str | None,
                cache: str | None, max_concurrency: int | None, price_table: str | None, agent_option: tuple[str, ...],
                quiet: bool) -> None:
     """Replay a dataset step by step with teacher forcing; print the LAM paper's step metrics."""
@@ -86,7 +89,7 @@ def replay_cmd(dataset: str, agents: tuple[str, ...], out: str | None, seed: int
     interrupted = False
     for agent in agents:
         config = ReplayConfig(dataset=dataset, agent=agent, seed=seed, workers=workers, step_timeout=step_timeout,
-                              retries=retries, skip_bad_lines=skip_bad_lines, trajectories=list(trajectories),
+                              retries=retries, skip_bad_lines=skip_bad_lines, trajectories=list(trajectories), split=split,
                               agent_options=adapter_option_values(base_url, cache, max_concurrency, price_table,
                                                                   agent_option))
         result = _replay_one(config, ds, out, several=len(agents) > 1, quiet=quiet)
@@ -159,7 +162,9 @@ def export_group() -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Chat-format JSONL to write.")
 @click.option("--all", "include_all", is_flag=True,
               help="From a run directory: keep every episode, not only verified successes (not advisable).")
-def export_sft_cmd(source: str, out: str, include_all: bool) -> None:
+@click.option("--split", type=click.Choice(["train", "test"]), default=None,
+              help="Keep only the templates of this split (by template, never by instance; see docs/replay.md).")
+def export_sft_cmd(source: str, out: str, include_all: bool, split: str | None) -> None:
     """(request, state, action) records in chat format from a DATASET file or a live RUN_DIR."""
     from lambench.replay.sft import export_sft
     from lambench.run import EpisodeFormatError
@@ -167,7 +172,7 @@ def export_sft_cmd(source: str, out: str, include_all: bool) -> None:
     if not Path(source).exists():
         raise UsageProblem(f"{source}: no such dataset file or run directory")
     try:
-        n = export_sft(source, out, include_all=include_all)
+        n = export_sft(source, out, include_all=include_all, split=split)
     except EpisodeFormatError as exc:  # a corrupt line in the middle of a run's episodes.jsonl
         raise UsageProblem(f"cannot export {source}: {exc}") from None
     except OSError as exc:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lambench.replay.dataset import DatasetError
+from lambench.replay.split import split_of, template_of
 from lambench.run.rundir import ObservationsFormatError, load_episodes, load_observations
 from lambench.sandboxes import registry
 
@@ -106,6 +107,7 @@ def _episode_records(ep: dict[str, Any], seen: list[dict[str, Any]], cfg: dict[s
         alts = equivalents(action, obs) if equivalents else []
         meta = {"source": "lambench record", "agent": ep.get("agent"), "seed": ep["seed"], "trial": ep["trial"],
                 "sandbox": sandbox, "suite_version": cfg.get("suite_version"),
+                "template": template_of(ep["task_id"]), "split": split_of(ep["task_id"]),
                 "step_ok": bool(step.get("ok")), "outcome": outcome}
         out.append({
             "dataset": dataset, "trajectory_id": tid, "task_id": ep["task_id"], "suite": ep["suite"],

@@ -19,7 +19,7 @@ import re
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +57,8 @@ class ReplayConfig(BaseModel):
     """Leave out malformed lines (listed) instead of refusing the dataset."""
     trajectories: list[str] = Field(default_factory=list)
     """Replay only these trajectory ids (all when empty)."""
+    split: Literal["train", "test"] | None = None
+    """Replay only the trajectories of templates in this split (:mod:`lambench.replay.split`)."""
     agent_options: dict[str, Any] = Field(default_factory=dict)
     """Options of model adapters (as for live runs)."""
 
@@ -234,6 +236,10 @@ def replay(config: ReplayConfig, *, run_dir: str | os.PathLike | None = None,
     trajs = ds.trajectories
     if config.trajectories:
         trajs = ds.select(config.trajectories)
+    if config.split is not None:
+        from lambench.replay.split import step_split
+
+        trajs = {t: steps for t, steps in trajs.items() if step_split(steps[0]) == config.split}
     rd = RunDir(Path(run_dir) if run_dir is not None else default_replay_dir(config, ds.name))
     _prepare(rd, config, ds)
     rd.repair()

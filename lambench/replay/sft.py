@@ -58,11 +58,13 @@ def _tools_for(step: dict[str, Any]) -> list[dict[str, Any]] | None:
     return suite_tools(step)
 
 
-def export_sft(source: str | os.PathLike, out: str | os.PathLike, *, include_all: bool = False) -> int:
+def export_sft(source: str | os.PathLike, out: str | os.PathLike, *, include_all: bool = False,
+               split: str | None = None) -> int:
     """Write the chat records of a dataset file or a live run directory to ``out``; return how many.
 
     From a run directory only verified successes are used (``include_all`` keeps every episode
-    — not advisable for training).
+    — not advisable for training).  ``split`` (``train`` or ``test``) keeps only the steps of templates in that
+    split (:mod:`lambench.replay.split`), so training data never holds a template of the test split.
     """
     source = Path(source)
     if source.is_dir():
@@ -74,6 +76,14 @@ def export_sft(source: str | os.PathLike, out: str | os.PathLike, *, include_all
             raise DatasetError(source, [f"no usable episodes ({reasons})"])
     else:
         steps = load_dataset(source).steps
+    if split is not None:
+        from lambench.replay.split import step_split
+
+        total = len(steps)
+        steps = [s for s in steps if step_split(s) == split]
+        if not steps:
+            raise DatasetError(source, [f"none of its {total} steps is in the {split!r} split (templates are split "
+                                        "by a hash of their id, about a fifth in 'test')"])
     n = 0
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
