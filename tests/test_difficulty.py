@@ -61,3 +61,46 @@ def test_records_carry_the_label_and_the_summary_breaks_success_down_by_it(tmp_p
     assert summary["by_difficulty"]["hard"]["success_rate"] == 0.0
     old = [{k: v for k, v in r.items() if k not in ("difficulty", "human_time_s")} for r in recs]
     assert live_summary(tmp_path, {"suite": None}, old)["by_difficulty"] == {}
+
+
+def _call(tool):
+    return {"type": "call", "tool": tool, "args": {}}
+
+
+@pytest.mark.parametrize("gold,apps,expected", [
+    ([CLICK] * 5, ["files"], False),  # long, but one app and no record-changing call
+    ([CLICK] * 3, ["files", "mail"], True),  # across apps
+    ([CLICK] * 2, ["files", "mail"], False),  # too short
+    ([_call("files.list"), _call("files.move"), _call("files.rename")], ["files"], True),  # two changes, one app
+    ([_call("files.list"), _call("files.read"), _call("files.move")], ["files"], False),  # reads do not count
+])
+def test_multi_step_means_across_apps_or_records(gold, apps, expected):
+    from lambench.task.difficulty import multi_step
+
+    assert multi_step(task(gold, apps)) is expected
+
+
+def test_web_app_reads_and_writes_are_told_apart_by_the_operation_name():
+    from lambench.task.difficulty import _READS
+
+    reads = ["getClaim", "listNotes", "searchCustomers", "whoAmI", "listApprovals"]
+    writes = ["updateClaim", "addNote", "payClaim", "createTask", "approvePayout", "refundPayment"]
+    assert all(_READS.match(r) for r in reads) and not any(_READS.match(w) for w in writes)
+
+
+def test_tasks_list_prints_the_corpus_per_sandbox():
+    import json
+    import re
+
+    from click.testing import CliRunner
+
+    from lambench.cli import main
+
+    out = CliRunner().invoke(main, ["tasks", "list", "--suite", "mockos-core"])
+    assert out.exit_code == 0, out.output
+    line = re.search(r"mockos: (\d+) task files \((\d+) templates, (\d+) fixed\), (\d+) instances; multi-step across "
+                     r"apps or records: (\d+) \(\d+%\)", out.output)
+    rows = json.loads(CliRunner().invoke(main, ["tasks", "list", "--suite", "mockos-core", "--json"]).output)
+    assert line and int(line.group(1)) == len(rows) and int(line.group(4)) == sum(r["instances"] for r in rows)
+    assert int(line.group(2)) == sum(1 for r in rows if r["params"]) and int(line.group(5)) == sum(
+        r["multi_step"] for r in rows)

@@ -43,6 +43,23 @@ def tasks_list(suite: str | None, as_json: bool) -> None:
                       r["difficulty"], str(r["instances"]) if r["params"] else "fixed",
                       r["instruction"][:70] + ("…" if len(r["instruction"]) > 70 else ""))
     Console(width=200).print(table)
+    for line in _corpus_lines(rows):
+        click.echo(line)
+
+
+def _corpus_lines(rows: list[dict]) -> list[str]:
+    """Per sandbox: template and fixed task files, the instances of the default sweep, the multi-step share."""
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["sandbox"], []).append(r)
+    lines = []
+    for sandbox, group in sorted(by.items()):
+        templates = sum(1 for r in group if r["params"])
+        multi = sum(1 for r in group if r["multi_step"])
+        lines.append(f"{sandbox}: {len(group)} task files ({templates} templates, {len(group) - templates} fixed), "
+                     f"{sum(r['instances'] for r in group)} instances; multi-step across apps or records: {multi} "
+                     f"({multi / len(group):.0%})")
+    return lines
 
 
 def _by_template(tasks: list) -> list[list]:
@@ -54,12 +71,13 @@ def _by_template(tasks: list) -> list[list]:
 
 
 def _row(suite: str, group: list) -> dict:
-    from lambench.task.difficulty import difficulty, human_time_s
+    from lambench.task.difficulty import difficulty, human_time_s, multi_step
 
     t = group[0]
     return {"id": t.file_id, "suite": suite, "sandbox": t.sandbox,
             "apps": t.apps, "tags": t.tags, "infeasible": t.infeasible, "max_steps": t.max_steps,
             "gold_steps": len(t.gold), "difficulty": difficulty(t), "human_time_s": human_time_s(t),
+            "multi_step": multi_step(t),
             "instances": len(group), "params": sorted(t.instance.values) if t.instance is not None else [],
             "instruction": t.instruction}
 

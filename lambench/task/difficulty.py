@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["LEVELS", "derived_difficulty", "derived_human_time_s", "difficulty", "human_time_s"]
+__all__ = ["LEVELS", "derived_difficulty", "derived_human_time_s", "difficulty", "human_time_s", "multi_step"]
 
 LEVELS = ("easy", "medium", "hard")
 
@@ -76,3 +76,20 @@ def difficulty(task: Any) -> str:
 def human_time_s(task: Any) -> int:
     """The task's declared estimate, or the derived one."""
     return task.human_time_s if task.human_time_s is not None else derived_human_time_s(task)
+
+
+
+_READS = re.compile(r"(list|read|get|search|contacts|who)", re.IGNORECASE)
+"""API tools that only read (``calendar.list``, ``files.read``, ``getClaim``, ``searchCustomers``, ...)."""
+
+
+def _writes(task: Any) -> int:
+    """How many API calls of the gold change something (calls of tools that do not only read)."""
+    return sum(1 for a in _actions(task.gold) if a.get("type") == "call"
+               and not _READS.match(str(a.get("tool", "")).rpartition(".")[2]))
+
+
+def multi_step(task: Any) -> bool:
+    """Whether the task is multi-step across apps or records: at least 3 gold actions (``finish`` not counted)
+    and either 2 or more apps, or 2 or more API calls that change records (not ``list``/``read``/``get``/...)."""
+    return len(_actions(task.gold)) >= 3 and (_apps(task) >= 2 or _writes(task) >= 2)
