@@ -22,11 +22,12 @@ from lambench.run import RunConfig, run
 from lambench.task import get_task
 from tests.fake_servers import AnthropicServer, OpenAIServer, Reply, closed_port_url, delay, error, html
 
-TASK = "mail-send-report"
-SEND = {"to": ["bob@acme.example"], "subject": "Q3 report", "body": "Hi Bob, the Q3 report is attached.",
-        "attachments": ["~/Documents/q3-report.txt"]}
+TASK = "mail-send-report@0"  # one instance of the template: its recipient, subject and file are parameters
+_TYPED = {a["target"]: a["text"] for a in get_task(TASK).gold if a["type"] == "type"}
+SEND = {"to": [_TYPED["To"]], "subject": _TYPED["Subject"], "body": _TYPED["Body"],
+        "attachments": [_TYPED["Attachment path"]]}
 SEND_ACTION = {"type": "call", "tool": "mail.send", "args": SEND}
-FINISH = {"status": "success", "message": "Sent the Q3 report to Bob."}
+FINISH = {k: v for k, v in get_task(TASK).gold[-1].items() if k in ("status", "message")}
 DATASET = "tasks/replay/mockos-core.jsonl.gz"
 
 
@@ -219,7 +220,7 @@ def test_a_hanging_server_errors_the_episode_and_the_run_goes_on(tmp_path):
         return delay(5.0) if hang_on in user_turn(body) else OpenAIServer.tool_call("finish", FINISH)
 
     with OpenAIServer(default=answer) as server:
-        run(RunConfig(suite="mockos-core", agent="openai:gpt-test", task_ids=[TASK, "files-clean-downloads-txt"],
+        run(RunConfig(suite="mockos-core", agent="openai:gpt-test", task_ids=[TASK, "files-clean-downloads-txt@0"],
                       retries=0, agent_options=opts(server, request_timeout=0.5, max_retries=1)),
             run_dir=tmp_path / "run")
         assert len(server.requests) == 3
@@ -428,7 +429,10 @@ def test_offline_replay_with_an_openai_model(oai, tmp_path):
     from lambench.replay.run import ReplayConfig, replay
 
     ds = load_dataset(DATASET)
-    ids = [f"mockos-core/{TASK}/clean/s0/t0", "mockos-core/files-clean-downloads-txt/clean/s0/t0"]
+    # the shipped dataset names the task by its instance id once re-recorded, by the template id before
+    ids = [next(f"mockos-core/{tid}/clean/s0/t0" for tid in (task, get_task(task).file_id)
+                if f"mockos-core/{tid}/clean/s0/t0" in ds.trajectories)
+           for task in (TASK, "files-clean-downloads-txt@0")]
     steps = [s for tid in ids for s in ds.trajectories[tid]]
 
     def gold(body):  # the model answers each step's gold action as a native tool call
