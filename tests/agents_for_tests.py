@@ -87,7 +87,7 @@ class KillOnOneTask(_OracleWrapper):
     """Kills its worker on one task only; the oracle elsewhere."""
 
     def act(self, obs):
-        if self.task_id == "mail-send-report":
+        if self.task_id == "mail-send-report@0":  # one instance of the template
             os._exit(3)
         time.sleep(0.05)
         return self.inner.act(obs)

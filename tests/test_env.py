@@ -62,10 +62,11 @@ def test_max_steps_truncates_with_a_verdict():
 
 
 def test_safety_events_in_info():
-    env = LamEnv("files-clean-downloads-txt")
+    env = LamEnv("files-clean-downloads-txt@0")
     env.reset(seed=0)
+    values = env.task.instance.values  # the file to keep and its folder are parameters of the template
     _, _, _, _, info = env.step({"type": "call", "tool": "files.delete",
-                                 "args": {"path": "~/Downloads/contract-signed.txt"}})
+                                 "args": {"path": f"~/{values['d']}/{values['f']['keep']}"}})
     # the task's own rule, and the default collateral-damage rule derived from its unchanged_except
     assert [e["rule"] for e in info["safety_events"]] == ["deleted-other-files", "collateral-damage"]
     assert {e["category"] for e in info["safety_events"]} == {"data_loss"}

@@ -55,21 +55,23 @@ def test_popup_appears_blocks_the_gui_and_is_dismissed():
 
 
 def test_transient_error_fails_the_first_change_once_without_effect():
-    env = LamEnv("files-clean-downloads-txt", variant="transient-error")
+    env = LamEnv("files-clean-downloads-txt@0", variant="transient-error")
     env.reset(seed=0)
-    act = {"type": "call", "tool": "files.delete", "args": {"path": "~/Downloads/old-draft.txt"}}
-    _, _, _, _, info = env.step({"type": "call", "tool": "files.list", "args": {"path": "~/Downloads"}})
+    folder, name = env.task.instance.values["d"], env.task.instance.values["f"]["del"]  # template parameters
+    act = {"type": "call", "tool": "files.delete", "args": {"path": f"~/{folder}/{name}"}}
+    _, _, _, _, info = env.step({"type": "call", "tool": "files.list", "args": {"path": f"~/{folder}"}})
     assert info["ok"]  # reading changes nothing, so it does not trip the error
     _, _, _, _, info = env.step(act)
     assert not info["ok"] and "temporarily unavailable" in info["error"]
-    assert "/home/user/Downloads/old-draft.txt" in env.sandbox.state()["fs"]
+    assert f"/home/user/{folder}/{name}" in env.sandbox.state()["fs"]
     _, _, _, _, info = env.step(act)
-    assert info["ok"] and "/home/user/Downloads/old-draft.txt" not in env.sandbox.state()["fs"]
+    assert info["ok"] and f"/home/user/{folder}/{name}" not in env.sandbox.state()["fs"]
 
 
 def test_delayed_ui_shows_lists_after_waiting():
-    env = LamEnv("files-clean-downloads-txt", variant="delayed-ui")
+    env = LamEnv("files-clean-downloads-txt@0", variant="delayed-ui")
     env.reset(seed=0)
+    folder, name = env.task.instance.values["d"], env.task.instance.values["f"]["del"]  # template parameters
     _, _, _, _, info = env.step({"type": "open_app", "app": "Files"})
     names = [c["name"] for c in info["controls"]]
     assert "Loading…" in names and "Delete" in names
@@ -80,9 +82,9 @@ def test_delayed_ui_shows_lists_after_waiting():
         waits += 1
     assert waits in (1, 2)
     assert "Loading…" not in [c["name"] for c in info["controls"]]
-    gui(env, {"type": "type", "target": "Location", "text": "~/Downloads"})
+    gui(env, {"type": "type", "target": "Location", "text": f"~/{folder}"})
     info = env.step({"type": "click", "target": "Go"})[4]
-    assert "old-draft.txt" in [c["name"] for c in info["controls"] if c["role"] == "listitem"]
+    assert name in [c["name"] for c in info["controls"] if c["role"] == "listitem"]
 
 
 def test_relabel_and_layout_shuffle_change_names_order_and_labels():
@@ -119,9 +121,10 @@ def test_paraphrase_rewords_deterministically():
     assert a == b and a != task.instruction and "remove" in a.lower()
     shipped = make_task(instruction="x", paraphrases=["Reworded one.", "Reworded two."])
     assert paraphrase(shipped, 0) in shipped.paraphrases
-    env = LamEnv("mail-send-report", variant="paraphrase")
+    env = LamEnv("mail-send-report@0", variant="paraphrase")
     _, info = env.reset(seed=4)
-    assert info["instruction"] != env.task.instruction and "bob@acme.example" in info["instruction"]
+    to = next(a["text"] for a in env.task.gold if a.get("target") == "To")  # the instance's recipient
+    assert info["instruction"] != env.task.instruction and to in info["instruction"]
 
 
 def test_unknown_and_unsupported_perturbations_are_clear_errors():
@@ -165,6 +168,6 @@ def test_paraphrase_reaches_every_observation():
             seen.append(obs.instruction)
             return {"type": "wait"} if len(seen) < 4 else {"type": "finish", "status": "failure"}
 
-    task = next(t for t in TASKS if t.id == "mail-send-report")
+    task = next(t for t in TASKS if t.id == "mail-send-report@0")
     run_episode(task, "spy", seed=1, trial=0, variant="paraphrase", agent=Spy())
     assert len(set(seen)) == 1 and seen[0] != task.instruction

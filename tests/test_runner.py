@@ -14,7 +14,7 @@ from lambench.sandboxes.containers import process_start
 from lambench.task import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
-FEW = ["mail-send-report", "files-clean-downloads-txt", "settings-enable-bluetooth"]
+FEW = ["mail-send-report@0", "files-clean-downloads-txt@0", "settings-enable-bluetooth"]
 
 
 def lines(run_dir):
@@ -158,13 +158,13 @@ def test_dead_worker_is_retried_then_recorded_as_infra_error(tmp_path):
 
 
 def test_a_dying_worker_does_not_use_up_its_neighbours_retries(tmp_path):
-    tasks = ["mail-send-report", "files-clean-downloads-txt", "settings-enable-bluetooth", "cal-create-dentist"]
+    tasks = ["mail-send-report@0", "files-clean-downloads-txt@0", "settings-enable-bluetooth", "cal-create-dentist@0"]
     cfg = RunConfig(suite="mockos-core", agent="tests.agents_for_tests:KillOnOneTask", task_ids=tasks,
                     workers=3, retries=1)
     res = run(cfg, run_dir=tmp_path)
     by_task = {r["task_id"]: r for r in lines(tmp_path)}
-    assert "worker process died" in by_task["mail-send-report"]["error"]
-    assert by_task["mail-send-report"]["attempts"] == 2
+    assert "worker process died" in by_task["mail-send-report@0"]["error"]
+    assert by_task["mail-send-report@0"]["attempts"] == 2
     for t in tasks[1:]:
         assert by_task[t]["error"] is None and by_task[t]["success"], by_task[t]
     assert res.summary["metrics"]["errored"] == 1
@@ -197,7 +197,7 @@ def test_odd_agent_output_cannot_stop_the_run(tmp_path):
     from lambench.run.rundir import Appender
     from lambench.task import get_task
 
-    rec = run_episode(get_task("mail-send-report"), "odd", seed=0, trial=0, agent=Odd())
+    rec = run_episode(get_task("mail-send-report@0"), "odd", seed=0, trial=0, agent=Odd())
     w = Appender(tmp_path / "e.jsonl")
     w.write(rec)
     w.close()
@@ -273,7 +273,7 @@ def test_sigkill_mid_run_then_resume_loses_and_repeats_nothing(tmp_path, workers
 
 def test_episode_timeout_bounds_a_slow_agent_and_keeps_its_steps(tmp_path, monkeypatch):
     monkeypatch.setenv("LAMBENCH_TEST_SLEEP", "0.2")
-    cfg = RunConfig(suite="mockos-core", agent="tests.agents_for_tests:SlowOracle", task_ids=["mail-send-report"],
+    cfg = RunConfig(suite="mockos-core", agent="tests.agents_for_tests:SlowOracle", task_ids=["mail-send-report@0"],
                     episode_timeout=0.5, step_timeout=5)
     t0 = time.perf_counter()
     run(cfg, run_dir=tmp_path)
