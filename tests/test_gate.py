@@ -78,8 +78,9 @@ def test_real_regression_is_caught_with_junit(runs, tmp_path):
 def test_noise_sized_difference_passes_but_a_limit_can_still_fail_it(runs):
     r = invoke("--baseline", runs["base"], "--candidate", runs["noise"])
     assert r.exit_code == 0, r.output
-    r = invoke("--baseline", runs["base"], "--candidate", runs["noise"], "--max-drop", "0.01")
     feasible = sum(not t.infeasible for t in load_suite("mockos-core"))
+    # a limit below one task's share of the success rate (the suite has hundreds of instances now)
+    r = invoke("--baseline", runs["base"], "--candidate", runs["noise"], "--max-drop", f"{0.5 / feasible:.6f}")
     assert r.exit_code == 1 and f"dropped by {1 / feasible:.3f}" in r.output  # one of the feasible tasks
     r = invoke("--baseline", runs["base"], "--candidate", runs["noise"], "--max-false-success", "0.0")
     assert r.exit_code == 1 and "false-success rate" in r.output
@@ -200,8 +201,9 @@ def _episodes(run_dir):
 
 
 def test_the_false_success_row_is_the_run_tables_fsr(runs, tmp_path):
-    """Baseline: the oracle (claims success 49 times, all true).  Candidate: fails 8 tasks while
-    still claiming success, and stops claiming on 20 others.  FSR = 8 false / 29 claims, not 8/65."""
+    """Baseline: the oracle (claims success on every feasible task, all true).  Candidate: fails 8 tasks while
+    still claiming success, and stops claiming on 20 others.  FSR = 8 false / (feasible - 20) claims, not 8 / all
+    episodes."""
     from lambench.metrics.episode import compute_metrics
 
     eps = _episodes(runs["base"])
@@ -213,10 +215,11 @@ def test_the_false_success_row_is_the_run_tables_fsr(runs, tmp_path):
     cand = _fake_run(tmp_path, "cand", eps, like=runs["base"])
     result = gate(runs["base"], cand)
     fsr = next(c for c in result.checks if c.metric == "false_success_rate")
-    assert fsr.candidate == pytest.approx(8 / 29) == pytest.approx(compute_metrics(eps)["false_success_rate"])
+    n = len(feasible)
+    assert fsr.candidate == pytest.approx(8 / (n - 20)) == pytest.approx(compute_metrics(eps)["false_success_rate"])
     assert fsr.baseline == 0.0
     sr = next(c for c in result.checks if c.metric == "success_rate")
-    assert sr.candidate == pytest.approx(compute_metrics(eps)["success_rate"]) == pytest.approx(21 / 49)
+    assert sr.candidate == pytest.approx(compute_metrics(eps)["success_rate"]) == pytest.approx((n - 28) / n)
     assert sr.regressed and fsr.regressed
 
 
