@@ -12,7 +12,7 @@ from lambench.cli import main
 from tests.children import default_sigint
 
 ROOT = Path(__file__).resolve().parent.parent
-FEW = ["--task", "mail-send-report", "--task", "files-clean-downloads-txt", "--task", "settings-enable-bluetooth"]
+FEW = ["--task", "mail-send-report@0", "--task", "files-clean-downloads-txt@0", "--task", "settings-enable-bluetooth"]
 
 
 def invoke(*args):
