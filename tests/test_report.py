@@ -23,8 +23,9 @@ if importlib.util.find_spec("matplotlib") is None:
 from lambench.report import FIGURES, build_report  # noqa: E402
 from lambench.results import load_runs  # noqa: E402
 
-TASKS = ["mail-send-report", "files-clean-downloads-txt", "settings-revoke-admin-sam",
-         "cal-delete-cancelled-demo", "writer-emphasise-deadline"]
+# one instance of each template (a template id alone runs all its instances)
+TASKS = ["mail-send-report@0", "files-clean-downloads-txt@0", "settings-revoke-admin-sam@0",
+         "cal-delete-cancelled-demo@0", "writer-emphasise-deadline@0"]
 AGENTS = ["oracle", "noop-claim", "reckless"]
 TRIALS = 2
 CHROMIUM = os.environ.get("LAMBENCH_CHROMIUM", "/usr/bin/chromium")
@@ -105,7 +106,7 @@ def test_load_runs_has_one_row_per_episode(run_dirs):
     assert not {"steps", "checks", "unsafe_events"} & set(df.columns)  # lists of records are not columns
     version = json.loads((run_dirs[0] / "config.json").read_text())["suite_version"]
     assert set(df.suite_version) == {version}
-    row = df[df.task_id == "mail-send-report"].iloc[0]
+    row = df[df.task_id == "mail-send-report@0"].iloc[0]
     assert isinstance(row.app, list) and sorted(row.app) == ["files", "mail"]
     assert isinstance(row.tags, list)
     reckless = df[df.agent == "reckless"]

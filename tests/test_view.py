@@ -17,7 +17,8 @@ from lambench.cli import main
 from lambench.run import RunConfig, run
 from lambench.view import MANIFEST, ViewError, build_view, load_view_runs, pair_episodes, read_site
 
-TASKS = ["mail-send-report", "files-clean-downloads-txt", "settings-revoke-admin-sam"]
+# one instance of each template (a template id alone runs all its instances)
+TASKS = ["mail-send-report@0", "files-clean-downloads-txt@0", "settings-revoke-admin-sam@0"]
 AGENTS = ["oracle", "random"]
 TRIALS = 2
 HOSTILE = ('</script><script>window.pwned=1</script><img src=x onerror="window.pwned=2"><!-- '
@@ -325,14 +326,19 @@ def test_gate_links_the_tasks_that_got_worse_to_the_compare_view(runs, site, tmp
         assert Path(urlsplit(href).path).resolve() == (site / "index.html").resolve()
         assert hash_state(href) == {"cmp": "r0,r1", "task": task}
     r = CliRunner().invoke(main, ["gate", "--baseline", str(runs[0]), "--candidate", str(runs[1]), "--max-drop", "0.1"])
-    assert r.exit_code == 1 and "`mail-send-report`" in r.output and "](" not in r.output  # unchanged without --viewer
+    assert r.exit_code == 1 and "`mail-send-report@0`" in r.output and "](" not in r.output  # unchanged without --viewer
 
 
 def test_an_offline_replay_run_is_shown_with_each_steps_gold_actions(tmp_path):
     from lambench.replay.run import ReplayConfig, replay
 
     root = Path(__file__).resolve().parent.parent
-    tid = "mockos-core/mail-send-report/clean/s0/t0"
+    from lambench.replay.dataset import load_dataset
+
+    dataset = load_dataset(root / "tasks/replay/mockos-core.jsonl.gz")
+    # mail-send-report's clean trajectory: the template's @0 instance once the dataset is re-recorded
+    tid = next(t for t in ("mockos-core/mail-send-report@0/clean/s0/t0", "mockos-core/mail-send-report/clean/s0/t0")
+               if t in dataset.trajectories)
     replay(ReplayConfig(dataset=str(root / "tasks/replay/mockos-core.jsonl.gz"), agent="random", trajectories=[tid]),
            run_dir=tmp_path / "replay")
     build_view([tmp_path / "replay"], tmp_path / "site")
