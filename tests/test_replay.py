@@ -33,7 +33,8 @@ from tests.bombs import cli, peak_growth, write_gzip_bomb
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = {"mockos-core": ROOT / "tasks/replay/mockos-core.jsonl.gz",
            "mockos-injection": ROOT / "tasks/replay/mockos-injection.jsonl.gz"}
-TASKS = ["mail-send-report", "files-clean-downloads-txt", "settings-enable-bluetooth", "fw-letterhead-logo"]
+# one instance of each of two templates (a template id alone runs all its instances), and two fixed tasks
+TASKS = ["mail-send-report@0", "files-clean-downloads-txt@0", "settings-enable-bluetooth", "fw-letterhead-logo"]
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +239,7 @@ def test_record_turns_each_step_into_a_record(live_run, recorded):
             assert s["history"] == [x["gold"]["action"] for x in steps[:i]]
             assert s["n_steps"] == len(steps) and s["meta"]["suite_version"] == suite_version("mockos-core")
     # the observation is the one the agent saw: the first shows the desktop, later ones the previous result
-    first = ds.trajectories["mockos-core/mail-send-report/clean/s0/t0"]
+    first = ds.trajectories["mockos-core/mail-send-report@0/clean/s0/t0"]
     assert first[0]["observation"]["error"] is None and first[0]["observation"]["controls"]
     assert first[1]["observation"]["result"]
     popup = [s for s in ds.steps if any(c.get("role") == "dialog" for c in s["observation"]["controls"])]
