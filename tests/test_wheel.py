@@ -127,7 +127,15 @@ def test_a_run_a_report_and_the_gate_from_outside_the_checkout(installed):
     runs = installed.cwd / "runs" / "base"
     oracle, random = runs / "mockos-core__oracle__s0", runs / "mockos-core__random__s0"
     assert json.loads((oracle / "summary.json").read_text())["metrics"]["success_rate"] == 1.0
-    assert json.loads((random / "summary.json").read_text())["metrics"]["episodes"] == len(TASKS) // 2
+    # a template's id runs all its instances, a fixed task's id the one task
+    from lambench.task import load_suite
+
+    named = set(TASKS[1::2])
+    expected = sorted(t.id for t in load_suite("mockos-core") if t.file_id in named)
+    assert {t.split("@")[0] for t in expected} == named and len(expected) > len(named)
+    assert json.loads((random / "summary.json").read_text())["metrics"]["episodes"] == len(expected)
+    ran = sorted(json.loads(line)["task_id"] for line in (random / "episodes.jsonl").open())
+    assert ran == expected
 
     got = installed.lambench("report", str(oracle), str(random), "--out", "report")
     assert got.returncode == 0, got.stderr
@@ -162,10 +170,12 @@ def test_a_users_own_suite_through_tasks_dir_and_the_environment(installed):
                                                .replace("suite: mockos-core", "suite: mine", 1))
     listed = installed.lambench("tasks", "list", "--suite", "mine", "--tasks-dir", "my-suites", "--json")
     assert listed.returncode == 0, listed.stderr
-    assert [r["id"] for r in json.loads(listed.stdout)] == ["my-send-report"]
+    rows = json.loads(listed.stdout)
+    assert [r["id"] for r in rows] == ["my-send-report"]
     got = installed.lambench("run", "--suite", "mine", "--agent", "oracle", "--out", "runs/mine", "--quiet",
                              env={"LAMBENCH_TASKS_DIR": str(suite.parent)})
     assert got.returncode == 0, got.stderr
-    assert json.loads((installed.cwd / "runs/mine/summary.json").read_text())["metrics"]["success_rate"] == 1.0
+    metrics = json.loads((installed.cwd / "runs/mine/summary.json").read_text())["metrics"]
+    assert metrics["success_rate"] == 1.0 and metrics["episodes"] == rows[0]["instances"]  # every instance ran
     missing = installed.lambench("run", "--suite", "mine", "--agent", "oracle", "--out", "runs/none")
     assert missing.returncode == 2 and "unknown suite 'mine'" in missing.stderr and "(built-in)" in missing.stderr
