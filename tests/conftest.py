@@ -85,15 +85,45 @@ def _needs_container(value, ids) -> bool:
     return False
 
 
+def _instance_seed(value) -> int | None:
+    """The instance seed of a task parameter (a Task, or an id ``template@N``), None for a fixed task or other."""
+    from lambench.task import Task
+
+    if isinstance(value, Task):
+        return value.instance.seed if value.instance is not None else None
+    if isinstance(value, str) and "@" in value and value.rpartition("@")[2].isdigit():
+        return int(value.rpartition("@")[2])
+    if isinstance(value, (tuple, list)):
+        seeds = [s for s in (_instance_seed(v) for v in value) if s is not None]
+        return max(seeds) if seeds else None
+    return None
+
+
+CONTAINER_INSTANCES = 2
+"""Per-task tests of a container template run its first instances only (@0, @1): each starts containers, and
+`lambench tasks validate --self-check` (and the blind-replay test) covers every instance."""
+
+
 def pytest_collection_modifyitems(config, items):
     ids = None
+    dropped = []
     for item in items:
         for mark in _FILE_MARKS.get(item.path.name, ()):
             item.add_marker(getattr(pytest.mark, mark))
         callspec = getattr(item, "callspec", None)
-        if callspec is None or item.get_closest_marker("docker"):
+        if callspec is None:
+            continue
+        seed = max((s for s in map(_instance_seed, callspec.params.values()) if s is not None), default=None)
+        if seed:  # the fast lane sweeps instance @0 of each template; the other instances are `slow`
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("docker"):
             continue
         if ids is None:
             ids = _container_task_ids()
         if any(_needs_container(v, ids) for v in callspec.params.values()):
             item.add_marker(pytest.mark.docker)
+            if seed is not None and seed >= CONTAINER_INSTANCES:
+                dropped.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if i not in set(dropped)]

@@ -122,13 +122,13 @@ def test_ray_never_retries_an_episode_by_itself():
 
 
 def test_a_killed_ray_worker_is_a_retried_infra_error_and_the_run_stays_consistent(tmp_path, cluster):
-    tasks = ["mail-send-report", "files-clean-downloads-txt", "settings-enable-bluetooth", "cal-create-dentist"]
+    tasks = ["mail-send-report@0", "files-clean-downloads-txt@0", "settings-enable-bluetooth", "cal-create-dentist@0"]
     cfg = RunConfig(suite="mockos-core", agent="tests.agents_for_tests:KillOnOneTask", task_ids=tasks, workers=2,
                     retries=1, executor="ray")
-    res = run(cfg, run_dir=tmp_path)  # the agent calls os._exit inside the Ray worker on mail-send-report
+    res = run(cfg, run_dir=tmp_path)  # the agent calls os._exit inside the Ray worker on mail-send-report@0
     by_task = {r["task_id"]: r for r in lines(tmp_path)}
     assert len(lines(tmp_path)) == len(tasks)
-    dead = by_task["mail-send-report"]
+    dead = by_task["mail-send-report@0"]
     assert "worker process died" in dead["error"] and "Ray" in dead["error"] and dead["attempts"] == 2
     for t in tasks[1:]:
         assert by_task[t]["error"] is None and by_task[t]["success"] and by_task[t]["attempts"] == 1

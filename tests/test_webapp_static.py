@@ -19,6 +19,7 @@ BASE = "wa-claims-approve-laundry"
 def _write(tmp_path, mutate):
     data = copy.deepcopy(source_data(get_task(BASE)))
     data["suite"], data["id"] = "probe", "probe-task"
+    data.pop("instance", None)  # an instance of a template: keep it as the plain task it is
     mutate(data)
     path = tmp_path / "probe-task.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
