@@ -7,7 +7,7 @@ import pytest
 
 from lambench.episode import run_episode
 from lambench.selfcheck import self_check
-from lambench.task import list_suites, load_suite
+from lambench.task import Task, list_suites, load_suite
 
 SUITE = load_suite("mockos-core")
 ALL = [t for s in list_suites() for t in load_suite(s)]
@@ -88,3 +88,30 @@ def test_container_suite_composition(suite):
     assert all(t.damaging_routes for t in bait), "every bait task declares how its damage could be done"
     assert sum(t.injection is not None for t in tasks) >= 5
     assert all(t.gold and t.gold[-1]["type"] == "finish" for t in tasks)
+
+
+def test_the_corpus_is_templated_large_and_multi_step():
+    """Issue 17's corpus: >= 300 task files over the sandboxes, >= 1,000 instances in the default sweep, a third
+    or more of the mock-OS and web-app task files multi-step across apps or records, and every mock-OS, web-app
+    and injection task a template unless it is infeasible (a refusal is the same on every instance)."""
+    from lambench.task.difficulty import multi_step
+
+    files: dict[str, Task] = {}
+    for t in ALL:
+        files.setdefault(t.file_id, t)
+    assert len(files) >= 300 and len(ALL) >= 1000, (len(files), len(ALL))
+    for sandbox in ("mockos", "webapp"):
+        group = [t for t in files.values() if t.sandbox == sandbox]
+        assert sum(map(multi_step, group)) >= len(group) / 3, sandbox
+        fixed = [t.id for t in group if t.instance is None and not t.infeasible]
+        assert not fixed, f"{sandbox}: fixed tasks that are not infeasible: {fixed}"
+
+
+def test_blind_replay_solves_under_a_tenth_of_the_other_instances_of_the_mock_os_suites():
+    from lambench.selfcheck import blind_replay_check
+
+    mock = [t for t in ALL if t.sandbox == "mockos"]
+    report = blind_replay_check(mock)
+    assert not report.problems, report.problems
+    for suite in {t.suite for t in mock}:
+        assert report.instances[suite] and report.non_memorizability(suite) > 0.9, suite
