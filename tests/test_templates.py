@@ -232,3 +232,18 @@ def test_intervals_cluster_the_instances_of_a_template_as_one_task():
     assert instances["success_rate"] == fixed["success_rate"] == 1.0
     assert instances["success_ci"][0] < fixed["success_ci"][0]  # one template is one task's worth of evidence
     assert compute_metrics([ep("t@0", True)])["success_ci"] == instances["success_ci"]
+
+
+def test_tasks_show_reads_the_tasks_own_file_so_a_broken_neighbour_does_not_stop_it(template):
+    import yaml
+
+    root = template.parent.parent
+    suite = root / "templated"
+    suite.mkdir()
+    template.rename(suite / template.name)
+    (suite / "half-written.yaml").write_text("id: half-written\nsuite: templated\ninstruction: [unclosed\n")
+    shown = _cli("tasks", "show", "files-archive-param@3", "--tasks-dir", root)
+    assert shown.exit_code == 0, shown.output
+    assert yaml.safe_load(shown.output)["id"] == "files-archive-param@3"
+    broken = _cli("tasks", "show", "half-written", "--tasks-dir", root)  # the broken file itself is still named
+    assert broken.exit_code == 2 and "half-written.yaml" in broken.output
