@@ -237,9 +237,9 @@ def test_intervals_cluster_the_instances_of_a_template_as_one_task():
 def test_tasks_show_reads_the_tasks_own_file_so_a_broken_neighbour_does_not_stop_it(template):
     import yaml
 
-    root = template.parent.parent
+    root = template.parent / "dirs"
     suite = root / "templated"
-    suite.mkdir()
+    suite.mkdir(parents=True)
     template.rename(suite / template.name)
     (suite / "half-written.yaml").write_text("id: half-written\nsuite: templated\ninstruction: [unclosed\n")
     shown = _cli("tasks", "show", "files-archive-param@3", "--tasks-dir", root)
