@@ -7,7 +7,7 @@ from lambench.cli import main
 from lambench.leaderboard import LeaderboardError, build_leaderboard, load_entries
 from lambench.run import RunConfig, run
 
-FEW = ["mail-send-report", "files-clean-downloads-txt", "settings-enable-bluetooth"]
+FEW = ["mail-send-report@0", "files-clean-downloads-txt@0", "settings-enable-bluetooth"]
 
 
 def _add_two(tmp_path, root):

@@ -246,6 +246,7 @@ def test_record_turns_each_step_into_a_record(live_run, recorded):
     assert popup and all(s["variant"] == "popup" for s in popup)
 
 
+@pytest.mark.slow  # reads the whole shipped dataset (25,000 steps)
 def test_alternatives_really_are_equivalent():
     """Replay each recorded step twice from the same state, with the gold and with each alternative:
     the world state and the screen that follows must be the same."""
@@ -485,6 +486,7 @@ def test_shipped_datasets_are_current(suite):
     assert not ds.incomplete and all(s["meta"]["agent"] == "oracle" for s in ds.steps)
 
 
+@pytest.mark.slow  # reads the whole shipped dataset (25,000 steps)
 def test_shipped_datasets_size_and_variants():
     total = 0
     variants = set()
@@ -504,6 +506,7 @@ def test_shipped_datasets_size_and_variants():
                         "paraphrase"}
 
 
+@pytest.mark.slow  # replays the whole shipped datasets
 @pytest.mark.parametrize("suite", list(SHIPPED))
 def test_shipped_datasets_oracle_perfect_random_far_lower(suite, tmp_path):
     path = SHIPPED[suite]
@@ -516,6 +519,7 @@ def test_shipped_datasets_oracle_perfect_random_far_lower(suite, tmp_path):
     assert rnd["step_success_rate"] < 0.15 and rnd["task_success_rate"] < 0.02
 
 
+@pytest.mark.slow  # reads the whole shipped dataset (25,000 steps)
 def test_shipped_datasets_reproduce_from_a_fresh_recording(tmp_path):
     """Recording the oracle again gives byte-identical lines for the same trajectories."""
     d = tmp_path / "again"
@@ -537,6 +541,7 @@ def _templates_in(path):
     return {template_of(json.loads(line)["meta"]["task_id"]) for line in Path(path).read_text().splitlines()}
 
 
+@pytest.mark.slow  # reads the whole shipped dataset (25,000 steps)
 def test_the_split_is_by_template_and_export_sft_keeps_test_templates_out_of_training(recorded, tmp_path):
     from lambench.replay.split import split_of, step_split, template_of
 
