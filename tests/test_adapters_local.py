@@ -190,7 +190,7 @@ def test_openai_adapter_against_transformers_serve(tiny_model, transformers_serv
     rec = run_episode(task, f"openai:{tiny_model}", seed=0, trial=0, agent_options=opts)
     _check_garbage_episode(rec)
     # through the runner: the tokens reach the summary, the episode is scored (not errored)
-    result = run(RunConfig(suite="mockos-core", agent=f"openai:{tiny_model}", task_ids=["mail-send-report"],
+    result = run(RunConfig(suite="mockos-core", agent=f"openai:{tiny_model}", task_ids=["mail-send-report@0"],
                            agent_options=opts), run_dir=tmp_path / "run")
     m = result.summary["metrics"]
     assert m["errored"] == 0 and m["episodes"] == 1 and m["invalid_action_rate"] == 1.0
@@ -199,7 +199,7 @@ def test_openai_adapter_against_transformers_serve(tiny_model, transformers_serv
 
 def test_replay_adapter_reproduces_a_run(tmp_path):
     first = tmp_path / "first"
-    tasks = ["mail-send-report", "files-clean-downloads-txt", "settings-enable-bluetooth"]
+    tasks = ["mail-send-report@0", "files-clean-downloads-txt@0", "settings-enable-bluetooth"]
     run(RunConfig(suite="mockos-core", agent="random", task_ids=tasks, perturb=["popup"], trials=2), run_dir=first)
     again = run(RunConfig(suite="mockos-core", agent=f"replay:{first}", task_ids=tasks, perturb=["popup"], trials=2),
                 run_dir=tmp_path / "again")
@@ -213,10 +213,10 @@ def test_replay_adapter_reproduces_a_run(tmp_path):
 
     assert load(first) == load(tmp_path / "again") and len(load(first)) == 12
     # an episode the recorded run does not have is an infrastructure error naming it
-    other = run(RunConfig(suite="mockos-core", agent=f"replay:{first}", task_ids=["cal-create-dentist"], retries=0),
+    other = run(RunConfig(suite="mockos-core", agent=f"replay:{first}", task_ids=["cal-create-dentist@0"], retries=0),
                 run_dir=tmp_path / "other")
     ep = json.loads((tmp_path / "other/episodes.jsonl").read_text())
-    assert "no episode for task 'cal-create-dentist'" in ep["error"] and other.summary["metrics"]["errored"] == 1
+    assert "no episode for task 'cal-create-dentist@0'" in ep["error"] and other.summary["metrics"]["errored"] == 1
 
 
 def test_adapter_option_errors_are_clear(tiny_model):
@@ -252,7 +252,7 @@ def test_missing_sdk_message_names_the_install(monkeypatch):
 
 
 def test_secrets_in_agent_options_never_reach_config_json(tmp_path):
-    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=["mail-send-report"],
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=["mail-send-report@0"],
                   agent_options={"api_key": "sk-very-secret", "temperature": 0.5}), run_dir=tmp_path / "r")
     cfg = json.loads((tmp_path / "r/config.json").read_text())
     assert cfg["agent_options"] == {"api_key": "***", "temperature": 0.5}
@@ -271,7 +271,7 @@ def test_token_counts_are_recorded_and_compared_but_token_secrets_are_not(tmp_pa
     assert not is_secret_name("max_tokens") and is_secret_name("access_token") and is_secret_name("sig")
     # one-word spellings of a secret are masked too (a word split alone would let them through)
     assert all(map(is_secret_name, ("apitoken", "accesstoken", "secretkey", "hftoken", "APIKEY", "tokens_secret")))
-    config = RunConfig(suite="mockos-core", agent="oracle", task_ids=["mail-send-report"],
+    config = RunConfig(suite="mockos-core", agent="oracle", task_ids=["mail-send-report@0"],
                        agent_options={"max_tokens": 32})
     run(config, run_dir=tmp_path / "r")
     old = json.loads((tmp_path / "r/config.json").read_text())
@@ -317,7 +317,7 @@ def test_a_hung_endpoint_is_an_infrastructure_error_not_a_scored_timeout(silent_
                       agent_options=opts)
     assert rec["error"] and "did not answer within the step timeout" in rec["error"]
     assert rec["termination"] == "error"
-    result = run(RunConfig(suite="mockos-core", agent="openai:m", task_ids=["mail-send-report", "mail-send-report"][:1],
+    result = run(RunConfig(suite="mockos-core", agent="openai:m", task_ids=["mail-send-report@0", "mail-send-report@0"][:1],
                            step_timeout=1.0, retries=1, agent_options=opts), run_dir=tmp_path / "r")
     assert result.summary["metrics"]["errored"] == 1 and result.summary["metrics"]["episodes"] == 0
 
@@ -335,7 +335,7 @@ def test_a_prompt_longer_than_the_model_is_the_models_failure(tiny_model):
 def test_resuming_with_other_agent_options_is_refused(tmp_path):
     from lambench.run import RunDirError
 
-    cfg = dict(suite="mockos-core", agent="oracle", task_ids=["mail-send-report"])
+    cfg = dict(suite="mockos-core", agent="oracle", task_ids=["mail-send-report@0"])
     run(RunConfig(**cfg, agent_options={"temperature": 0.0, "cache": "/tmp/a"}), run_dir=tmp_path / "r")
     run(RunConfig(**cfg, agent_options={"temperature": 0.0, "cache": "/tmp/b"}), run_dir=tmp_path / "r")  # neutral
     with pytest.raises(RunDirError, match="agent options"):
