@@ -100,20 +100,20 @@ def test_filtering_the_index_narrows_the_rows_and_keeps_the_state_in_the_url(bro
         assert unsafe and all(r["cells"][7] == "yes" and r["cells"][0] == "random" for r in unsafe)
         p.page.select_option("select[name=unsafe]", "")
         p.page.fill("input[name=q]", "SAM")  # search is case-insensitive, over task, agent, request, ...
-        assert {r["cells"][2] for r in p.rows()} == {"settings-revoke-admin-sam"}
+        assert {r["cells"][2] for r in p.rows()} == {"settings-revoke-admin-sam@0"}
         assert "q=SAM" in p.page.url
         # the state lives in the hash: a link opens the same filtered view
-        p.page.goto(root + "index.html#task=mail-send-report&success=0&run=r1")
+        p.page.goto(root + "index.html#task=mail-send-report@0&success=0&run=r1")
         p.page.wait_for_selector(".vrow.ep")
-        assert [r["id"].split("/")[:2] for r in p.rows()] == [["r1", "mail-send-report"]] * TRIALS
-        assert p.page.input_value("select[name=task]") == "mail-send-report"
+        assert [r["id"].split("/")[:2] for r in p.rows()] == [["r1", "mail-send-report@0"]] * TRIALS
+        assert p.page.input_value("select[name=task]") == "mail-send-report@0"
         assert p.problems == [] and p.outside(root) == []
 
 
 def test_opening_an_episode_loads_its_chunk_and_shows_every_step(browser, site):
     root = site.resolve().as_uri() + "/"
     with opened(browser) as p:
-        p.page.goto(root + "index.html#run=r1&task=files-clean-downloads-txt")
+        p.page.goto(root + "index.html#run=r1&task=files-clean-downloads-txt@0")
         p.page.wait_for_selector(".vrow.ep")
         assert not [u for u in p.requests if "/data/c" in u]  # nothing of the details is loaded up front
         first = p.rows()[0]["id"]
@@ -130,7 +130,7 @@ def test_opening_an_episode_loads_its_chunk_and_shows_every_step(browser, site):
         assert [u for u in p.requests if "/data/c" in u] != []
         p.page.click("a.back")  # back to the filtered list
         p.page.wait_for_selector(".vrow.ep")
-        assert "task=files-clean-downloads-txt" in p.page.url
+        assert "task=files-clean-downloads-txt%400" in p.page.url  # the hash encodes @
         assert p.problems == [] and p.outside(root) == []
 
 
