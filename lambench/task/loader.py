@@ -115,6 +115,9 @@ def _instance(path: Path, raw: dict[str, Any], seed: int) -> Task:
         data = instance_data(raw, seed)
     except ParamError as exc:
         raise TaskError(path, [str(exc)]) from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:  # params of a shape no type takes
+        raise TaskError(path, [f"params: cannot sample them ({type(exc).__name__}: {exc}); each parameter is "
+                               "NAME: {type: TYPE, OPTION: value, ...} (docs/tasks.md, Templates)"]) from None
     return _validate(path, data, raw)
 
 
