@@ -268,8 +268,11 @@ def get_task(task_id: str, *, suite: str | None = None) -> Task:
         path = suite_dir(s) / f"{template_id}.yaml"
         if path.is_file():
             raw = _read(path)
-            if raw.get("id") == template_id and raw.get("suite") == s and (seed is None or is_template(raw)):
-                return load_task(path, seed=seed)
+            if raw.get("id") == template_id and raw.get("suite") == s:
+                if is_template(raw):
+                    return _instance(path, raw, seed or 0)
+                if seed is None:
+                    return _validate(path, raw)
     for s in suites:
         for t in load_suite(s):
             if t.id == task_id:
