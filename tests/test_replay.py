@@ -104,6 +104,23 @@ def test_fast_check_never_accepts_what_the_schema_rejects():
         assert validate_step(rec)                         # with a message
 
 
+def test_a_bad_history_action_is_found_though_earlier_steps_histories_are_not_parsed_again(tmp_path):
+    """Loading skips the part of a step's history the trajectory's previous step already had checked; an action
+    changed within that part, or a bad one after it, is still named."""
+    click, bad = {"type": "click", "target": "1"}, {"type": "click"}
+    cont = {"action": click, "alternatives": [], "status": "continue"}
+    for histories, where in [([[], [click], [click, bad]], "line 3: history[1]"),
+                             ([[], [click], [bad, click]], "line 3: history[0]"),
+                             ([[], [bad], [bad, click]], "line 2: history[0]")]:
+        path = _write_lines(tmp_path / "h.jsonl", [_step(step=i, n_steps=4, history=h, gold=cont)
+                                                   for i, h in enumerate(histories)])
+        with pytest.raises(DatasetError) as err:
+            load_dataset(path)
+        assert f"{where}: malformed click action: target: Field required" in str(err.value), str(err.value)
+        if where.startswith("line 2"):  # the bad step is left out, so the next one is checked whole
+            assert "line 3: history[0]" in str(err.value)
+
+
 def test_bad_lines_are_named_by_line_number(tmp_path):
     path = _write_lines(tmp_path / "bad.jsonl", [
         _step(), "{not json", _step(trajectory_id="t2", gold={"action": {"type": "teleport"}, "status": "continue"}),
@@ -188,6 +205,7 @@ def test_crlf_and_cr_line_breaks_keep_the_line_numbers(tmp_path):
         assert load_dataset(path, skip_bad=True).lines == [1, 2, 4]
 
 
+@pytest.mark.slow  # decompresses up to the limit (~3 s): a memory test, outside the fast lane
 def test_a_2mb_gzip_of_one_2gb_line_is_refused_reading_about_the_limit(tmp_path):
     bomb = write_gzip_bomb(tmp_path / "bomb.jsonl.gz", 2048)  # 2 GiB of "a", no newline
     assert bomb.stat().st_size < 2_200_000

@@ -152,8 +152,13 @@ def _schema_ok(rec: Any) -> bool:
     return "meta" not in rec or type(rec["meta"]) is dict
 
 
-def validate_step(rec: Any) -> list[str]:
-    """Problems with one step record (empty when it is valid): schema errors, then actions that do not parse."""
+def validate_step(rec: Any, valid_history: list[Any] | None = None) -> list[str]:
+    """Problems with one step record (empty when it is valid): schema errors, then actions that do not parse.
+
+    ``valid_history``: a history already checked (the previous step's of the same trajectory, as loading passes
+    it); the actions of ``rec``'s history that equal its prefix are not parsed again.  Parsing every step's whole
+    history made loading quadratic in trajectory length (5.7 s for the 25,016 steps of mockos-core, 3 s of it
+    re-parsing the same actions)."""
     from jsonschema.exceptions import best_match
 
     errors = [] if _schema_ok(rec) else list(_validator().iter_errors(rec))
@@ -172,7 +177,10 @@ def validate_step(rec: Any) -> list[str]:
         problems.append("gold.action is finish but gold.status is 'continue' (a finish action ends the trajectory)")
     actions = [("gold.action", gold["action"])]
     actions += [(f"gold.alternatives[{i}]", a) for i, a in enumerate(gold.get("alternatives") or [])]
-    actions += [(f"history[{i}]", a) for i, a in enumerate(rec["history"])]
+    history, known = rec["history"], 0
+    if valid_history and len(valid_history) <= len(history) and history[:len(valid_history)] == valid_history:
+        known = len(valid_history)
+    actions += [(f"history[{i}]", history[i]) for i in range(known, len(history))]
     for where, action in actions:
         res = parse_action(action)
         if not res.valid:
@@ -345,6 +353,7 @@ def load_dataset(path: str | os.PathLike, *, skip_bad: bool = False, max_line_by
     problems: list[str] = []
     steps: list[dict[str, Any]] = []
     lines: list[int] = []
+    last_history: dict[str, list[Any]] = {}  # the checked history of each trajectory's latest valid step
     for lineno, line in read_lines(path, max_line_bytes=max_line_bytes):
         try:
             rec = json.loads(line)
@@ -354,10 +363,13 @@ def load_dataset(path: str | os.PathLike, *, skip_bad: bool = False, max_line_by
         except RecursionError:
             problems.append(f"line {lineno}: not usable JSON (nested too deeply)")
             continue
-        found = validate_step(rec)
+        known = last_history.get(rec["trajectory_id"]) if type(rec) is dict and type(
+            rec.get("trajectory_id")) is str else None
+        found = validate_step(rec, known)
         if found:
             problems.extend(f"line {lineno}: {p}" for p in found)
             continue
+        last_history[rec["trajectory_id"]] = rec["history"]
         steps.append(rec)
         lines.append(lineno)
     ds = Dataset(path=path, steps=steps, version=_hash_file(path), lines=lines)
