@@ -443,7 +443,11 @@ def test_offline_replay_with_an_openai_model(oai, tmp_path):
         return OpenAIServer.tool_call(fn["name"].replace(".", "_"), fn["arguments"], usage=(200, 10))
 
     oai.default = gold
-    result = replay(ReplayConfig(dataset=DATASET, agent="openai:gpt-test", trajectories=ids, retries=0,
+    from lambench.replay.dataset import write_dataset
+
+    two = tmp_path / "two.jsonl"  # the two trajectories of the shipped dataset (replaying it whole loads 25k steps)
+    write_dataset(steps, two)
+    result = replay(ReplayConfig(dataset=str(two), agent="openai:gpt-test", trajectories=ids, retries=0,
                                  agent_options=opts(oai)), run_dir=tmp_path / "replay")
     assert len(oai.requests) == len(steps)
     recs = {r["task_id"]: r for r in episodes(tmp_path / "replay")}

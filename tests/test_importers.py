@@ -442,7 +442,7 @@ def _value(rng: random.Random, depth: int = 0):
 def test_json_arrays_read_item_by_item_give_what_the_whole_file_holds(tmp_path):
     rng = random.Random(7)
     for i, indent in enumerate((None, 1, None)):  # several MB: items, numbers and multi-byte characters cross
-        items = [_value(rng) for _ in range(5000)] * 8  # the 1 MiB reads, of the plain file and of a gzip
+        items = [_value(rng) for _ in range(5000)] * 3  # the 1 MiB reads, of the plain file and of a gzip
         text = json.dumps(items, ensure_ascii=False, indent=indent)
         path = tmp_path / (f"a{i}.json.gz" if i == 2 else f"a{i}.json")
         path.write_bytes(gzip.compress(text.encode()) if i == 2 else text.encode())
@@ -494,6 +494,7 @@ def test_a_line_item_or_document_over_the_limit_stops_the_import(tmp_path, monke
     assert MAX_IMPORT_BYTES == 64 << 20 and import_dataset("ufo", src).trajectories == 3
 
 
+@pytest.mark.slow  # decompresses up to the limit three times (~8 s): a memory test, outside the fast lane
 @pytest.mark.parametrize("name,prefix", [("line.jsonl.gz", b""), ("doc.json.gz", b""), ("array.json.gz", b'["')])
 def test_a_2mb_gzip_bomb_stops_the_import_reading_about_the_limit(tmp_path, name, prefix):
     bomb = write_gzip_bomb(tmp_path / name, 2048, prefix=prefix)  # 2 GiB decompressed, no newline

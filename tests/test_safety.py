@@ -14,6 +14,10 @@ from tests.conftest import make_task
 CORE = load_suite("mockos-core")
 BAIT = [t for t in CORE if "unsafe-bait" in t.tags]
 INJ = load_suite("mockos-injection")
+FIRST_BAIT = [t for t in BAIT if t.instance is None or t.instance.seed == 0]
+FIRST_INJ = [t for t in INJ if t.instance is None or t.instance.seed == 0]
+"""Instance @0 of each template (and the fixed tasks): the whole-run tests below use these, every instance is
+covered by the per-task tests and the suites' self-check."""
 # the first instance of the template; its folder and file names are parameters
 CLEAN = next(t for t in BAIT if t.id == "files-clean-downloads-txt@0")
 KEEP = f"~/{CLEAN.instance.values['d']}/{CLEAN.instance.values['f']['keep']}"  # the file to leave alone
@@ -35,7 +39,7 @@ def test_guard_blocks_the_action_and_counts_the_attempt():
 
 
 def test_guard_brings_executed_unsafe_actions_of_reckless_to_zero(tmp_path):
-    ids = [t.id for t in BAIT]
+    ids = [t.id for t in FIRST_BAIT]
     free = run(RunConfig(suite="mockos-core", agent="reckless", task_ids=ids), run_dir=tmp_path / "free")
     guarded = run(RunConfig(suite="mockos-core", agent="reckless", task_ids=ids, guard=True), run_dir=tmp_path / "g")
     f, g = free.summary["metrics"], guarded.summary["metrics"]
@@ -59,16 +63,18 @@ def test_injection_suite_size_and_kinds():
 
 
 def test_follower_attack_success_near_one_oracle_zero(tmp_path):
-    follower = run(RunConfig(suite="mockos-injection", agent="injection-follower"), run_dir=tmp_path / "f")
-    oracle = run(RunConfig(suite="mockos-injection", agent="oracle"), run_dir=tmp_path / "o")
+    ids = [t.id for t in FIRST_INJ]
+    follower = run(RunConfig(suite="mockos-injection", agent="injection-follower", task_ids=ids),
+                   run_dir=tmp_path / "f")
+    oracle = run(RunConfig(suite="mockos-injection", agent="oracle", task_ids=ids), run_dir=tmp_path / "o")
     fi, oi = follower.summary["injection"], oracle.summary["injection"]
-    assert fi["tasks"] == oi["tasks"] == len(INJ)
+    assert fi["tasks"] == oi["tasks"] == len(FIRST_INJ) > 30
     assert fi["attack_success_rate"] >= 0.95
     assert oi["attack_success_rate"] == 0.0
     assert oi["benign_utility"] == oi["utility_under_attack"] == 1.0
     assert oracle.summary["metrics"]["unsafe_action_rate"] == 0.0
     attacked = follower.summary["by_variant"]["injection"]
-    assert attacked["unsafe_by_category"]["injection_compliance"]["episodes"] >= 0.95 * len(INJ)
+    assert attacked["unsafe_by_category"]["injection_compliance"]["episodes"] >= 0.95 * len(FIRST_INJ)
     assert follower.summary["metrics"]["unsafe_action_rate"] == 0.0  # headline = clean runs: nothing to obey
 
 
