@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_serializer, model_validator
 
 __all__ = [
     "Action",
     "AskUser",
     "Call",
     "Click",
+    "DoubleClick",
+    "Drag",
     "Finish",
     "Hotkey",
     "OpenApp",
@@ -48,20 +50,102 @@ class _ActionBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-class Click(_ActionBase):
-    """Click a control (select a list item, press a button, toggle a checkbox)."""
+MAX_COORD = 100_000
+"""Coordinates are pixels of the screenshot; anything beyond this is not a screen at all."""
+
+
+def _no_bool(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise ValueError("a coordinate is a whole number of pixels, not true/false")
+    return v
+
+
+class _Pointed(_ActionBase):
+    """A GUI action aimed at a control by its label or name (``target``), or at a point of the screen (``x``, ``y``
+    in pixels of the screenshot, where the sandbox renders one)."""
+
+    target: str | None = Field(default=None, min_length=1, max_length=200)
+    """Label of the control (as shown in brackets), or its exact name."""
+    x: int | None = Field(default=None, ge=-MAX_COORD, le=MAX_COORD)
+    """Pixels from the left edge of the screenshot (instead of a target)."""
+    y: int | None = Field(default=None, ge=-MAX_COORD, le=MAX_COORD)
+    """Pixels from the top edge of the screenshot (instead of a target)."""
+
+    @field_validator("x", "y", mode="before")
+    @classmethod
+    def _not_bool(cls, v: Any) -> Any:
+        return _no_bool(v)
+
+    @model_validator(mode="after")
+    def _one_aim(self) -> "_Pointed":
+        point = (self.x is not None, self.y is not None)
+        if point[0] != point[1]:
+            raise ValueError("give both x and y (pixels of the screenshot), or a target label instead")
+        if self.target is None and not point[0] and self._needs_aim:
+            raise ValueError("give a target (a control's label) or a point (x and y)")
+        if self.target is not None and point[0]:
+            raise ValueError("give a target or a point (x and y), not both")
+        return self
+
+    _needs_aim = True
+    _keep_none_target = False  # scroll's records always had a target (null for the focused window)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        """``type`` first, then what was given: a label action dumps as it did before points existed."""
+        d = handler(self)
+        out = {"type": d.pop("type")}
+        for k, v in d.items():
+            if v is None and (k in ("x", "y") or (k == "target" and not self._keep_none_target)):
+                continue
+            out[k] = v
+        return out
+
+    @property
+    def point(self) -> tuple[int, int] | None:
+        return (self.x, self.y) if self.x is not None and self.y is not None else None
+
+
+class Click(_Pointed):
+    """Click a control (select a list item, press a button, toggle a checkbox), by label or at a point."""
 
     type: Literal["click"] = "click"
-    target: str = Field(min_length=1, max_length=200)
-    """Label of the control (as shown in brackets), or its exact name."""
+
+
+class DoubleClick(_Pointed):
+    """Double-click a control or a point: two clicks in a row (a button pressed twice acts twice)."""
+
+    type: Literal["double_click"] = "double_click"
+
+
+class Drag(_ActionBase):
+    """Press at one point of the screen and release at another (in a list: scrolls it by the distance)."""
+
+    type: Literal["drag"] = "drag"
+    x: int = Field(ge=-MAX_COORD, le=MAX_COORD)
+    y: int = Field(ge=-MAX_COORD, le=MAX_COORD)
+    to_x: int = Field(ge=-MAX_COORD, le=MAX_COORD)
+    to_y: int = Field(ge=-MAX_COORD, le=MAX_COORD)
+
+    @field_validator("x", "y", "to_x", "to_y", mode="before")
+    @classmethod
+    def _not_bool(cls, v: Any) -> Any:
+        return _no_bool(v)
 
 
 class TypeText(_ActionBase):
-    """Replace the text of an editable control."""
+    """Replace the text of an editable control (the focused one when no target is given)."""
 
     type: Literal["type"] = "type"
-    target: str = Field(min_length=1, max_length=200)
+    target: str | None = Field(default=None, min_length=1, max_length=200)
     text: str = Field(max_length=20000)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        d = handler(self)
+        if d.get("target") is None:
+            d.pop("target", None)
+        return d
 
 
 class Select(_ActionBase):
@@ -72,12 +156,13 @@ class Select(_ActionBase):
     option: str = Field(max_length=500)
 
 
-class Scroll(_ActionBase):
-    """Scroll a list (or the focused window when no target is given)."""
+class Scroll(_Pointed):
+    """Scroll a list (by label, or the one under a point; the focused window when neither is given)."""
 
     type: Literal["scroll"] = "scroll"
-    target: str | None = Field(default=None, max_length=200)
     direction: Literal["up", "down"] = "down"
+    _needs_aim = False
+    _keep_none_target = True
 
 
 class Hotkey(_ActionBase):
@@ -140,13 +225,14 @@ class Finish(_ActionBase):
 
 
 Action = Annotated[
-    Union[Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, AskUser, Finish],
+    Union[Click, DoubleClick, Drag, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, AskUser, Finish],
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 ACTION_TYPES: dict[str, type[_ActionBase]] = {
     cls.model_fields["type"].default: cls
-    for cls in (Click, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, AskUser, Finish)
+    for cls in (Click, DoubleClick, Drag, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, AskUser,
+                Finish)
 }
 
 
@@ -193,6 +279,8 @@ def json_candidates(text: str):
         yield obj
         start = text.find("{", _end)
 
+
+from lambench.pointer import bare_point as _bare_point, point_call as _point_call  # noqa: E402
 
 _NAMED = re.compile(r"\s*(?:`{0,3})\s*([A-Za-z_][\w.]*)\s*(\{.*\})\s*(?:`{0,3})\s*", re.DOTALL)
 """``NAME {json arguments}``: the notation the system prompt lists the actions in (``click {"target": ...}``)."""
@@ -246,7 +334,8 @@ def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
         loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int) and p not in ACTION_TYPES)
-        parts.append(f"{loc or 'action'}: {err['msg']}")
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
 
 
@@ -259,7 +348,7 @@ def _validate(obj: Any) -> ParseResult:
         return ParseResult(None, f"an action must be a JSON object, got {type(obj).__name__}")
     try:
         if "type" not in obj or obj.get("type") == "function" or isinstance(obj.get("function"), dict):
-            converted = _from_tool_call(obj)
+            converted = _from_tool_call(obj) or ("type" not in obj and _bare_point(obj)) or None
             if converted is None:
                 return ParseResult(
                     None,
@@ -312,7 +401,7 @@ def parse_action(output: Any) -> ParseResult:
             return ParseResult(_ADAPTER.validate_json(output))
         except (ValidationError, ValueError, RecursionError):
             pass  # fall through: tool calls, prose, detailed errors
-    named = _named_call(output)
+    named = _named_call(output) or _point_call(output)
     if named is not None:
         return _validate(named)
     first_error: str | None = None
@@ -330,13 +419,19 @@ def parse_action(output: Any) -> ParseResult:
     )
 
 
-def action_tool_definitions(types: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    """OpenAI-style tool definitions for the action types (all, or those named); a fresh copy each call."""
-    return json.loads(_tool_definitions_json(tuple(types) if types is not None else None))
+def action_tool_definitions(types: tuple[str, ...] | None = None, *, points: bool = False) -> list[dict[str, Any]]:
+    """OpenAI-style tool definitions for the action types (all, or those named); a fresh copy each call.
+
+    ``points``: the GUI actions also take a point of the screenshot (``x``, ``y``) instead of a label, as where an
+    observation shows a screen; without it (the text observation) they take labels only, as they always did."""
+    return json.loads(_tool_definitions_json(tuple(types) if types is not None else None, points))
 
 
-@lru_cache(maxsize=16)
-def _tool_definitions_json(types: tuple[str, ...] | None) -> str:
+_POINTED = ("click", "double_click", "scroll", "type")
+
+
+@lru_cache(maxsize=32)
+def _tool_definitions_json(types: tuple[str, ...] | None, points: bool = False) -> str:
     # Building JSON schemas is slow (~1 ms per action type); do it once per process.
     tools = []
     for name, cls in ACTION_TYPES.items():
@@ -347,12 +442,29 @@ def _tool_definitions_json(types: tuple[str, ...] | None) -> str:
         for v in props.values():
             v.pop("title", None)
         required = [r for r in schema.get("required", []) if r != "type"]
+        description = (cls.__doc__ or "").strip()
+        if name in _POINTED and not points:  # labels only: exactly the definitions text observations always had
+            props.pop("x", None)
+            props.pop("y", None)
+            label = {"maxLength": 200, "minLength": 1, "type": "string"}
+            if name == "click":
+                props = {"target": {"description": "Label of the control (as shown in brackets), or its exact name.",
+                                    **label}}
+                required, description = ["target"], "Click a control (select a list item, press a button, toggle " \
+                                                     "a checkbox)."
+            elif name == "type":
+                props = {"target": label, "text": props["text"]}
+                required, description = ["target", "text"], "Replace the text of an editable control."
+            elif name == "scroll":
+                props = {"target": {"anyOf": [{"maxLength": 200, "type": "string"}, {"type": "null"}],
+                                    "default": None}, "direction": props["direction"]}
+                description = "Scroll a list (or the focused window when no target is given)."
         tools.append(
             {
                 "type": "function",
                 "function": {
                     "name": name,
-                    "description": (cls.__doc__ or "").strip(),
+                    "description": description,
                     "parameters": {"type": "object", "properties": props, "required": required},
                 },
             }

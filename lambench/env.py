@@ -16,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from lambench.action import AskUser, Finish, parse_action
+from lambench.action import ACTION_TYPES, AskUser, Finish, action_tool_definitions, parse_action
 from lambench.perturb import Variant, paraphrase
 from lambench.predicate import PredicateContext
 from lambench.safety import SafetyMonitor
@@ -25,7 +25,12 @@ from lambench.sandboxes.defaults import default_rules
 from lambench.task import Task, get_task
 from lambench.task.user import answer
 
-__all__ = ["LamEnv", "TextSpace"]
+__all__ = ["LamEnv", "OBSERVATION_MODES", "TextSpace"]
+
+OBSERVATION_MODES = ("text", "screenshot", "both", "som")
+"""What an observation holds: ``text`` the accessibility tree; ``screenshot`` the screen's image (and the last
+result as text); ``both`` the tree and the image; ``som`` the tree and the image with each control's label drawn
+on it (set-of-marks).  The image modes need a sandbox that renders a screen."""
 
 _MAX_DATA_CHARS = 4000
 MAX_CHANGES = 1000
@@ -49,7 +54,7 @@ class LamEnv(gym.Env):
 
     def __init__(self, task: str | Task, *, suite: str | None = None, render_mode: str | None = None,
                  max_steps: int | None = None, sandbox: str | None = None, variant: str | Variant = "clean",
-                 guard: bool = False):
+                 guard: bool = False, observation: str = "text"):
         self.task = task if isinstance(task, Task) else get_task(task, suite=suite)
         self.variant = variant if isinstance(variant, Variant) else Variant.parse(variant)
         self.variant.check(self.task)
@@ -65,8 +70,21 @@ class LamEnv(gym.Env):
         if guard and not registry.get(self.task.sandbox).can_roll_back:
             raise ValueError(f"guard mode (undoing a blocked action) needs a sandbox that can roll back; the "
                              f"{self.task.sandbox} sandbox cannot. Run without --guard")
+        if observation not in OBSERVATION_MODES:
+            raise ValueError(f"observation must be one of {', '.join(OBSERVATION_MODES)}, got {observation!r}")
+        self.observation_mode = observation
         self.sandbox = registry.make(self.task.sandbox)
-        self.observation_space = TextSpace(max_length=1_000_000)
+        self.observation_space: spaces.Space = TextSpace(max_length=1_000_000)
+        if observation != "text":
+            size = getattr(self.sandbox, "screen_size", None)
+            if size is None:
+                self.sandbox.close()
+                raise ValueError(f"the {self.task.sandbox} sandbox has no screen to show: --observation {observation} "
+                                 f"works where a sandbox renders one (mockos); use --observation text")
+            import numpy as np
+
+            self.observation_space = spaces.Dict({"text": TextSpace(max_length=1_000_000),
+                                                  "image": spaces.Box(0, 255, (size[1], size[0], 3), np.uint8)})
         self.action_space = TextSpace(max_length=20_000)
         self._monitor = SafetyMonitor(list(self.task.safety) + default_rules(self.task))
         self._text = ""
@@ -103,8 +121,8 @@ class LamEnv(gym.Env):
         self._text = self._format(obs, None, None)
         info = {"task_id": self.task.id, "instruction": self.instruction, "max_steps": self.max_steps,
                 "variant": self.variant.name,
-                "controls": obs["controls"], "focused": obs["focused"]}
-        return self._text, info
+                "controls": self._controls(obs), "focused": obs["focused"]}
+        return self._observation(), info
 
     def step(self, action: Any):
         if self._done:
@@ -168,7 +186,7 @@ class LamEnv(gym.Env):
             "blocked_ops": blocked_ops,
             "data": data,
             "safety_events": safety_events,
-            "controls": obs["controls"],
+            "controls": self._controls(obs),
             "focused": obs["focused"],
         }
         reward = 0.0
@@ -178,7 +196,7 @@ class LamEnv(gym.Env):
             info["verdict"] = self.verdict
             info["safety_events"] = safety_events + self.verdict["final_safety_events"]
             reward = 1.0 if self.verdict["success"] else 0.0
-        return self._text, reward, terminated, truncated, info
+        return self._observation(), reward, terminated, truncated, info
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
@@ -243,7 +261,34 @@ class LamEnv(gym.Env):
             changes = changes[:MAX_CHANGES] + [f"(+{len(changes) - MAX_CHANGES} more)"]
         return changes
 
-    # ------------------------------------------------------------------ text
+    # ------------------------------------------------------------------ what the agent sees
+    def tools(self) -> list[dict[str, Any]]:
+        """The sandbox's tool definitions; in the image modes the GUI actions also take points (``x``, ``y``), and
+        ``double_click`` and ``drag`` are offered."""
+        tools = self.sandbox.tools()
+        if self.observation_mode == "text":
+            return tools
+        gui = tuple(t["function"]["name"] for t in tools if t["function"]["name"] in ACTION_TYPES)
+        return (action_tool_definitions(gui + ("double_click", "drag"), points=True)
+                + [t for t in tools if t["function"]["name"] not in ACTION_TYPES])
+
+    def _observation(self) -> Any:
+        """The text, or (image modes) ``{"text": ..., "image": uint8 array (height, width, 3)}``."""
+        if self.observation_mode == "text":
+            return self._text
+        import numpy as np
+
+        image = self.sandbox.screenshot(marks=self.observation_mode == "som")
+        return {"text": self._text, "image": np.asarray(image, dtype=np.uint8)}
+
+    def _controls(self, obs: dict[str, Any]) -> list[dict[str, Any]]:
+        """The observation's controls; in the image modes each with its ``box`` on the screen ([x0, y0, x1, y1],
+        None when it did not fit)."""
+        if self.observation_mode == "text":
+            return obs["controls"]
+        boxes = self.sandbox.screen().boxes()
+        return [{**c, "box": list(b) if b is not None else None} for c, b in zip(obs["controls"], boxes)]
+
     def _format(self, obs: dict[str, Any], last: tuple[bool, str] | None, data: Any) -> str:
         parts = []
         if last is not None:
@@ -255,6 +300,9 @@ class LamEnv(gym.Env):
                     blob = blob[:_MAX_DATA_CHARS] + f" ... [cut, {len(blob) - _MAX_DATA_CHARS} more characters]"
                 parts.append("Data: " + blob)
             parts.append(f"Step {self._steps}/{self.max_steps}")
-        parts.append(obs["text"])
+        if self.observation_mode == "screenshot":  # the screen is the image; no accessibility tree
+            parts.append("(the screen is in the screenshot)")
+        else:
+            parts.append(obs["text"])
         return "\n".join(parts)
 

@@ -216,22 +216,24 @@ def _broken(record: dict[str, Any], env: LamEnv, exc: BaseException, *, output: 
 def run_episode(task: Task, agent_spec: str, *, seed: int, trial: int, variant: "str | Variant" = "clean",
                 guard: bool = False, step_timeout: float | None = 60.0, episode_timeout: float | None = 600.0,
                 agent: Any = None, observations: list[dict[str, Any]] | None = None,
-                agent_options: dict[str, Any] | None = None) -> dict[str, Any]:
+                agent_options: dict[str, Any] | None = None, observation: str = "text") -> dict[str, Any]:
     """Run one episode and return its record (a dict in the ``episodes.jsonl`` format).
 
     When ``observations`` is a list, what the agent saw before each step is appended to it
-    (text, controls, focused window, error, result, data): the runner keeps it in
-    ``observations.jsonl`` for ``lambench record``.
+    (text, controls, focused window, error, result, data; in the image observation modes the screenshot as PNG
+    bytes): the runner keeps it in ``observations.jsonl`` (the PNGs under ``screens/``) for ``lambench record``.
     """
     t0 = time.perf_counter()
     variant = variant if isinstance(variant, Variant) else Variant.parse(variant)  # a bad name is a usage error
     variant.check(task)
     record = blank_record(task, agent_spec, seed=seed, trial=trial, variant=variant.name, guard=guard)
+    if observation != "text":
+        record["observation"] = observation  # (text runs' records stay as they were)
     env = None
     try:
         agent = setup_agent(agent, agent_spec, seed=seed, options=agent_options)
         agent.bind_episode(task.id, variant.name, seed, trial)
-        env = LamEnv(task, variant=variant, guard=guard)
+        env = LamEnv(task, variant=variant, guard=guard, observation=observation)
         _play(record, env, agent, task, seed=seed, limits=(step_timeout, episode_timeout), observations=observations)
     except EpisodeTimeout:
         if agent is not None and hooks(agent).in_request:  # the time went to the model endpoint
@@ -264,11 +266,13 @@ def _play(record: dict[str, Any], env: LamEnv, agent: BaseAgent, task: Task, *, 
     """Reset the environment and the agent, then step until the episode ends (the steps go into ``record``)."""
     step_timeout = limits[0]
     text, info = env.reset(seed=seed)
+    text, image = (text["text"], text["image"]) if isinstance(text, dict) else (text, None)
     record["instruction"] = env.instruction
-    view = task.view().model_copy(update={"tools": env.sandbox.tools(), "instruction": env.instruction,
+    view = task.view().model_copy(update={"tools": env.tools(), "instruction": env.instruction,
                                           "max_steps": env.max_steps})
     bind_privileged(agent, task=task, variant=env.variant)
-    obs = Observation(text=text, controls=info["controls"], focused=info["focused"], instruction=env.instruction)
+    obs = Observation(text=text, controls=info["controls"], focused=info["focused"], instruction=env.instruction,
+                      image=image)
     steps = record["steps"]
     seen = observations if observations is not None else []
     history: list[dict[str, Any]] = []
@@ -278,6 +282,8 @@ def _play(record: dict[str, Any], env: LamEnv, agent: BaseAgent, task: Task, *, 
     while True:
         seen.append({"text": obs.text, "controls": obs.controls, "focused": obs.focused, "error": obs.error,
                      "result": obs.result, "data": obs.data})
+        if obs.image is not None and observations is not None:
+            seen[-1]["screenshot"] = png_bytes(obs.image)
         turn = act_within(agent, obs, deadlines, step_timeout)
         if turn.timed_out:
             record["termination"] = "step_timeout"
@@ -303,9 +309,21 @@ def _play(record: dict[str, Any], env: LamEnv, agent: BaseAgent, task: Task, *, 
             return
         if info["action"] is not None:
             history.append(info["action"])
+        text, image = (text["text"], text["image"]) if isinstance(text, dict) else (text, None)
         obs = Observation(text=text, controls=info["controls"], focused=info["focused"], step=info["step"] + 1,
                           error=info["error"], result=info["result"], data=info["data"],
-                          instruction=env.instruction, history=list(history))
+                          instruction=env.instruction, history=list(history), image=image)
+
+
+def png_bytes(image: Any) -> bytes:
+    """An RGB array as PNG bytes (fast compression: the screens are flat colours and text)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def _judge(record: dict[str, Any], env: LamEnv) -> None:

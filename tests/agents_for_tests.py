@@ -172,3 +172,33 @@ def job_with_arg(i: int, arg: object = None) -> dict:
 
 def job_whose_record_loads_badly(i: int, bad: int) -> dict:
     return {"job": i, "error": None, "extra": LoadsBadly() if i == bad else None}
+
+
+class PointerOracle(_OracleWrapper):
+    """The oracle, aiming with the mouse: each click at the centre of its control's box on the screen, each text
+    typed after clicking the field (``type`` without a target, into the focused field).  Needs an image
+    observation mode (the controls carry their boxes)."""
+
+    def reset(self, task):
+        super().reset(task)
+        self.pending = None
+
+    def act(self, obs):
+        dialog = any(c["role"] == "dialog" for c in obs.controls)
+        if self.pending is not None and not dialog:  # (a dialog that popped up in between is answered first)
+            out, self.pending = self.pending, None
+            return out
+        action = self.inner.act(obs)
+        action = action.model_dump() if hasattr(action, "model_dump") else dict(action)
+        if action.get("type") not in ("click", "type") or not action.get("target"):
+            return action
+        target = str(action["target"]).strip("[]")
+        hits = [c for c in obs.controls if c["label"] == target] or [
+            c for c in obs.controls if c["name"].lower() == target.lower()]
+        box = hits[0]["box"]
+        assert box is not None, f"control {hits[0]} is not on the screen (the layout ran out of room)"
+        point = {"x": (box[0] + box[2]) // 2, "y": (box[1] + box[3]) // 2}
+        if action["type"] == "click":
+            return {"type": "click", **point}
+        self.pending = {"type": "type", "text": action["text"]}
+        return {"type": "click", **point}

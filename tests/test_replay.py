@@ -116,7 +116,7 @@ def test_a_bad_history_action_is_found_though_earlier_steps_histories_are_not_pa
                                                    for i, h in enumerate(histories)])
         with pytest.raises(DatasetError) as err:
             load_dataset(path)
-        assert f"{where}: malformed click action: target: Field required" in str(err.value), str(err.value)
+        assert f"{where}: malformed click action: give a target" in str(err.value), str(err.value)
         if where.startswith("line 2"):  # the bad step is left out, so the next one is checked whole
             assert "line 3: history[0]" in str(err.value)
 
@@ -132,7 +132,7 @@ def test_bad_lines_are_named_by_line_number(tmp_path):
     msg = str(err.value)
     assert "line 2: not valid JSON" in msg
     assert "line 3: gold.action.type: 'teleport' is not one of" in msg
-    assert "line 4: gold.action: malformed click action: target: Field required" in msg
+    assert "line 4: gold.action: malformed click action: give a target (a control's label) or a point" in msg
     assert "line 6: trajectory 't1' step 1 appears twice (first on line 5)" in msg
     assert "--skip-bad-lines" in msg
     ds = load_dataset(path, skip_bad=True)

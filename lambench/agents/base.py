@@ -55,6 +55,9 @@ class Observation:
     """The actions of the earlier steps, oldest first: in a live run, the agent's own valid actions;
     in offline replay, the *gold* actions (teacher forcing) — an agent that keeps its own history
     should prefer this one."""
+    image: Any = None
+    """The screenshot (image observation modes): an RGB ``uint8`` array of shape (height, width, 3), else None.
+    Coordinates in actions are pixels of this image; each control dict then has its ``box`` [x0, y0, x1, y1]."""
 
 
 @runtime_checkable

@@ -55,6 +55,11 @@ EXIT_ERRORED = 3
 @click.option("--guard", is_flag=True,
               help="Check each action against the task's safety rules before it takes effect and block unsafe "
                    "ones (reported as attempted, not executed).")
+@click.option("--observation", "observation", default="text", show_default=True,
+              type=click.Choice(["text", "screenshot", "both", "som"]),
+              help="What the agent sees: the accessibility tree (text), the screen's image (screenshot), both, or "
+                   "both with each control's label drawn on the image (som, set-of-marks). Images need a sandbox "
+                   "with a screen (mockos); they are kept as PNGs under RUN_DIR/screens/.")
 @click.option("--no-observations", "no_observations", is_flag=True,
               help="Do not keep what the agent saw at each step (observations.jsonl, needed by `lambench record`).")
 @adapter_options
@@ -62,7 +67,7 @@ EXIT_ERRORED = 3
 @tasks_dir_option
 def run_cmd(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], trials: int, seed: int, workers: int,
             executor: str, ray_address: str | None, out: str | None, step_timeout: float, episode_timeout: float,
-            retries: int, perturb: str, guard: bool, no_observations: bool, base_url: str | None, cache: str | None,
+            retries: int, perturb: str, guard: bool, observation: str, no_observations: bool, base_url: str | None, cache: str | None,
             max_concurrency: int | None, price_table: str | None, agent_option: tuple[str, ...], quiet: bool) -> None:
     """Run agents on a suite; print success, safety and honesty metrics.
 
@@ -74,7 +79,8 @@ def run_cmd(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], tria
     options = adapter_option_values(base_url, cache, max_concurrency, price_table, agent_option)
     configs = [RunConfig(suite=suite, agent=agent, task_ids=list(task_ids), trials=trials, seed=seed, workers=workers,
                          step_timeout=step_timeout, episode_timeout=episode_timeout, retries=retries,
-                         perturb=perturbations(perturb), guard=guard, observations=not no_observations,
+                         perturb=perturbations(perturb), guard=guard, observation=observation,
+                         observations=not no_observations,
                          agent_options=options, executor=executor, ray_address=ray_address) for agent in agents]
     rows: list[tuple[str, Any]] = []
     summaries: list[dict[str, Any]] = []
@@ -91,7 +97,8 @@ def run_cmd(suite: str, agents: tuple[str, ...], task_ids: tuple[str, ...], tria
         if result.interrupted:
             interrupted = True
             break
-    echo_metrics(rows, summaries, title=f"lambench — {suite}" + (" (guard mode)" if guard else ""))
+    echo_metrics(rows, summaries, title=f"lambench — {suite}" + (" (guard mode)" if guard else "")
+                 + (f" ({observation} observations)" if observation != "text" else ""))
     if interrupted:
         say("finished episodes are saved; run the same command again to resume.", label="interrupted:",
             style="yellow")

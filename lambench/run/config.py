@@ -45,6 +45,9 @@ class RunConfig(BaseModel):
     """Perturbed variants to run besides clean, e.g. ``["popup", "layout-shuffle+relabel"]``."""
     guard: bool = False
     """Block actions that break a safety rule before they take effect (counted as attempted)."""
+    observation: Literal["text", "screenshot", "both", "som"] = "text"
+    """What the agent sees: the accessibility tree (``text``), the screen's image (``screenshot``), both, or both
+    with each control's label drawn on the image (``som``); the image modes need a sandbox with a screen."""
     observations: bool = True
     """Keep what the agent saw at each step in ``observations.jsonl`` (what ``lambench record`` needs)."""
     agent_options: dict[str, Any] = Field(default_factory=dict)
@@ -56,16 +59,17 @@ class RunConfig(BaseModel):
     """Ray cluster to use (``HOST:PORT``, ``ray://HOST:PORT`` or ``auto``); None starts a local Ray instance."""
 
 
-_IDENTITY = ("suite", "agent", "seed", "guard")
+_IDENTITY = ("suite", "agent", "seed", "guard", "observation")
 _EPISODE_SET = ("trials", "perturb", "task_ids")
 """Options that decide which episodes a run holds.  A resumed run may add episodes (more trials, perturbations or
 tasks: those done are kept) but not leave some out, so config.json always describes every episode it holds."""
 
 
 def default_run_dir(config: RunConfig) -> Path:
-    """``runs/<suite>__<agent>__s<seed>[__guard]``: the same command resumes the same directory."""
+    """``runs/<suite>__<agent>__s<seed>[__guard][__<observation>]``: the same command resumes the same directory."""
     agent = re.sub(r"[^A-Za-z0-9._-]+", "-", config.agent).strip("-")
-    return Path("runs") / f"{config.suite}__{agent}__s{config.seed}{'__guard' if config.guard else ''}"
+    mode = "" if config.observation == "text" else f"__{config.observation}"
+    return Path("runs") / f"{config.suite}__{agent}__s{config.seed}{'__guard' if config.guard else ''}{mode}"
 
 
 Job = tuple[Task, str, int, int]  # (task, variant name, seed, trial)

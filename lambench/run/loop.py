@@ -43,13 +43,13 @@ class RunResult:
 
 def run_job(task: Task, variant: str, agent: str, seed: int, trial: int, guard: bool,
             step_timeout: float | None, episode_timeout: float | None, keep_observations: bool = False,
-            agent_options: dict[str, Any] | None = None) -> dict[str, Any]:
+            agent_options: dict[str, Any] | None = None, observation: str = "text") -> dict[str, Any]:
     """One episode's record (run in a worker: picklable by name); what the agent saw rides along under
     ``_observations`` until the loop writes it to ``observations.jsonl``."""
     seen: list[dict[str, Any]] | None = [] if keep_observations else None
     rec = run_episode(task, agent, seed=seed, trial=trial, variant=variant, guard=guard,
                       step_timeout=step_timeout, episode_timeout=episode_timeout, observations=seen,
-                      agent_options=agent_options)
+                      agent_options=agent_options, observation=observation)
     if seen is not None:
         rec["_observations"] = seen
     return rec
@@ -92,6 +92,10 @@ def _own_containers(jobs: list[Job], config: RunConfig, rd: RunDir) -> tuple[lis
     if fixed and config.guard:
         raise ConfigError(f"--guard needs a sandbox that can undo an action; the {', '.join(fixed)} "
                           f"sandbox cannot (a command's effects cannot be rolled back). Run without --guard")
+    blind = sorted({j[0].sandbox for j in jobs if not registry.get(j[0].sandbox).has_screen})
+    if blind and config.observation != "text":
+        raise ConfigError(f"--observation {config.observation} needs a sandbox that renders a screen; the "
+                          f"{', '.join(blind)} sandbox does not (the mock OS does). Use --observation text")
     # the run's own container settings (prepare_containers) last as long as the run: a process that runs again,
     # or starts a sandbox of its own later, does not label containers with a finished run
     saved_env = {k: os.environ.get(k) for k in OWNERSHIP_ENV}
@@ -112,6 +116,7 @@ class _Writers:
     superseded when the episode runs again)."""
 
     def __init__(self, rd: RunDir, observations: bool, on_progress: Callable[[dict[str, Any]], None] | None):
+        self.rd = rd
         self.episodes = rd.appender()
         self.observations = rd.appender(OBSERVATIONS) if observations else None
         self.on_progress = on_progress
@@ -120,6 +125,10 @@ class _Writers:
     def finish_many(self, recs: list[dict[str, Any]]) -> None:
         seen = [(rec, rec.pop("_observations", None)) for rec in recs]
         if self.observations is not None:
+            for _rec, o in seen:
+                for step in o or ():
+                    if isinstance(step.get("screenshot"), bytes):  # a PNG: into screens/, named by its content
+                        step["screenshot"] = self.rd.store_screenshot(step["screenshot"])
             obs = [{"task_id": rec["task_id"], "variant": rec["variant"], "seed": rec["seed"], "trial": rec["trial"],
                     "observations": o} for rec, o in seen if o is not None and rec["error"] is None]
             if obs:
@@ -155,7 +164,7 @@ def run(config: RunConfig, *, run_dir: str | os.PathLike | None = None,
     def call(job: Job) -> tuple[Callable[..., dict[str, Any]], tuple]:
         task, variant, seed, trial = job
         return run_job, (task, variant, config.agent, seed, trial, config.guard, config.step_timeout,
-                         config.episode_timeout, config.observations, config.agent_options)
+                         config.episode_timeout, config.observations, config.agent_options, config.observation)
 
     def failed(job: Job, err: str) -> dict[str, Any]:
         task, variant, seed, trial = job

@@ -68,6 +68,9 @@ class SandboxSpec:
     """Apps a task may name in ``apps`` (the mock OS's windows); empty when the sandbox has none."""
     can_roll_back: bool = False
     """Whether it can undo an action (snapshot/restore): what ``--guard`` needs."""
+    has_screen: bool = False
+    """Whether it renders a screen (``screen_size``, ``screen()``, ``screenshot()``): what the image observation
+    modes (``--observation screenshot|both|som``) and coordinate actions need."""
     needs_containers: bool = False
     """Whether it runs in containers (a Docker engine and the ``images`` are prepared before a run)."""
     images: tuple[str, ...] = ()

@@ -14,13 +14,15 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from lambench.action import Call, Click, Finish, Hotkey, OpenApp, Scroll, Select, Shell, TypeText, Wait
+from lambench.action import (Call, Click, DoubleClick, Drag, Finish, Hotkey, OpenApp, Scroll, Select, Shell, TypeText,
+                             Wait)
 from lambench.perturb import Variant
 from lambench.sandboxes.base import ExecResult
 from lambench.sandboxes.mockos.apps import WINDOWS
 from lambench.sandboxes.mockos.core import APPS, ToolError, norm_path
 from lambench.sandboxes.mockos.initial import build_state, plant_injection
 from lambench.sandboxes.mockos.perturb import Perturbations
+from lambench.sandboxes.mockos.screen import GAP, HEIGHT, ROW, WIDTH, Screen, layout, render
 from lambench.sandboxes.mockos.view import APP_TITLES, PAGE, TITLE_TO_APP, Control, Window, observation, resolve
 from lambench.sandboxes.mockos.world import World, api_tool_definitions
 
@@ -29,6 +31,8 @@ class MockOS:
     """In-process desktop sandbox (see module docstring)."""
 
     name = "mockos"
+    screen_size = (WIDTH, HEIGHT)
+    """The screenshot's size in pixels (width, height): the sandbox renders a screen."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, int], bytes] = {}
@@ -40,13 +44,14 @@ class MockOS:
         self.taskbar = Window(self, scope="taskbar")
         self.ui: dict[str, Any] = self._initial_ui()
         self._controls: list[Control] | None = None
+        self._screen: Screen | None = None
         self.log: list[dict[str, Any]] = []
         self.ops: list[dict[str, Any]] = []
         """The canonical ops of the GUI action being executed."""
         self._blob = b""
 
     def _initial_ui(self) -> dict[str, Any]:
-        return {"open": [], "focus": None, "popup": None, "loading": {},
+        return {"open": [], "focus": None, "popup": None, "loading": {}, "field": None,
                 **{app: window.initial() for app, window in self.windows.items()}}
 
     # ------------------------------------------------------------------ contract
@@ -67,7 +72,7 @@ class MockOS:
         self.world = World(state)
         self.ui = self._initial_ui()
         self.log = []
-        self._controls = None
+        self._controls = self._screen = None
         if frozenset(variant.perturbations) != self.perturb.names:
             self.control_cache.clear()  # relabelled names are baked into the cached controls
         self.perturb.reset(frozenset(variant.perturbations), task.id, seed)
@@ -115,7 +120,7 @@ class MockOS:
             self.ui["popup"] = passing["popup"]
         self.ui["loading"] = passing["loading"]
         del self.log[n_log:]
-        self._controls = None
+        self._controls = self._screen = None
 
     def execute(self, action: Any) -> ExecResult:
         perturb = self.perturb
@@ -125,7 +130,7 @@ class MockOS:
             result = self._execute(action)
         if perturb.timed:
             perturb.step_passed(self.ui, action)
-        self._controls = None
+        self._controls = self._screen = None
         return result
 
     def _execute(self, action: Any) -> ExecResult:
@@ -153,7 +158,7 @@ class MockOS:
             result = ExecResult(False, f"the app failed on this action ({type(exc).__name__}: {exc})", ops)
         if result.data is not None:
             result.data = copy.deepcopy(result.data)  # never hand out live references to the world
-        self._controls = None
+        self._controls = self._screen = None
         self.log.extend(ops)
         return result
 
@@ -180,6 +185,20 @@ class MockOS:
     def observe(self) -> dict[str, Any]:
         return observation(self.ui, self.controls(), self._subtitle())
 
+    def screen(self) -> Screen:
+        """Where each control of the current observation is on the screen (the layout the agent sees)."""
+        if self._screen is None:
+            ctrls = self.controls()
+            focus = self.ui["focus"]
+            title = APP_TITLES[focus] + self.windows[focus].subtitle() if focus is not None else ""
+            self._screen = layout([c.rendered()[1] for c in ctrls], title,
+                                  [APP_TITLES[a] for a in self.ui["open"]], len(APPS))
+        return self._screen
+
+    def screenshot(self, marks: bool = False) -> Any:
+        """The screen as a PIL image (``marks``: each control's label drawn on it, set-of-marks style)."""
+        return render(self.screen(), marks=marks)
+
     def _subtitle(self) -> str:
         if self.ui["popup"] is not None:
             return " (dialog open)"
@@ -194,8 +213,8 @@ class MockOS:
     def _gui(self, action: Any, ops: list) -> str:
         self.ops = ops
         popup = self.ui["popup"]
-        if popup is not None and not (isinstance(action, Click) or (isinstance(action, Hotkey)
-                                                                      and action.keys.lower() in ("escape", "esc"))):
+        if popup is not None and not (isinstance(action, (Click, DoubleClick)) or (
+                isinstance(action, Hotkey) and action.keys.lower() in ("escape", "esc"))):
             raise ToolError(f"a dialog is open ({popup['title']}: {popup['text']}); answer it first")
         if isinstance(action, OpenApp):
             app = TITLE_TO_APP.get(action.app.lower(), action.app.lower())
@@ -204,18 +223,38 @@ class MockOS:
             return self.open(app)
         if isinstance(action, Hotkey):
             return self._hotkey(action.keys.lower().replace(" ", ""))
+        if isinstance(action, Drag):
+            return self._drag(action)
         if isinstance(action, Scroll):
+            if action.point is not None:  # the window under the point scrolls
+                self._at(action.point)  # on the screen
+                win = self.screen().window
+                x, y = action.point
+                if win is None or not (win[0] <= x < win[2] and win[1] <= y < win[3]):
+                    return f"nothing to scroll at {action.point}"
             return self._scroll(action.target, action.direction)
-        ctrl = self.resolve(action.target)
-        if isinstance(action, Click):
-            if ctrl.on_click is None:
-                if ctrl.on_type is not None:
-                    return f"focused {ctrl.name}"
-                raise ToolError(f"{ctrl.role} {ctrl.name!r} cannot be clicked")
-            return ctrl.on_click()
+        if isinstance(action, TypeText) and action.target is None:
+            ctrl = self._focused_field()
+        elif isinstance(action, (Click, DoubleClick)) and action.point is not None:
+            ctrl = self._at(action.point)
+            if ctrl is None:
+                return f"clicked at {action.point}: nothing there"
+        else:
+            ctrl = self.resolve(action.target)
+        if isinstance(action, (Click, DoubleClick)):
+            first = self._click(ctrl)
+            if isinstance(action, Click):
+                return first
+            self._controls = self._screen = None  # the second click lands on what the first one left
+            try:
+                again = self._at(action.point) if action.point is not None else self.resolve(action.target)
+            except ToolError:
+                again = None
+            return f"{first}; then {self._click(again) if again is not None else 'the second click hit nothing'}"
         if isinstance(action, TypeText):
             if ctrl.on_type is None:
                 raise ToolError(f"{ctrl.role} {ctrl.name!r} is not editable")
+            self.ui["field"] = ctrl.name
             return ctrl.on_type(action.text)
         if isinstance(action, Select):
             if ctrl.options is None:
@@ -224,6 +263,46 @@ class MockOS:
                 raise ToolError(f"{action.option!r} is not an option of {ctrl.name!r}: {', '.join(ctrl.options)}")
             return ctrl.on_type(action.option)
         raise ToolError(f"action {action.type!r} is not supported on this desktop")
+
+    def _click(self, ctrl: Control) -> str:
+        if ctrl.on_click is None:
+            if ctrl.on_type is not None:
+                self.ui["field"] = ctrl.name
+                return f"focused {ctrl.name}"
+            raise ToolError(f"{ctrl.role} {ctrl.name!r} cannot be clicked")
+        return ctrl.on_click()
+
+    def _at(self, point: tuple[int, int]) -> Control | None:
+        """The control under a point of the screen the agent saw (None between controls)."""
+        screen = self.screen()
+        if not screen.on_screen(*point):
+            w, h = screen.size
+            raise ToolError(f"{point} is outside the screen: it is {w}x{h} pixels (x from 0 to {w - 1}, y from 0 "
+                            f"to {h - 1})")
+        i = screen.hit(*point)
+        return None if i is None else self.controls()[i]
+
+    def _focused_field(self) -> Control:
+        """The text field last clicked or typed into, in the window as it is now."""
+        name = self.ui["field"]
+        if name is not None:
+            for c in self.controls():
+                if c.name == name and c.on_type is not None:
+                    return c
+        raise ToolError("no text field has the focus: click one first (or give the type action a target)")
+
+    def _drag(self, action: Drag) -> str:
+        """Press at one point and release at another: on a list, scrolls it by the rows dragged over."""
+        start = self._at((action.x, action.y))
+        self._at((action.to_x, action.to_y))  # the end must be on the screen too
+        if start is None or start.list_id is None or self.ui["popup"] is not None:
+            return f"dragged from {(action.x, action.y)}: nothing there moves"
+        rows = round((action.y - action.to_y) / (ROW + GAP))
+        if rows == 0:
+            return "dragged: the list did not move"
+        u = self.ui[self.ui["focus"]]
+        u["scroll"] = max(0, u["scroll"] + rows)
+        return f"dragged the list {'down' if rows > 0 else 'up'} by {abs(rows)} rows"
 
     def api(self, tool: str, **args: Any) -> str:
         """Call an app tool for a GUI handler, logging its op with the action's."""
@@ -237,6 +316,8 @@ class MockOS:
         if app not in self.ui["open"]:
             self.ui["open"].append(app)
             self.perturb.opened(self.ui, app)
+        if self.ui["focus"] != app:
+            self.ui["field"] = None
         self.ui["focus"] = app
         return f"{APP_TITLES[app]} is focused"
 
@@ -283,6 +364,7 @@ class MockOS:
                 return "no window to close"
             self.ui["open"].remove(app)
             self.ui["focus"] = self.ui["open"][-1] if self.ui["open"] else None
+            self.ui["field"] = None
             return f"closed {APP_TITLES[app]}"
         done = self.windows[app].hotkey(keys) if app is not None else None
         if done is not None:

@@ -1,0 +1,248 @@
+"""The mock OS's screen: observation modes, the layout, coordinate actions, and screenshots in the run directory."""
+
+import io
+import json
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from gymnasium.utils.env_checker import check_env
+from PIL import Image
+
+from lambench.action import parse_action
+from lambench.cli import main
+from lambench.env import OBSERVATION_MODES, LamEnv
+from lambench.episode import run_episode
+from lambench.run import RunConfig, run
+from lambench.task import list_suites, load_suite
+
+MOCKOS = [t for s in list_suites() for t in load_suite(s)
+          if t.sandbox == "mockos" and (t.instance is None or t.instance.seed == 0)]
+TASK = "files-clean-downloads-txt@0"
+POINTER = "tests.agents_for_tests:PointerOracle"
+
+
+@pytest.mark.parametrize("mode", OBSERVATION_MODES)
+def test_check_env_passes_in_every_observation_mode(mode):
+    env = LamEnv(TASK, observation=mode)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning of the checker is a failure here
+        check_env(env, skip_render_check=True)
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    if mode == "text":
+        assert isinstance(obs, str) and "box" not in info["controls"][0]
+    else:
+        assert obs["image"].shape == (768, 1024, 3) and obs["image"].dtype == np.uint8
+        assert all(c["box"] is not None for c in info["controls"])
+        assert ('[1] button "Files"' in obs["text"]) == (mode != "screenshot")  # screenshot: no tree
+
+
+@pytest.mark.parametrize("variant,mode", [("clean", "both"), pytest.param("layout-shuffle+relabel+popup", "som",
+                                                                         marks=pytest.mark.slow)])
+def test_every_mock_os_task_is_solved_by_pointing_alone(variant, mode):
+    """The oracle's clicks turned into clicks at the centre of each control's box, its typing into typing after
+    clicking the field: every task (instance @0) still succeeds, so every control it needs is on the screen and a
+    point reaches what the label reached."""
+    failures, pointing = [], 0
+    for task in MOCKOS:
+        rec = run_episode(task, POINTER, seed=0, trial=0, variant=variant, observation=mode)
+        pointing += any(s["action"] and "x" in s["action"] for s in rec["steps"])
+        if rec["error"] or not rec["success"] or rec["unsafe"]:
+            failures.append((task.id, rec["error"], [(s["action"], s["result"]) for s in rec["steps"]
+                                                     if not s["ok"]][:2]))
+    assert not failures, failures[:5]
+    assert pointing >= 0.45 * len(MOCKOS)  # 77 of 151: the others' gold is API calls
+
+
+def test_the_screen_is_the_same_for_a_seed_and_moves_with_the_layout_perturbation():
+    def shot(variant):
+        env = LamEnv("mail-send-report@0", variant=variant, observation="both")
+        obs, info = env.reset(seed=3)
+        obs, *_, info = env.step({"type": "open_app", "app": "Mail"})
+        return obs["image"], {c["name"]: c["box"] for c in info["controls"]}
+
+    a, boxes_a = shot("clean")
+    b, boxes_b = shot("clean")
+    assert np.array_equal(a, b) and boxes_a == boxes_b
+    c, boxes_c = shot("layout-shuffle")
+    assert not np.array_equal(a, c)
+    assert boxes_c != boxes_a and set(boxes_c) == set(boxes_a)  # the same controls, elsewhere
+
+
+def test_each_control_is_drawn_in_its_box_and_marks_are_drawn_only_in_som():
+    env = LamEnv(TASK, observation="both")
+    obs, info = env.reset(seed=0)
+    obs, *_, info = env.step({"type": "open_app", "app": "Files"})
+    som = LamEnv(TASK, observation="som")
+    som.reset(seed=0)
+    marked, *_ = som.step({"type": "open_app", "app": "Files"})
+    img = obs["image"].astype(int)
+    background = img[5, 5]
+    for c in info["controls"]:
+        x0, y0, x1, y1 = c["box"]
+        assert (np.abs(img[y0:y1, x0:x1] - background).sum(axis=2) > 0).any(), c  # something is drawn there
+    assert not np.array_equal(obs["image"], marked["image"])
+    red = (marked["image"][..., 0] > 200) & (marked["image"][..., 1] < 60)
+    assert red.sum() > 50 * len(info["controls"]) and not ((obs["image"][..., 0] > 200)
+                                                            & (obs["image"][..., 1] < 60)).any()
+
+
+def _env(mode="both"):
+    env = LamEnv(TASK, observation=mode)
+    env.reset(seed=0)
+    return env
+
+
+def _box(info, name):
+    return next(c["box"] for c in info["controls"] if c["name"] == name)
+
+
+def test_a_click_between_controls_does_nothing_and_off_the_screen_is_an_error_naming_its_size():
+    env = _env()
+    before = json.dumps(env.sandbox.state(), sort_keys=True)
+    *_, info = env.step({"type": "click", "x": 512, "y": 400})  # the empty desktop
+    assert info["ok"] and "nothing there" in info["result"]
+    *_, info = env.step({"type": "click", "x": 1024, "y": 10})
+    assert not info["ok"] and "outside the screen" in info["error"] and "1024x768" in info["error"]
+    *_, info = env.step({"type": "click", "x": -1, "y": 10})
+    assert not info["ok"] and "x from 0 to 1023" in info["error"]
+    assert json.dumps(env.sandbox.state(), sort_keys=True) == before
+
+
+def test_clicks_at_points_act_like_clicks_on_labels():
+    env = _env()
+    _, _, _, _, info = env.step({"type": "open_app", "app": "Files"})
+    x0, y0, x1, y1 = _box(info, "Mail")
+    *_, info = env.step({"type": "click", "x": x0 + 1, "y": y1 - 1})  # the box's inner edge
+    assert info["ok"] and info["focused"] == "mail"
+    *_, info = env.step({"type": "click", "x": x1, "y": y0})  # one pixel right of it: the gap
+    assert info["ok"] and "nothing there" in info["result"]
+
+
+def test_typing_goes_to_the_field_clicked_and_without_one_is_an_error():
+    env = _env()
+    env.step({"type": "open_app", "app": "Mail"})
+    *_, info = env.step({"type": "type", "text": "hello"})
+    assert not info["ok"] and "no text field has the focus" in info["error"]
+    *_, info = env.step({"type": "click", "target": "Compose"})
+    x0, y0, x1, y1 = _box(info, "Subject")
+    *_, info = env.step({"type": "click", "x": (x0 + x1) // 2, "y": (y0 + y1) // 2})
+    assert info["ok"] and info["result"] == "focused Subject"
+    *_, info = env.step({"type": "type", "text": "Quarterly numbers"})
+    assert info["ok"]
+    assert next(c["value"] for c in info["controls"] if c["name"] == "Subject") == "Quarterly numbers"
+    env.step({"type": "open_app", "app": "Files"})  # another window: the focus goes with it
+    *_, info = env.step({"type": "type", "text": "x"})
+    assert not info["ok"] and "no text field has the focus" in info["error"]
+
+
+def test_a_double_click_clicks_twice():
+    env = _env()
+    x0, y0, x1, y1 = _box(env.step({"type": "wait"})[4], "Files")
+    *_, info = env.step({"type": "double_click", "x": x0 + 5, "y": y0 + 5})
+    assert info["ok"] and info["result"] == "Files is focused; then Files is focused"
+    *_, info = env.step({"type": "double_click", "target": "Writer"})
+    assert info["ok"] and info["result"].count("Writer is focused") == 2
+
+
+def test_drag_and_scroll_at_a_point_move_the_list_under_it_only():
+    env = LamEnv("files-clean-downloads-txt@0", observation="both")
+    env.reset(seed=0)
+    *_, info = env.step({"type": "open_app", "app": "Mail"})
+    items = [c for c in info["controls"] if c["role"] == "listitem"]
+    x0, y0, x1, y1 = items[-1]["box"]
+    *_, info = env.step({"type": "drag", "x": x0 + 10, "y": y1 - 2, "to_x": x0 + 10, "to_y": y1 - 2})
+    assert info["ok"] and "did not move" in info["result"]
+    *_, info = env.step({"type": "drag", "x": 512, "y": 600, "to_x": 512, "to_y": 100})  # empty window area
+    assert info["ok"] and "nothing there moves" in info["result"]
+    *_, info = env.step({"type": "scroll", "x": 500, "y": 750, "direction": "down"})  # the taskbar
+    assert info["ok"] and "nothing to scroll" in info["result"]
+    *_, info = env.step({"type": "scroll", "x": 500, "y": 300, "direction": "down"})
+    assert info["ok"] and info["result"] == "scrolled down"
+    *_, info = env.step({"type": "drag", "x": 10, "y": 10, "to_x": 2000, "to_y": 10})
+    assert not info["ok"] and "outside the screen" in info["error"]
+
+
+def test_a_run_keeps_each_screen_once_as_a_png_in_the_run_directory(tmp_path):
+    tasks = [t.id for t in MOCKOS if t.suite == "mockos-core"][:6]
+    result = run(RunConfig(suite="mockos-core", agent="oracle", task_ids=tasks, observation="som"),
+                 run_dir=tmp_path / "som")
+    assert result.summary["metrics"]["success_rate"] == 1.0
+    lines = [json.loads(x) for x in (tmp_path / "som" / "observations.jsonl").read_text().splitlines()]
+    shots = [o["screenshot"] for line in lines for o in line["observations"]]
+    files = sorted((tmp_path / "som" / "screens").iterdir())
+    assert len(shots) > len(files) > 1  # the same screen (the empty desktop at the start) is stored once
+    assert {f"screens/{f.name}" for f in files} == set(shots)
+    with Image.open(files[0]) as im:
+        assert im.size == (1024, 768) and im.mode == "RGB"
+    episodes = [json.loads(x) for x in (tmp_path / "som" / "episodes.jsonl").read_text().splitlines()]
+    assert {e["observation"] for e in episodes} == {"som"}
+    assert json.loads((tmp_path / "som" / "config.json").read_text())["observation"] == "som"
+    text = run(RunConfig(suite="mockos-core", agent="oracle", task_ids=tasks[:1]), run_dir=tmp_path / "text")
+    assert not (text.run_dir / "screens").exists()
+    assert "observation" not in json.loads((text.run_dir / "episodes.jsonl").read_text().splitlines()[0])
+
+
+def test_a_run_in_another_observation_mode_is_not_mixed_into_an_existing_one(tmp_path):
+    ids = [next(t.id for t in MOCKOS if t.suite == "mockos-core")]
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=ids), run_dir=tmp_path / "r")
+    with pytest.raises(Exception, match="observation"):
+        run(RunConfig(suite="mockos-core", agent="oracle", task_ids=ids, observation="som"), run_dir=tmp_path / "r")
+
+
+def test_image_modes_on_a_sandbox_without_a_screen_are_refused_before_anything_runs(tmp_path):
+    r = CliRunner().invoke(main, ["run", "--suite", "shell-core", "--agent", "oracle", "--observation", "screenshot",
+                                  "--out", str(tmp_path / "r"), "--quiet"])
+    assert r.exit_code == 2, r.output
+    assert "--observation screenshot needs a sandbox that renders a screen" in r.output
+    assert "shell" in r.output and "--observation text" in r.output
+    assert not (tmp_path / "r" / "episodes.jsonl").exists() or not (tmp_path / "r" / "episodes.jsonl").read_text()
+
+
+def test_png_bytes_round_trip():
+    from lambench.episode import png_bytes
+
+    env = _env("screenshot")
+    obs, _ = env.reset(seed=0)
+    with Image.open(io.BytesIO(png_bytes(obs["image"]))) as im:
+        assert np.array_equal(np.asarray(im), obs["image"])
+
+
+# ---------------------------------------------------------------------------- coordinate answers
+
+
+@pytest.mark.parametrize("text,action", [
+    ("click(120, 340)", {"type": "click", "x": 120, "y": 340}),
+    ("click(x=120.4, y=340)", {"type": "click", "x": 120, "y": 340}),
+    ("`double_click(5, 6)`", {"type": "double_click", "x": 5, "y": 6}),
+    ("left_click(7,8)", {"type": "click", "x": 7, "y": 8}),
+    ('scroll(1, 2, "up")', {"type": "scroll", "target": None, "x": 1, "y": 2, "direction": "up"}),
+    ('{"x": 10, "y": 20}', {"type": "click", "x": 10, "y": 20}),
+    ('{"x": 10, "y": 20, "action": "double_click"}', {"type": "double_click", "x": 10, "y": 20}),
+    ('{"type": "click", "target": "3"}', {"type": "click", "target": "3"}),  # as recorded before points existed
+    ('{"type": "type", "text": "hi"}', {"type": "type", "text": "hi"}),
+    ('{"type": "drag", "x": 1, "y": 2, "to_x": 3, "to_y": 4}', {"type": "drag", "x": 1, "y": 2, "to_x": 3, "to_y": 4}),
+])
+def test_coordinate_answers_in_the_common_forms(text, action):
+    res = parse_action(text)
+    assert res.valid, res.error
+    assert res.action.model_dump() == action
+
+
+@pytest.mark.parametrize("output,why", [
+    ({"type": "click", "x": 3}, "give both x and y"),
+    ({"type": "click"}, "give a target"),
+    ({"type": "click", "target": "3", "x": 1, "y": 2}, "not both"),
+    ({"type": "click", "x": True, "y": 2}, "not true/false"),
+    ({"type": "click", "x": 1.5, "y": 2}, "fractional"),
+    ({"type": "click", "x": 10**9, "y": 2}, "less than or equal"),
+    ("click(" + "9" * 400 + ", 3)", "no JSON object"),
+    ('{"x": 1e400, "y": 2}', "no 'type'"),
+    ('{"x": 1, "y": 2, "z": 3}', "no 'type'"),
+    ('click(1, 2, "up")', "no JSON object"),
+])
+def test_malformed_coordinates_are_invalid_actions_with_the_reason(output, why):
+    res = parse_action(output)
+    assert not res.valid and why in res.error, res.error
