@@ -283,6 +283,8 @@ def _play(record: dict[str, Any], env: LamEnv, agent: BaseAgent, task: Task, *, 
         seen.append({"text": obs.text, "controls": obs.controls, "focused": obs.focused, "error": obs.error,
                      "result": obs.result, "data": obs.data})
         if obs.image is not None and observations is not None:
+            from lambench.images import png_bytes
+
             seen[-1]["screenshot"] = png_bytes(obs.image)
         turn = act_within(agent, obs, deadlines, step_timeout)
         if turn.timed_out:
@@ -313,17 +315,6 @@ def _play(record: dict[str, Any], env: LamEnv, agent: BaseAgent, task: Task, *, 
         obs = Observation(text=text, controls=info["controls"], focused=info["focused"], step=info["step"] + 1,
                           error=info["error"], result=info["result"], data=info["data"],
                           instruction=env.instruction, history=list(history), image=image)
-
-
-def png_bytes(image: Any) -> bytes:
-    """An RGB array as PNG bytes (fast compression: the screens are flat colours and text)."""
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 def _judge(record: dict[str, Any], env: LamEnv) -> None:

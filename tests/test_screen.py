@@ -202,7 +202,7 @@ def test_image_modes_on_a_sandbox_without_a_screen_are_refused_before_anything_r
 
 
 def test_png_bytes_round_trip():
-    from lambench.episode import png_bytes
+    from lambench.images import png_bytes
 
     env = _env("screenshot")
     obs, _ = env.reset(seed=0)
@@ -246,3 +246,72 @@ def test_coordinate_answers_in_the_common_forms(text, action):
 def test_malformed_coordinates_are_invalid_actions_with_the_reason(output, why):
     res = parse_action(output)
     assert not res.valid and why in res.error, res.error
+
+
+# ---------------------------------------------------------------------------- model adapters
+
+
+def _png_of(b64):
+    import base64
+
+    with Image.open(io.BytesIO(base64.b64decode(b64))) as im:
+        return im.size, np.asarray(im.convert("RGB"))
+
+
+def test_openai_gets_the_screenshot_as_an_image_part_and_normalized_points_are_scaled_to_pixels():
+    from tests.fake_servers import OpenAIServer
+
+    files = LamEnv(TASK, observation="screenshot")
+    _, info = files.reset(seed=0)
+    x0, y0, x1, y1 = _box(info, "Files")
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    with OpenAIServer() as oai:
+        oai.script(OpenAIServer.text(f"click({cx * 1000 / 1024:.0f}, {cy * 1000 / 768:.0f})"),
+                   OpenAIServer.tool_call("finish", {"status": "failure", "message": "stop"}))
+        rec = run_episode(files.task, "openai:gpt-vision", seed=0, trial=0, observation="screenshot",
+                          agent_options={"base_url": oai.url, "api_key": "sk-test", "coordinates": "norm1000",
+                                         "max_retries": 0})
+        first = oai.bodies[0]
+    assert rec["error"] is None, rec["error"]
+    step = rec["steps"][0]
+    assert step["action"]["type"] == "click" and abs(step["action"]["x"] - cx) <= 2 and abs(step["action"]["y"] - cy) <= 2
+    assert step["ok"] and step["result"] == "Files is focused"
+    text, image = first["messages"][-1]["content"]
+    assert text["type"] == "text" and "(the screen is in the screenshot)" in text["text"]
+    assert image["type"] == "image_url" and image["image_url"]["url"].startswith("data:image/png;base64,")
+    size, pixels = _png_of(image["image_url"]["url"].split(",", 1)[1])
+    assert size == (1024, 768) and pixels.std() > 10  # a drawn screen, not a blank
+    tools = {t["function"]["name"]: t["function"] for t in first["tools"]}
+    assert {"double_click", "drag"} <= set(tools) and "x" in tools["click"]["parameters"]["properties"]
+
+
+def test_anthropic_gets_an_image_block_and_a_text_run_sends_none():
+    from tests.fake_servers import AnthropicServer
+
+    task = LamEnv(TASK).task
+    with AnthropicServer() as ant:
+        ant.script(AnthropicServer.tool_use("click", {"x": 30, "y": 748}),
+                   AnthropicServer.tool_use("finish", {"status": "failure", "message": "stop"}))
+        rec = run_episode(task, "anthropic:claude-test", seed=0, trial=0, observation="som",
+                          agent_options={"base_url": ant.url, "api_key": "sk-test", "max_retries": 0})
+        ant.script(AnthropicServer.tool_use("finish", {"status": "failure", "message": "stop"}))
+        text_rec = run_episode(task, "anthropic:claude-test", seed=0, trial=0,
+                               agent_options={"base_url": ant.url, "api_key": "sk-test", "max_retries": 0})
+        bodies = ant.bodies
+    assert rec["error"] is None and text_rec["error"] is None
+    assert rec["steps"][0]["action"] == {"type": "click", "x": 30, "y": 748} and rec["steps"][0]["ok"]
+    blocks = bodies[0]["messages"][-1]["content"]
+    image = next(b for b in blocks if b["type"] == "image")
+    assert image["source"]["type"] == "base64" and image["source"]["media_type"] == "image/png"
+    assert _png_of(image["source"]["data"])[0] == (1024, 768)
+    assert isinstance(bodies[-1]["messages"][-1]["content"], str)  # text mode: no image
+    text_tools = {t["name"]: t for t in bodies[-1]["tools"]}
+    assert "double_click" not in text_tools and "x" not in text_tools["click"]["input_schema"]["properties"]
+
+
+def test_a_bad_coordinates_option_is_refused_by_name():
+    from lambench.agents import AgentSpecError, make_agent
+
+    with pytest.raises((AgentSpecError, ValueError), match="coordinates must be pixels or norm1000"):
+        make_agent("openai:gpt-x", options={"base_url": "http://127.0.0.1:9/v1", "api_key": "k",
+                                            "coordinates": "percent"})

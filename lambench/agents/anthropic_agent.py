@@ -55,6 +55,11 @@ class AnthropicAgent(ChatAgent):
     def _endpoint(self) -> str:
         return safe_url(self.base_url) or "https://api.anthropic.com"
 
+    def _image_part(self, image: Any) -> dict[str, Any]:
+        from lambench.images import png_base64
+
+        return {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png_base64(image)}}
+
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         turns = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]

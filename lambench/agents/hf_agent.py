@@ -147,6 +147,11 @@ class HFAgent(ChatAgent):
     def _cache_identity(self) -> dict[str, Any]:
         return {"endpoint": "local", "dtype": self.dtype, "device": self.device}
 
+    def _image_part(self, image: Any) -> dict[str, Any]:
+        raise ValueError("the hf: adapter sends text only (vision-language checkpoints through their processors "
+                         "are not supported yet); run it with --observation text, or serve the model behind an "
+                         "OpenAI-compatible endpoint (vLLM, llama.cpp) and use openai:MODEL")
+
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
         import torch
 

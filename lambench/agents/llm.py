@@ -18,6 +18,11 @@ Options (``--agent-option KEY=VALUE`` on the command line, keyword arguments her
 ``prompt_template``   YAML file with ``system`` and/or ``user`` (``{request}``, ``{history}``, ``{observation}``, ``{tools}``)
 ``context_chars``     budget of the user turn in characters (24000; tokenizer tokens for ``hf:`` via ``context_tokens``)
 ``few_shot``          number of worked steps from the shipped replay dataset shown first (JSON protocol)
+``coordinates``       how the model gives points on a screenshot: ``pixels`` (default) or ``norm1000`` (0-1000 on
+                      each axis, as several GUI models do; scaled to the screenshot's pixels before the action runs)
+
+In the image observation modes the user turn also carries the screenshot (an image part in each provider's
+format: OpenAI ``image_url`` with a PNG data URL, Anthropic an ``image`` block).
 """
 
 from __future__ import annotations
@@ -161,9 +166,12 @@ class ChatAgent(BaseAgent):
                  max_tokens: int = 512, top_p: float | None = None, request_timeout: float = 60.0,
                  max_retries: int = 5, max_concurrency: int | None = None, cache: str | None = None,
                  price_table: str | None = None, prompt_template: str | None = None, context_chars: int = 24000,
-                 few_shot: int = 0, **unknown: Any):
+                 few_shot: int = 0, coordinates: str = "pixels", **unknown: Any):
         if unknown:
             raise ValueError(f"unknown option(s) for {self.provider}: {', '.join(sorted(unknown))}")
+        if coordinates not in ("pixels", "norm1000"):
+            raise ValueError(f"coordinates must be pixels or norm1000, not {coordinates!r}")
+        self.coordinates = coordinates
         if protocol not in ("auto", "tools", "json"):
             raise ValueError(f"protocol must be auto, tools or json, not {protocol!r}")
         if not model:
@@ -336,8 +344,36 @@ class ChatAgent(BaseAgent):
                     request=ex["request"], history=format_history(ex["history"][-5:]),
                     observation=ex["observation"]["text"], tools="")})
                 msgs.append({"role": "assistant", "content": json.dumps(ex["gold"]["action"])})
-        msgs.append({"role": "user", "content": self._user(observation.text, list(observation.history))})
+        user = self._user(observation.text, list(observation.history))
+        image = getattr(observation, "image", None)
+        if image is None:
+            msgs.append({"role": "user", "content": user})
+        else:
+            msgs.append({"role": "user", "content": [{"type": "text", "text": user}, self._image_part(image)]})
         return msgs
+
+    def _image_part(self, image: Any) -> dict[str, Any]:
+        """The screenshot as a content part (OpenAI's format; providers with another one override this)."""
+        from lambench.images import png_base64
+
+        return {"type": "image_url", "image_url": {"url": "data:image/png;base64," + png_base64(image)}}
+
+    def _to_pixels(self, output: Any, observation: Any) -> Any:
+        """``coordinates=norm1000``: the points of the model's action (0-1000 on each axis) in screenshot pixels."""
+        image = getattr(observation, "image", None)
+        if self.coordinates == "pixels" or image is None:
+            return output
+        from lambench.action import parse_action
+
+        parsed = parse_action(output)
+        if not parsed.valid:
+            return output  # recorded as the invalid action it is
+        action = parsed.action.model_dump()
+        height, width = image.shape[:2]
+        for key, size in (("x", width), ("y", height), ("to_x", width), ("to_y", height)):
+            if action.get(key) is not None:
+                action[key] = round(action[key] * size / 1000)
+        return action
 
     def _cache_identity(self) -> dict[str, Any]:
         """What else, besides the request, decides the answer (the endpoint; the hf load settings)."""
@@ -360,8 +396,9 @@ class ChatAgent(BaseAgent):
         self.last_usage = {"tokens_in": completion.tokens_in, "tokens_out": completion.tokens_out, "cost_usd": cost}
         if completion.tool_calls:
             call = completion.tool_calls[0] if len(completion.tool_calls) == 1 else completion.tool_calls
-            return call if isinstance(call, list) else {"name": call.get("name"), "arguments": call.get("arguments")}
-        return extract_tool_call(completion.text)
+            out = call if isinstance(call, list) else {"name": call.get("name"), "arguments": call.get("arguments")}
+            return self._to_pixels(out, observation)
+        return self._to_pixels(extract_tool_call(completion.text), observation)
 
     def _complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion | None:
         payload = {"provider": self.provider, "model": self.model, "messages": messages, "tools": tools,

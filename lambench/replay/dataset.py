@@ -88,7 +88,8 @@ def _where(path: Iterable[Any]) -> str:
 _TOP = frozenset(("dataset", "trajectory_id", "task_id", "suite", "variant", "request", "step", "n_steps",
                   "observation", "history", "gold", "tools", "meta"))
 _REQUIRED = ("dataset", "trajectory_id", "task_id", "request", "step", "observation", "history", "gold")
-_TYPES = frozenset(("click", "type", "select", "scroll", "hotkey", "open_app", "call", "shell", "wait", "finish"))
+_TYPES = frozenset(("click", "double_click", "drag", "type", "select", "scroll", "hotkey", "open_app", "call", "shell", "wait",
+                    "finish"))
 
 
 def _str_or_none(x: Any) -> bool:
