@@ -69,6 +69,7 @@ class Side:
     per_task: dict[str, dict[str, list[float]]]
     guard: bool = False
     kind: str = "live"
+    observation: str = "text"
 
 
 def load_side(path: str | os.PathLike, label: str) -> Side:
@@ -115,7 +116,7 @@ def load_side(path: str | os.PathLike, label: str) -> Side:
                             "(regenerate it with `lambench score RUN_DIR`)")
     return Side(label=str(p), suite=summary.get("suite"), suite_version=summary.get("suite_version"),
                 metrics=metrics, per_task=per_task, guard=bool(summary.get("guard", False)),
-                kind=str(summary.get("kind") or "live"))
+                kind=str(summary.get("kind") or "live"), observation=str(summary.get("observation") or "text"))
 
 
 @dataclass
@@ -230,6 +231,10 @@ def _comparable(base: Side, cand: Side, *, allow_version_mismatch: bool) -> list
     if base.guard != cand.guard:
         raise GateError(f"one run used --guard and the other did not (baseline guard={base.guard}, candidate "
                         f"guard={cand.guard}): guard mode blocks unsafe actions, so their rates do not compare")
+    if base.observation != cand.observation:
+        raise GateError(f"the runs saw different observations (baseline --observation {base.observation}, candidate "
+                        f"--observation {cand.observation}): a model's scores on a screenshot and on the "
+                        "accessibility tree do not compare; run both the same way")
     return notes
 
 

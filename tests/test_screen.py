@@ -315,3 +315,107 @@ def test_a_bad_coordinates_option_is_refused_by_name():
     with pytest.raises((AgentSpecError, ValueError), match="coordinates must be pixels or norm1000"):
         make_agent("openai:gpt-x", options={"base_url": "http://127.0.0.1:9/v1", "api_key": "k",
                                             "coordinates": "percent"})
+
+
+def test_the_gate_refuses_runs_of_different_observation_modes_and_boards_keep_them_apart(tmp_path):
+    from lambench.gate import GateError, gate
+    from lambench.results.board import agent_label
+
+    ids = [t.id for t in MOCKOS if t.suite == "mockos-core"][:3]
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=ids), run_dir=tmp_path / "text")
+    som = run(RunConfig(suite="mockos-core", agent="oracle", task_ids=ids, observation="som"), run_dir=tmp_path / "som")
+    assert som.summary["observation"] == "som"
+    with pytest.raises(GateError, match="different observations.*--observation text.*--observation som"):
+        gate(tmp_path / "text", tmp_path / "som")
+    assert gate(tmp_path / "som", tmp_path / "som").passed
+    episode = json.loads((tmp_path / "som" / "episodes.jsonl").read_text().splitlines()[0])
+    assert agent_label(episode) == "oracle [som]" and agent_label({**episode, "observation": None}) == "oracle"
+
+
+# ---------------------------------------------------------------------------- datasets, replay, SFT
+
+
+class ClickByPoint:
+    """Offline replay: the dataset's gold, every click turned into a click at the centre of the gold control's
+    recorded box; fails loudly if a step comes without its screenshot."""
+
+    privileged = True
+
+    def bind_trajectory(self, golds):
+        self.golds = golds
+        return True
+
+    def reset(self, task):
+        self.last_status = None
+
+    def act(self, obs):
+        assert obs.image is not None and obs.image.shape == (768, 1024, 3), "no screenshot"
+        gold = self.golds[obs.step]
+        action = dict(gold["action"])
+        self.last_status = gold["status"]
+        if action["type"] == "click":
+            box = next(c["box"] for c in obs.controls if c["label"] == str(action["target"]).strip("[]")
+                       or c["name"].lower() == str(action["target"]).lower())
+            return {"type": "click", "x": (box[0] + box[2]) // 2, "y": (box[1] + box[3]) // 2}
+        return action
+
+
+def test_a_recorded_screenshot_run_replays_from_its_images_and_exports_them_for_sft(tmp_path):
+    import shutil
+
+    from lambench.replay.dataset import DatasetError, load_dataset, write_dataset
+    from lambench.replay.recorder import record_run
+    from lambench.replay.run import ReplayConfig, replay
+    from lambench.replay.sft import export_sft
+
+    ids = [t.id for t in MOCKOS if t.suite == "mockos-core" and not t.infeasible][:8]
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=ids, observation="both"), run_dir=tmp_path / "run")
+    records, _ = record_run(tmp_path / "run")
+    write_dataset(records, tmp_path / "made" / "shots.jsonl")
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(tmp_path / "made", moved)  # a dataset travels with its screens/ directory
+    shutil.rmtree(tmp_path / "made")
+    shutil.rmtree(tmp_path / "run")
+    lines = [json.loads(x) for x in (moved / "shots.jsonl").read_text().splitlines()]
+    assert all(line["observation"]["screenshot"].startswith("screens/") for line in lines)
+    assert all(c["box"] for line in lines for c in line["observation"]["controls"])
+    ds = load_dataset(moved / "shots.jsonl")
+    assert all(s["observation"]["screenshot"].startswith(str(moved.resolve())) for s in ds.steps)
+
+    clicks = sum(s["gold"]["action"]["type"] == "click" for s in ds.steps)
+    assert clicks > 5
+    result = replay(ReplayConfig(dataset=str(moved / "shots.jsonl"), agent="tests.test_screen:ClickByPoint",
+                                 retries=0), run_dir=tmp_path / "replay")
+    m = result.summary["replay"]
+    assert result.summary["metrics"]["errored"] == 0 and m["step_success_rate"] == 1.0, m  # a point in the
+    # gold control's box is the gold's object
+    out = tmp_path / "sft" / "train.jsonl"
+    n = export_sft(moved / "shots.jsonl", out)
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert n == len(ds.steps) and all(len(r["images"]) == 1 and (out.parent / r["images"][0]).is_file()
+                                      for r in rows)
+    assert rows[0]["messages"][1]["content"][0] == {"type": "image"}
+
+    lines[0]["observation"]["screenshot"] = "../../../etc/passwd"
+    lines[1]["observation"]["screenshot"] = "screens/nothere.png"
+    (moved / "bad.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    with pytest.raises(DatasetError) as err:
+        load_dataset(moved / "bad.jsonl")
+    assert "line 1: observation.screenshot '../../../etc/passwd' is not under the dataset's directory" in str(err.value)
+    assert "line 2: observation.screenshot 'screens/nothere.png' is missing" in str(err.value)
+
+
+def test_a_point_is_scored_as_the_control_whose_box_holds_it():
+    from lambench.metrics.replay import resolve_object, score_step
+
+    controls = [{"label": "3", "name": "Send", "box": [10, 10, 60, 36]},
+                {"label": "4", "name": "Dialog", "box": [0, 0, 200, 200]}, {"label": "5", "name": "OK"}]
+    gold = {"type": "click", "target": "3"}
+    golds = [(gold, resolve_object(gold, controls))]
+    for point, obj, ok in [((10, 10), "#4", False), ((300, 5), "@300,5", False), ((100, 100), "#4", False)]:
+        pred = {"type": "click", "x": point[0], "y": point[1]}
+        assert resolve_object(pred, controls) == obj
+        assert score_step(pred, obj, "continue", golds, "continue")["success"] is ok
+    controls[1]["box"] = [100, 100, 200, 200]  # no longer over the button: a point on it is the button
+    pred = {"type": "click", "x": 59, "y": 35}
+    assert score_step(pred, resolve_object(pred, controls), "continue", golds, "continue")["success"] is True

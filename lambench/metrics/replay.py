@@ -4,7 +4,8 @@ For every step, a prediction is compared with the gold action and each acceptabl
 the best-matching one counts.  Four things are judged:
 
 - **object**: the target — the control a GUI action addresses (resolved through the step's
-  controls, so a label and the control's unique name are the same object), the app of
+  controls, so a label and the control's unique name are the same object; a point of the screenshot is the
+  control whose recorded box holds it), the app of
   ``open_app``, the tool of ``call``; actions without one (``hotkey``, ``wait``, ``shell``,
   ``finish``, untargeted ``scroll``) have the object ``None``;
 - **operation**: the action type;
@@ -36,7 +37,7 @@ __all__ = ["replay_summary", "resolve_object", "canonical_args", "action_text", 
 
 COMPONENTS = ("object", "operation", "args", "status")
 INVALID = "invalid"
-_TARGETED = frozenset(("click", "type", "select", "scroll"))
+_TARGETED = frozenset(("click", "double_click", "type", "select", "scroll"))
 _TOKEN = re.compile(r"\w+")
 _KEY_ALIASES = {"control": "ctrl", "esc": "escape", "return": "enter", "option": "alt", "cmd": "meta",
                 "command": "meta", "win": "meta", "super": "meta"}
@@ -70,6 +71,8 @@ def resolve_object(action: Mapping[str, Any] | None, controls: list[Mapping[str,
     kind = action.get("type")
     if kind in _TARGETED:
         target = action.get("target")
+        if target is None and isinstance(action.get("x"), int) and isinstance(action.get("y"), int):
+            return _object_at(action["x"], action["y"], controls)
         if target is None:
             return None
         target = _norm_name(str(target))
@@ -87,6 +90,16 @@ def resolve_object(action: Mapping[str, Any] | None, controls: list[Mapping[str,
     if kind == "call":
         return "tool:" + _norm_name(str(action.get("tool", ""))).casefold()
     return None
+
+
+def _object_at(x: int, y: int, controls: list[Mapping[str, Any]] | None) -> str:
+    """The object of an action at a point: the control whose ``box`` (recorded in the image observation modes)
+    holds it, the topmost (last) one; a point on no control is its own, wrong, object."""
+    for c in reversed(controls or []):
+        box = c.get("box")
+        if isinstance(box, (list, tuple)) and len(box) == 4 and box[0] <= x < box[2] and box[1] <= y < box[3]:
+            return "#" + str(c.get("label"))
+    return f"@{x},{y}"
 
 
 def _canon(value: Any) -> Any:

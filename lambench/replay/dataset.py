@@ -31,6 +31,7 @@ from typing import Any, Iterable, Iterator
 
 from lambench.action import parse_action
 from lambench.errors import LambenchError
+from lambench.replay.screens import SCREENS, copy_screenshots, resolve_screenshots  # noqa: F401
 
 __all__ = ["DatasetError", "Dataset", "UnknownTrajectoryError", "load_dataset", "write_dataset", "schema", "validate_step",
            "open_text", "read_lines", "line_limit", "LineTooLong", "size_text",
@@ -123,7 +124,7 @@ def _schema_ok(rec: Any) -> bool:
     obs = rec["observation"]
     if type(obs) is not dict or type(obs.get("text")) is not str:
         return False
-    for k in ("focused", "error", "result"):
+    for k in ("focused", "error", "result", "screenshot"):
         if k in obs and not _str_or_none(obs[k]):
             return False
     if "controls" in obs:
@@ -137,6 +138,9 @@ def _schema_ok(rec: Any) -> bool:
                 return False
             opts = c.get("options")
             if opts is not None and (type(opts) is not list or any(type(o) is not str for o in opts)):
+                return False
+            box = c.get("box")
+            if box is not None and (type(box) is not list or len(box) != 4 or any(type(v) is not int for v in box)):
                 return False
     history = rec["history"]
     if type(history) is not list or not all(_is_action(a) for a in history):
@@ -373,6 +377,7 @@ def load_dataset(path: str | os.PathLike, *, skip_bad: bool = False, max_line_by
         last_history[rec["trajectory_id"]] = rec["history"]
         steps.append(rec)
         lines.append(lineno)
+    problems += resolve_screenshots(path, steps, lines)
     ds = Dataset(path=path, steps=steps, version=_hash_file(path), lines=lines)
     problems += _group(ds)
     if problems and not skip_bad:
@@ -434,6 +439,9 @@ def _group(ds: Dataset) -> list[str]:
 def write_dataset(records: Iterable[dict[str, Any]], path: str | os.PathLike) -> int:
     """Check and write step records as JSONL (gzip when the name ends in .gz); return how many.
 
+    Screenshots the records name by absolute path (a recorded run's, a loaded dataset's) are copied to
+    ``screens/`` next to the file, and the records name them relative to it.
+
     Raises :class:`DatasetError` (and writes nothing) when a record is invalid.
     """
     records = list(records)
@@ -446,9 +454,13 @@ def write_dataset(records: Iterable[dict[str, Any]], path: str | os.PathLike) ->
     path = Path(path)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+    shots = copy_screenshots(records, path.parent)  # (content-addressed: an image already there is the same)
     tmp = path.with_name(path.name + ".tmp")
     with open_text(tmp, "w", gz=path.suffix == ".gz") as fh:
         for rec in records:
+            shot = rec["observation"].get("screenshot")
+            if shot in shots:
+                rec = {**rec, "observation": {**rec["observation"], "screenshot": shots[shot]}}
             fh.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
     os.replace(tmp, path)
     return len(records)

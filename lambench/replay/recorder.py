@@ -85,6 +85,9 @@ def record_run(run_dir: str | os.PathLike, *, include_all: bool = False, dataset
         if seen is None or len(seen) != len(steps):
             report.skip("observations missing")
             continue
+        for obs in seen:  # a screenshot (image observation modes): by its path in the run directory, for now
+            if obs.get("screenshot"):
+                obs["screenshot"] = str((run_dir / obs["screenshot"]).resolve())
         records.extend(_episode_records(ep, seen, cfg, dataset or str(ep["suite"])))
         report.episodes += 1
         report.steps += len(steps)
@@ -112,7 +115,8 @@ def _episode_records(ep: dict[str, Any], seen: list[dict[str, Any]], cfg: dict[s
         out.append({
             "dataset": dataset, "trajectory_id": tid, "task_id": ep["task_id"], "suite": ep["suite"],
             "variant": ep.get("variant", "clean"), "request": ep.get("instruction", ""), "step": i, "n_steps": n,
-            "observation": {k: obs.get(k) for k in ("text", "controls", "focused", "error", "result", "data")},
+            "observation": {k: obs.get(k) for k in ("text", "controls", "focused", "error", "result", "data",
+                                                    "screenshot") if k != "screenshot" or obs.get(k)},
             "history": list(history),
             "gold": {"action": action, "alternatives": alts,
                      "status": "finish" if action.get("type") == "finish" else "continue"},

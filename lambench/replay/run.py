@@ -185,9 +185,16 @@ def _replay_step(agent: BaseAgent, s: dict[str, Any], request: str, deadlines: D
     """The agent's prediction at one recorded step, scored against its gold."""
     obs_rec = s["observation"]
     controls = obs_rec.get("controls") or []
+    image = None
+    if obs_rec.get("screenshot"):  # an absolute path once the dataset is loaded
+        import numpy as np
+        from PIL import Image
+
+        with Image.open(obs_rec["screenshot"]) as im:
+            image = np.asarray(im.convert("RGB"))
     obs = Observation(text=obs_rec["text"], controls=controls, focused=obs_rec.get("focused") or "",
                       step=s["step"], error=obs_rec.get("error"), result=obs_rec.get("result") or "",
-                      data=obs_rec.get("data"), instruction=request, history=list(s["history"]))
+                      data=obs_rec.get("data"), instruction=request, history=list(s["history"]), image=image)
     agent.last_status = None
     turn = act_within(agent, obs, deadlines, step_timeout, infra_error=RuntimeError)
     if turn.timed_out:

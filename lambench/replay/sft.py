@@ -9,6 +9,10 @@ Each step of a dataset (or of a live run's successful episodes) becomes one JSON
      "tools": "<JSON text of the tool definitions>",
      "meta": {"dataset", "trajectory_id", "task_id", "step", "variant", "status"}}
 
+A step recorded with a screenshot (``--observation screenshot|both|som``) also has ``"images": ["screens/<hash>.png"]``
+(copied next to the export) and its user turn is ``[{"type": "image"}, {"type": "text", "text": ...}]``, the
+format TRL's vision-language SFT trainer reads.
+
 ``meta.status`` is the gold status (``finish`` on the step that completes the task, which for
 imported data may be a real action rather than ``finish``).
 
@@ -31,18 +35,27 @@ from lambench.replay.dataset import DatasetError, load_dataset, open_text
 __all__ = ["sft_records", "export_sft"]
 
 
-def sft_records(steps: Iterable[dict[str, Any]], *, tools_for: Any = None,
-                system_prompt: str = SYSTEM_PROMPT) -> Iterable[dict[str, Any]]:
-    """Chat records for dataset steps; ``tools_for(step)`` gives the tool definitions (default: the actions)."""
+def sft_records(steps: Iterable[dict[str, Any]], *, tools_for: Any = None, system_prompt: str = SYSTEM_PROMPT,
+                images: dict[str, str] | None = None) -> Iterable[dict[str, Any]]:
+    """Chat records for dataset steps; ``tools_for(step)`` gives the tool definitions (default: the actions).
+
+    ``images`` (a step's screenshot path -> the path to write): a step with a screenshot gets ``images`` and a user
+    turn of an image part then the text (the format TRL's vision-language SFT takes)."""
     default_tools = json.dumps(action_tool_definitions(), ensure_ascii=False)
     for s in steps:
         tools = s.get("tools")
         if tools is None and tools_for is not None:
             tools = tools_for(s)
+        user: Any = format_step(s["request"], s["observation"]["text"], s["history"])
+        extra = {}
+        if images is not None and s["observation"].get("screenshot") in images:  # the screen, as TRL's VLM format
+            user = [{"type": "image"}, {"type": "text", "text": user}]
+            extra = {"images": [images[s["observation"]["screenshot"]]]}
         yield {
+            **extra,
             "messages": [
                 {"role": "system", "content": system_prompt},
-                {"role": "user", "content": format_step(s["request"], s["observation"]["text"], s["history"])},
+                {"role": "user", "content": user},
                 {"role": "assistant", "content": "",
                  "tool_calls": [action_to_tool_call(s["gold"]["action"], f"call_{s['step']}")]},
             ],
@@ -88,8 +101,11 @@ def export_sft(source: str | os.PathLike, out: str | os.PathLike, *, include_all
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
+    from lambench.replay.screens import copy_screenshots
+
+    images = copy_screenshots(steps, out.parent)  # screens/ next to the export
     with open_text(tmp, "w", gz=out.suffix == ".gz") as fh:
-        for rec in sft_records(steps, tools_for=_tools_for):
+        for rec in sft_records(steps, tools_for=_tools_for, images=images):
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
             n += 1
     os.replace(tmp, out)

@@ -63,7 +63,8 @@ class Group:
 
 
 def agent_label(ep: Mapping[str, Any]) -> str:
-    return str(ep.get("agent")) + (" +guard" if ep.get("guard") else "")
+    mode = ep.get("observation") or "text"
+    return str(ep.get("agent")) + (" +guard" if ep.get("guard") else "") + ("" if mode == "text" else f" [{mode}]")
 
 
 def build_entries(runs: Sequence[Run]) -> list[Entry]:

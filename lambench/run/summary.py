@@ -73,6 +73,8 @@ def live_summary(run_dir: Path, cfg: dict[str, Any], episodes: list[dict[str, An
     return {
         **_common(run_dir, cfg, episodes),
         "guard": bool(cfg.get("guard", any(e.get("guard") for e in episodes))),
+        "observation": str(cfg.get("observation") or next((e["observation"] for e in episodes if e.get("observation")),
+                                                          "text")),
         "tasks_in_suite": _suite_size(cfg.get("suite", suites[0] if len(suites) == 1 else None)),
         **_stamped(),
         "metrics": compute_metrics([e for e in episodes if e.get("variant", "clean") == "clean"] or episodes),
