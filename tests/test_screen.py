@@ -419,3 +419,14 @@ def test_a_point_is_scored_as_the_control_whose_box_holds_it():
     controls[1]["box"] = [100, 100, 200, 200]  # no longer over the button: a point on it is the button
     pred = {"type": "click", "x": 59, "y": 35}
     assert score_step(pred, resolve_object(pred, controls), "continue", golds, "continue")["success"] is True
+
+
+def test_a_text_only_model_sent_a_screenshot_is_one_clear_error_not_retries():
+    from tests.fake_servers import OpenAIServer, error
+
+    with OpenAIServer() as oai:
+        oai.script(*[error(500, "image input is not supported - hint: you may need to provide the mmproj")] * 5)
+        rec = run_episode(LamEnv(TASK).task, "openai:text-only", seed=0, trial=0, observation="screenshot",
+                          agent_options={"base_url": oai.url, "api_key": "sk-test", "max_retries": 3})
+        assert len(oai.bodies) == 1  # not retried: it cannot get better
+    assert "does not take images" in rec["error"] and "--observation text" in rec["error"]

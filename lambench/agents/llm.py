@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,6 +212,7 @@ class ChatAgent(BaseAgent):
         self.last_status: str | None = None
         self.tools: list[dict[str, Any]] = []
         self.request = ""
+        self.sent_image = False
         if (self.provider, self._endpoint(), model) in _NO_TOOLS and protocol == "auto":
             self.protocol = "json"  # this process already learnt that the server rejects tools
 
@@ -251,6 +253,9 @@ class ChatAgent(BaseAgent):
     def _status_error(self, status: int, text: str, exc: Any, errors: SdkErrors,
                       tools: list[dict[str, Any]] | None) -> Exception:
         """The error to raise for an HTTP error status the SDK reported."""
+        if self.sent_image and status in (400, 415, 422, 500, 501) and _IMAGE_ERRORS.search(text):
+            return InfraError(f"{self._endpoint()} does not take images for model {self.model!r} ({status}: "
+                              f"{text}); run it with --observation text, or give a vision-language model")
         if status >= 500 or status == 408:  # Anthropic's 529 (overloaded) among them
             return TransientError(f"{status} server error: {text}", retry_after=retry_after_from(exc.response.headers))
         if status in (400, 413, 422) and CONTEXT_OVERFLOW.search(text):
@@ -346,6 +351,7 @@ class ChatAgent(BaseAgent):
                 msgs.append({"role": "assistant", "content": json.dumps(ex["gold"]["action"])})
         user = self._user(observation.text, list(observation.history))
         image = getattr(observation, "image", None)
+        self.sent_image = image is not None
         if image is None:
             msgs.append({"role": "user", "content": user})
         else:
@@ -444,6 +450,8 @@ class ChatAgent(BaseAgent):
 
 _FEW_SHOT: list[dict[str, Any]] | None = None
 _NO_TOOLS: set[tuple[str, str, str]] = set()
+_IMAGE_ERRORS = re.compile(r"image|vision|multi-?modal|mmproj", re.IGNORECASE)
+"""What a server that cannot read images says when it is sent one (llama.cpp: "image input is not supported")."""
 """(provider, endpoint, model) that rejected the tools parameter in this process."""
 
 
