@@ -364,3 +364,41 @@ def test_templates_without_a_system_role_get_it_folded_in(tiny_model, tmp_path):
     assert agent._tools_in_template is False and agent._json_mode()  # tools described in the prompt instead
     prompt = agent.tokenizer.decode(agent._prompt_ids(agent.messages(Observation(text="x")), None)[0])
     assert prompt.startswith("<|user|>") and "Reply with exactly one JSON object" in prompt
+
+
+# ---------------------------------------------------------------------------- a vision-language model
+
+
+@pytest.fixture(scope="module")
+def tiny_vlm(tmp_path_factory):
+    pytest.importorskip("torch", reason="pip install 'lambench[hf]'")
+    pytest.importorskip("transformers", reason="pip install 'lambench[hf]'")
+    from tests.tiny_model import build_tiny_vlm
+
+    return build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm") / "model")
+
+
+def test_hf_vision_language_model_gets_the_screenshot_through_its_processor(tiny_vlm, tiny_model):
+    from lambench.agents.base import Observation
+    from lambench.env import LamEnv
+
+    task = get_task("mail-send-report@0")
+    opts = {"max_tokens": 8, "device": "cpu"}
+    both = run_episode(task, f"hf:{tiny_vlm}", seed=0, trial=0, agent_options=opts, observation="both")
+    _check_garbage_episode(both)  # a random model: every answer invalid, recorded, nothing crashes
+    again = run_episode(task, f"hf:{tiny_vlm}", seed=0, trial=0, agent_options=opts, observation="both")
+    assert [s["raw"] for s in again["steps"]] == [s["raw"] for s in both["steps"]]  # greedy: deterministic
+
+    env = LamEnv(task, observation="both")
+    obs, info = env.reset(seed=0)
+    agent = make_agent(f"hf:{tiny_vlm}", options=opts)
+    agent.reset(task.view().model_copy(update={"tools": env.tools()}))
+    seen = Observation(text=obs["text"], controls=info["controls"], image=obs["image"])
+    assert agent.messages(seen)[-1]["content"][0]["type"] == "image"  # the image part first
+    agent.act(seen)
+    with_image = agent.last_usage["tokens_in"]
+    agent.act(Observation(text=obs["text"], controls=info["controls"]))
+    assert with_image - agent.last_usage["tokens_in"] == 4  # the image tokens the processor put in: 2x2 patches
+
+    blind = run_episode(task, f"hf:{tiny_model}", seed=0, trial=0, agent_options=opts, observation="screenshot")
+    assert "text-only checkpoint" in blind["error"] and "--observation text" in blind["error"]

@@ -1,4 +1,6 @@
-"""``hf:PATH`` — a local ``transformers`` causal LM (a checkpoint directory, or a ``.gguf`` file).
+"""``hf:PATH`` — a local ``transformers`` causal LM (a checkpoint directory, or a ``.gguf`` file), or a
+vision-language model (a checkpoint directory with a processor: ``AutoProcessor`` + ``AutoModelForImageTextToText``),
+which in the image observation modes gets the screenshot through its processor.
 
 The prompt goes through the tokenizer's chat template with ``tools=`` (the environment's tool
 definitions) when the template supports tools, otherwise the JSON-in-text protocol; the output is
@@ -22,12 +24,16 @@ from lambench.agents.llm import ChatAgent, Completion, ContextOverflow
 
 __all__ = ["HFAgent"]
 
-_MODELS: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_MODELS: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
 _LOCK = threading.Lock()
 
 
-def _load(path: Path, device: str, dtype: str) -> tuple[Any, Any]:
-    """Model and tokenizer, loaded once per process."""
+def _is_vlm(path: Path) -> bool:
+    return path.is_dir() and any((path / f).exists() for f in ("preprocessor_config.json", "processor_config.json"))
+
+
+def _load(path: Path, device: str, dtype: str) -> tuple[Any, Any, Any]:
+    """Model, tokenizer and (vision-language checkpoints) processor, loaded once per process."""
     key = (str(path), device, dtype)
     with _LOCK:
         if key in _MODELS:
@@ -49,17 +55,28 @@ def _load(path: Path, device: str, dtype: str) -> tuple[Any, Any]:
                        "bfloat16": torch.bfloat16}.get(dtype)
         if torch_dtype is None:
             raise ValueError(f"dtype must be auto, float32, float16 or bfloat16, not {dtype!r}")
+        processor = None
         try:
-            tok = AutoTokenizer.from_pretrained(where, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(where, dtype=torch_dtype, **kwargs)
+            if _is_vlm(path):
+                from transformers import AutoModelForImageTextToText, AutoProcessor
+
+                processor = AutoProcessor.from_pretrained(where, **kwargs)
+                tok = processor.tokenizer
+                if not getattr(tok, "chat_template", None) and getattr(processor, "chat_template", None):
+                    tok.chat_template = processor.chat_template
+                model = AutoModelForImageTextToText.from_pretrained(where, dtype=torch_dtype, **kwargs)
+            else:
+                tok = AutoTokenizer.from_pretrained(where, **kwargs)
+                model = AutoModelForCausalLM.from_pretrained(where, dtype=torch_dtype, **kwargs)
         except ImportError as exc:  # e.g. gguf missing
             raise ImportError(f"hf:{path}: {exc} (pip install 'lambench[hf]' gguf accelerate)") from None
         except (OSError, ValueError) as exc:
-            raise ValueError(f"hf:{path}: cannot load a causal LM from it ({exc})") from None
+            what = "a vision-language model" if processor is not None or _is_vlm(path) else "a causal LM"
+            raise ValueError(f"hf:{path}: cannot load {what} from it ({exc})") from None
         model.to(device)
         model.eval()
-        _MODELS[key] = (model, tok)
-        return model, tok
+        _MODELS[key] = (model, tok, processor)
+        return model, tok, processor
 
 
 class HFAgent(ChatAgent):
@@ -79,7 +96,8 @@ class HFAgent(ChatAgent):
         if device in (None, "auto"):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
-        self.hf_model, self.tokenizer = _load(path, device, dtype)
+        self.hf_model, self.tokenizer, self.processor = _load(path, device, dtype)
+        self._images: list[Any] = []
         if self.tokenizer.pad_token_id is None and self.tokenizer.eos_token_id is not None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.context_tokens = int(context_tokens)
@@ -148,14 +166,34 @@ class HFAgent(ChatAgent):
         return {"endpoint": "local", "dtype": self.dtype, "device": self.device}
 
     def _image_part(self, image: Any) -> dict[str, Any]:
-        raise ValueError("the hf: adapter sends text only (vision-language checkpoints through their processors "
-                         "are not supported yet); run it with --observation text, or serve the model behind an "
-                         "OpenAI-compatible endpoint (vLLM, llama.cpp) and use openai:MODEL")
+        if self.processor is None:
+            raise ValueError(f"hf:{self.model} is a text-only checkpoint (no image processor): run it with "
+                             "--observation text, or give a vision-language checkpoint (with its processor files)")
+        import hashlib
+
+        self._images = [image]  # the processor takes the pixels; the message names them by content (cache key)
+        return {"type": "image", "sha256": hashlib.sha256(image.tobytes()).hexdigest()[:32]}
+
+    def messages(self, observation: Any) -> list[dict[str, Any]]:
+        self._images = []
+        msgs = super().messages(observation)
+        for m in msgs:  # the image first, then the text: the order vision-language chat templates expect
+            if isinstance(m["content"], list):
+                m["content"] = sorted(m["content"], key=lambda part: part["type"] != "image")
+        return msgs
 
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
         import torch
 
-        ids = self._prompt_ids(messages, tools).to(self.device)
+        extra: dict[str, Any] = {}
+        if self._images:  # a vision-language model: its processor puts the image's tokens in
+            text = self.processor.apply_chat_template(messages, tools=tools or None, add_generation_prompt=True,
+                                                      tokenize=False)
+            inputs = self.processor(images=self._images, text=text, return_tensors="pt")
+            ids = inputs.pop("input_ids").to(self.device)
+            extra = {k: v.to(self.device) for k, v in inputs.items() if k != "attention_mask"}
+        else:
+            ids = self._prompt_ids(messages, tools).to(self.device)
         limit = getattr(self.hf_model.config, "max_position_embeddings", None)
         if isinstance(limit, int) and ids.shape[1] + self.params["max_tokens"] > limit:
             raise ContextOverflow(f"{ids.shape[1]} prompt tokens + {self.params['max_tokens']} new > {limit}")
@@ -169,7 +207,7 @@ class HFAgent(ChatAgent):
         else:
             gen["do_sample"] = False
         with torch.no_grad():
-            out = self.hf_model.generate(ids, attention_mask=torch.ones_like(ids), **gen)
+            out = self.hf_model.generate(ids, attention_mask=torch.ones_like(ids), **extra, **gen)
         new = out[0, ids.shape[1]:]
         text = self.tokenizer.decode(new, skip_special_tokens=False)
         return Completion(text=text, tokens_in=int(ids.shape[1]), tokens_out=int(new.shape[0]))
