@@ -430,3 +430,18 @@ def test_a_text_only_model_sent_a_screenshot_is_one_clear_error_not_retries():
                           agent_options={"base_url": oai.url, "api_key": "sk-test", "max_retries": 3})
         assert len(oai.bodies) == 1  # not retried: it cannot get better
     assert "does not take images" in rec["error"] and "--observation text" in rec["error"]
+
+
+def test_the_viewer_shows_the_screens_of_an_image_mode_run(tmp_path):
+    from lambench.view import build_view
+
+    ids = [t.id for t in MOCKOS if t.suite == "mockos-core"][:2]
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=ids, observation="som"), run_dir=tmp_path / "run")
+    page = build_view([tmp_path / "run"], tmp_path / "site")
+    site = page.parent
+    copied = sorted(p.name for p in (site / "screens").iterdir())
+    assert copied == sorted(p.name for p in (tmp_path / "run" / "screens").iterdir())
+    data = "".join(p.read_text() for p in (site / "data").glob("c*.js"))
+    assert data.count('"screenshot_url":"screens/') > len(ids) and '"screenshot":' not in data
+    with Image.open(site / "screens" / copied[0]) as im:
+        assert im.size == (1024, 768)

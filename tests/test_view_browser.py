@@ -246,3 +246,22 @@ def test_a_missing_detail_file_is_a_message_not_a_blank_page(browser, runs, tmp_
         p.page.click(".vrow.ep")
         p.page.wait_for_selector("p.error")
         assert "cannot load data/c" in p.page.inner_text("p.error")
+
+
+def test_the_screens_of_an_image_mode_run_show_from_the_site(browser, tmp_path):
+    """A run with --observation som: each step's screenshot is a file copied into the site, loaded from it."""
+    from lambench.run import RunConfig, run
+
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=["files-clean-downloads-txt@0"], observation="som"),
+        run_dir=tmp_path / "run")
+    root = build_view([tmp_path / "run"], tmp_path / "site").parent.resolve().as_uri() + "/"
+    with opened(browser) as p:
+        p.page.goto(root + "index.html")
+        p.page.wait_for_selector(".vrow.ep")
+        p.page.click(".vrow.ep")
+        p.page.wait_for_selector("article.episode .step")
+        shots = p.page.locator("img.shot")
+        assert shots.count() == p.page.locator("article.episode .step").count() > 1
+        p.page.wait_for_function("[...document.querySelectorAll('img.shot')].every(i => i.complete)")
+        assert shots.first.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [1024, 768]
+        assert p.problems == [] and p.outside(root) == []

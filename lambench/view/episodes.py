@@ -166,7 +166,9 @@ def observation_detail(obs: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {k: v for k, v in obs.items() if k != "controls" and v not in (None, "", [], {})}
     for key in _SCREENSHOT_KEYS:
         shot = out.pop(key, None)
-        if isinstance(shot, str) and shot:
+        if isinstance(shot, str) and shot.startswith("screens/") and shot.endswith(".png"):
+            out["screenshot_path"] = shot  # a file of the run directory (image observation modes): the site copies it
+        elif isinstance(shot, str) and shot:
             out["screenshot"] = shot.split(",", 1)[1] if shot.startswith("data:") else shot
     return out
 

@@ -41,7 +41,7 @@ ASSETS = ("viewer.css", "viewer.js")
 CHUNK_BYTES = 256 * 1024
 """A detail file holds episodes (of one run) until it reaches about this size: opening one episode loads one file."""
 
-_OWNED = ("index.html", MANIFEST, "assets", "data")
+_OWNED = ("index.html", MANIFEST, "assets", "data", "screens")
 """What a site consists of (replaced when ``--out`` already holds a site)."""
 
 
@@ -126,10 +126,30 @@ def _write_chunks(runs: list[ViewRun], data: Path, pairs: dict[tuple[str, int], 
     strings, rows, chunks = Strings(), [], _Chunks(data)
     for run in runs:
         for i, ep in enumerate(run.episodes):
-            chunk = chunks.add(episode_id(run.id, ep), episode_detail(run, ep))
+            detail = episode_detail(run, ep)
+            for obs in detail["observations"]:
+                if "screenshot_path" in obs:
+                    url = _copy_screen(run.path, obs.pop("screenshot_path"), data.parent)
+                    if url is not None:
+                        obs["screenshot_url"] = url
+            chunk = chunks.add(episode_id(run.id, ep), detail)
             rows.append(index_row(run, ep, strings=strings, chunk=chunk, pair=pairs.get((run.id, i), -1)))
         chunks.flush()
     return rows, strings, chunks.n
+
+
+def _copy_screen(run_dir: Path, rel: str, out: Path) -> str | None:
+    """Copy a screenshot of the run directory (``screens/<hash>.png``) into the site; its URL there, None when the
+    file is not in the run directory (the step is then shown without it)."""
+    base = run_dir.resolve()
+    src = (base / rel).resolve()
+    if not src.is_relative_to(base) or not src.is_file():
+        return None
+    target = out / "screens" / src.name  # content-addressed: the same name is the same picture
+    if not target.exists():
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(src, target)
+    return f"screens/{src.name}"
 
 
 def _json(value: Any) -> str:

@@ -252,9 +252,11 @@
     var kids = [];
     if (obs.screenshot) kids.push(el("img", {"class": "shot", alt: "screenshot the agent saw",
                                              src: "data:image/png;base64," + obs.screenshot}));
+    if (obs.screenshot_url) kids.push(el("img", {"class": "shot", alt: "screenshot the agent saw",
+                                                 src: obs.screenshot_url}));
     kids.push(pre(obs.text === undefined ? "" : show(obs.text), "obs"));
     var extra = {};
-    Object.keys(obs).forEach(function (k) { if (k !== "text" && k !== "screenshot") extra[k] = obs[k]; });
+    Object.keys(obs).forEach(function (k) { if (k !== "text" && k !== "screenshot" && k !== "screenshot_url") extra[k] = obs[k]; });
     if (Object.keys(extra).length) kids.push(el("details", {}, [el("summary", {text: "other fields"}), pre(show(extra))]));
     return el("div", {"class": "observation"}, kids);
   }
