@@ -202,3 +202,40 @@ class PointerOracle(_OracleWrapper):
             return {"type": "click", **point}
         self.pending = {"type": "type", "text": action["text"]}
         return {"type": "click", **point}
+
+
+class RandomPointer:
+    """Hostile pointing: random points anywhere (also off the screen), double clicks, drags, scrolls at points,
+    typing with and without a focused field, garbage coordinate text, and claims of success."""
+
+    def __init__(self, seed=0):
+        self.seed = seed
+
+    def reset(self, task):
+        self.rng = random.Random(f"{self.seed}:{task.id}")
+
+    def act(self, obs):
+        rng = self.rng
+        point = lambda: {"x": rng.randint(-40, 1100), "y": rng.randint(-40, 800)}  # noqa: E731
+        roll = rng.random()
+        if roll < 0.04:
+            return {"type": "finish", "status": "success"}
+        if roll < 0.35:
+            return {"type": "click", **point()}
+        if roll < 0.45:
+            return {"type": "double_click", **point()}
+        if roll < 0.55:
+            p = point()
+            return {"type": "drag", **p, "to_x": rng.randint(0, 1023), "to_y": rng.randint(0, 767)}
+        if roll < 0.62:
+            return {"type": "scroll", **point(), "direction": rng.choice(["up", "down"])}
+        if roll < 0.75:
+            return {"type": "type", "text": rng.choice(["", "x" * 5000, "Bob", "'; DROP TABLE", "\u202e\u0000é"])}
+        if roll < 0.85:
+            return rng.choice(["click(1e9, 3)", "click(12, )", '{"x": "a", "y": 2}', "double_click(-5, -5)",
+                               '{"type": "click", "x": 1, "y": 2, "target": "3"}', "scroll(1, 2, 'sideways')"])
+        c = rng.choice(obs.controls) if obs.controls else None
+        if c is not None and c.get("box"):
+            x0, y0, x1, y1 = c["box"]
+            return {"type": "click", "x": rng.randint(x0, x1 - 1), "y": rng.randint(y0, y1 - 1)}
+        return {"type": "wait"}

@@ -445,3 +445,25 @@ def test_the_viewer_shows_the_screens_of_an_image_mode_run(tmp_path):
     assert data.count('"screenshot_url":"screens/') > len(ids) and '"screenshot":' not in data
     with Image.open(site / "screens" / copied[0]) as im:
         assert im.size == (1024, 768)
+
+
+@pytest.mark.slow  # ~9 s: every mock-OS task
+def test_random_pointing_never_crashes_the_desktop_and_is_scored_like_any_agent():
+    """Points off the screen, garbage coordinates, drags and typing anywhere over every mock-OS task: no episode
+    errors (all the agent's doing is its outcome), nothing is verified done, and claims of success are false."""
+    errors, successes, claims, false, invalid = [], 0, 0, 0, 0
+    for task in MOCKOS:
+        rec = run_episode(task, "tests.agents_for_tests:RandomPointer", seed=0, trial=0, observation="both")
+        if rec["error"]:
+            errors.append((task.id, rec["error"]))
+        successes += rec["success"] and not task.infeasible
+        claims += rec["claim"] == "success"
+        false += rec["false_success"]
+        invalid += rec["n_invalid"]
+        for step in rec["steps"]:
+            if step["action"] and step["action"]["type"] in ("click", "double_click") and "x" in step["action"]:
+                x, y = step["action"]["x"], step["action"]["y"]
+                off = not (0 <= x < 1024 and 0 <= y < 768)
+                assert off == ("outside the screen" in (step["error"] or "")), step
+    assert not errors, errors[:3]
+    assert successes <= 0.02 * len(MOCKOS) and claims > 0 and false == claims and invalid > 0
