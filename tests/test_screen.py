@@ -421,11 +421,15 @@ def test_a_point_is_scored_as_the_control_whose_box_holds_it():
     assert score_step(pred, resolve_object(pred, controls), "continue", golds, "continue")["success"] is True
 
 
-def test_a_text_only_model_sent_a_screenshot_is_one_clear_error_not_retries():
+@pytest.mark.parametrize("message", [
+    "image input is not supported - hint: you may need to provide the mmproj",  # llama.cpp's llama-server
+    'can only concatenate str (not "list") to str',  # llama-cpp-python's server with a text-only GGUF (seen here)
+])
+def test_a_text_only_model_sent_a_screenshot_is_one_clear_error_not_retries(message):
     from tests.fake_servers import OpenAIServer, error
 
     with OpenAIServer() as oai:
-        oai.script(*[error(500, "image input is not supported - hint: you may need to provide the mmproj")] * 5)
+        oai.script(*[error(500, message)] * 5)
         rec = run_episode(LamEnv(TASK).task, "openai:text-only", seed=0, trial=0, observation="screenshot",
                           agent_options={"base_url": oai.url, "api_key": "sk-test", "max_retries": 3})
         assert len(oai.bodies) == 1  # not retried: it cannot get better

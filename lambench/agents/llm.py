@@ -450,8 +450,11 @@ class ChatAgent(BaseAgent):
 
 _FEW_SHOT: list[dict[str, Any]] | None = None
 _NO_TOOLS: set[tuple[str, str, str]] = set()
-_IMAGE_ERRORS = re.compile(r"image|vision|multi-?modal|mmproj", re.IGNORECASE)
-"""What a server that cannot read images says when it is sent one (llama.cpp: "image input is not supported")."""
+_IMAGE_ERRORS = re.compile(r"image|vision|multi-?modal|mmproj|\blist\b|content must be a string|expected (a )?string",
+                           re.IGNORECASE)
+"""What a server that cannot read images says when it is sent one: llama.cpp's server "image input is not
+supported"; llama-cpp-python's with a text-only model a 500 'can only concatenate str (not "list") to str' (the
+content parts it cannot join)."""
 """(provider, endpoint, model) that rejected the tools parameter in this process."""
 
 
