@@ -160,6 +160,7 @@ class Scroll(_Pointed):
     """Scroll a list (by label, or the one under a point; the focused window when neither is given)."""
 
     type: Literal["scroll"] = "scroll"
+    target: str | None = Field(default=None, max_length=200)  # (an empty target was always taken)
     direction: Literal["up", "down"] = "down"
     _needs_aim = False
     _keep_none_target = True
@@ -334,8 +335,8 @@ def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
         loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int) and p not in ACTION_TYPES)
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
+        # a field's message as it always read; the whole action's (which field to give) without pydantic's prefix
+        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"].removeprefix("Value error, "))
     return "; ".join(parts)
 
 
@@ -424,6 +425,8 @@ def action_tool_definitions(types: tuple[str, ...] | None = None, *, points: boo
 
     ``points``: the GUI actions also take a point of the screenshot (``x``, ``y``) instead of a label, as where an
     observation shows a screen; without it (the text observation) they take labels only, as they always did."""
+    if types is None and not points:  # every action a text observation can use: not the pointer-only ones
+        types = tuple(t for t in ACTION_TYPES if t not in ("double_click", "drag"))
     return json.loads(_tool_definitions_json(tuple(types) if types is not None else None, points))
 
 

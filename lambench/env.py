@@ -16,7 +16,8 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from lambench.action import ACTION_TYPES, AskUser, Finish, action_tool_definitions, parse_action
+from lambench.action import (ACTION_TYPES, AskUser, DoubleClick, Drag, Finish, ParseResult, TypeText,
+                             action_tool_definitions, parse_action)
 from lambench.perturb import Variant, paraphrase
 from lambench.predicate import PredicateContext
 from lambench.safety import SafetyMonitor
@@ -35,6 +36,18 @@ on it (set-of-marks).  The image modes need a sandbox that renders a screen."""
 _MAX_DATA_CHARS = 4000
 MAX_CHANGES = 1000
 """Entries of ``state_changes`` an episode record keeps at the most."""
+
+
+def _needs_screen(action: Any) -> str:
+    """What of an action only makes sense with a screenshot ("" when nothing): a text run keeps its label actions
+    only, as before points existed (a blind click at coordinates stays an invalid action there)."""
+    if isinstance(action, (DoubleClick, Drag)):
+        return "(a pointer action)"
+    if getattr(action, "point", None) is not None:
+        return "at a point (x, y)"
+    if isinstance(action, TypeText) and action.target is None:
+        return "without a target (into the focused field)"
+    return ""
 
 
 class TextSpace(spaces.Text):
@@ -130,6 +143,9 @@ class LamEnv(gym.Env):
         index = self._steps
         self._steps += 1
         parsed = parse_action(action)
+        if parsed.valid and self.observation_mode == "text" and _needs_screen(parsed.action):
+            parsed = ParseResult(None, f"{parsed.action.type} {_needs_screen(parsed.action)} needs a screenshot, and "
+                                       "this run's observation is text: address a control by its label instead")
         safety_events: list[dict[str, Any]] = []
         terminated = False
         action_dict = None

@@ -95,10 +95,13 @@ def test_non_text_outputs():
 def test_tool_definitions_cover_every_action_type():
     tools = action_tool_definitions()
     names = [t["function"]["name"] for t in tools]
-    assert names == list(ACTION_TYPES)
+    assert names == [t for t in ACTION_TYPES if t not in ("double_click", "drag")]  # (pointer-only: with a screen)
     click = tools[0]["function"]
     assert click["parameters"]["required"] == ["target"]
-    assert "type" not in click["parameters"]["properties"]
+    assert "type" not in click["parameters"]["properties"] and "x" not in click["parameters"]["properties"]
+    pointed = {t["function"]["name"]: t["function"] for t in action_tool_definitions(points=True)}
+    assert list(pointed) == list(ACTION_TYPES)
+    assert pointed["click"]["parameters"]["required"] == [] and "x" in pointed["click"]["parameters"]["properties"]
 
 
 @settings(max_examples=400, deadline=None)

@@ -283,6 +283,7 @@ def test_openai_gets_the_screenshot_as_an_image_part_and_normalized_points_are_s
     assert size == (1024, 768) and pixels.std() > 10  # a drawn screen, not a blank
     tools = {t["function"]["name"]: t["function"] for t in first["tools"]}
     assert {"double_click", "drag"} <= set(tools) and "x" in tools["click"]["parameters"]["properties"]
+    assert "shows you the screen as a screenshot" in first["messages"][0]["content"]
 
 
 def test_anthropic_gets_an_image_block_and_a_text_run_sends_none():
@@ -304,7 +305,8 @@ def test_anthropic_gets_an_image_block_and_a_text_run_sends_none():
     image = next(b for b in blocks if b["type"] == "image")
     assert image["source"]["type"] == "base64" and image["source"]["media_type"] == "image/png"
     assert _png_of(image["source"]["data"])[0] == (1024, 768)
-    assert isinstance(bodies[-1]["messages"][-1]["content"], str)  # text mode: no image
+    assert isinstance(bodies[-1]["messages"][-1]["content"], str)  # text mode: no image, no screen note
+    assert "screenshot" not in bodies[-1]["system"] and "shows you the screen" in bodies[0]["system"]
     text_tools = {t["name"]: t for t in bodies[-1]["tools"]}
     assert "double_click" not in text_tools and "x" not in text_tools["click"]["input_schema"]["properties"]
 
@@ -395,6 +397,9 @@ def test_a_recorded_screenshot_run_replays_from_its_images_and_exports_them_for_
     assert n == len(ds.steps) and all(len(r["images"]) == 1 and (out.parent / r["images"][0]).is_file()
                                       for r in rows)
     assert rows[0]["messages"][1]["content"][0] == {"type": "image"}
+    tools = {t["function"]["name"]: t["function"] for t in json.loads(rows[0]["tools"])}
+    assert {"double_click", "drag"} <= set(tools) and "x" in tools["click"]["parameters"]["properties"]
+    assert all(s["meta"]["observation"] == "both" for s in ds.steps)
 
     lines[0]["observation"]["screenshot"] = "../../../etc/passwd"
     lines[1]["observation"]["screenshot"] = "screens/nothere.png"
@@ -436,6 +441,17 @@ def test_a_text_only_model_sent_a_screenshot_is_one_clear_error_not_retries(mess
     assert "does not take images" in rec["error"] and "--observation text" in rec["error"]
 
 
+def test_other_server_errors_after_a_screenshot_keep_their_own_handling():
+    from tests.fake_servers import OpenAIServer, error
+
+    with OpenAIServer() as oai:  # an unrelated 500 is retried (then an error of its own), not a "no images" error
+        oai.script(error(500, "list index out of range"),
+                   OpenAIServer.tool_call("finish", {"status": "failure", "message": "stop"}))
+        rec = run_episode(LamEnv(TASK).task, "openai:vision", seed=0, trial=0, observation="screenshot",
+                          agent_options={"base_url": oai.url, "api_key": "sk-test", "max_retries": 2})
+    assert rec["error"] is None and rec["claim"] == "failure"
+
+
 def test_the_viewer_shows_the_screens_of_an_image_mode_run(tmp_path):
     from lambench.view import build_view
 
@@ -471,3 +487,79 @@ def test_random_pointing_never_crashes_the_desktop_and_is_scored_like_any_agent(
                 assert off == ("outside the screen" in (step["error"] or "")), step
     assert not errors, errors[:3]
     assert successes <= 0.02 * len(MOCKOS) and claims > 0 and false == claims and invalid > 0
+
+
+def test_a_double_click_never_answers_the_confirmation_dialog_its_first_click_opened():
+    """Labels are positions in the tree: once the first click opens "Remove the account?", the same label may be
+    the dialog's OK button (it was, under layout-shuffle, on seeds 22 and 31).  The second click does nothing then."""
+    tried = 0
+    for seed in range(40):
+        env = LamEnv("files-clean-downloads-txt@0", variant="layout-shuffle", observation="both")
+        env.reset(seed=seed)
+        *_, info = env.step({"type": "open_app", "app": "Settings"})
+        guest = next(c for c in info["controls"] if c["role"] == "listitem" and c["name"] == "guest")
+        *_, info = env.step({"type": "click", "target": guest["label"]})
+        remove = next(c for c in info["controls"] if c["name"] == "Remove user")
+        for how in ({"target": remove["label"]}, {"x": remove["box"][0] + 3, "y": remove["box"][1] + 3}):
+            probe = LamEnv("files-clean-downloads-txt@0", variant="layout-shuffle", observation="both")
+            probe.reset(seed=seed)
+            probe.step({"type": "open_app", "app": "Settings"})
+            probe.step({"type": "click", "target": guest["label"]})
+            *_, res = probe.step({"type": "double_click", **how})
+            tried += 1
+            assert res["ok"] and "removed" not in res["result"], (seed, how, res["result"])
+            assert "a dialog opened" in res["result"] and any(c["role"] == "dialog" for c in res["controls"])
+            assert "guest" in json.dumps(probe.sandbox.state())
+    assert tried == 80
+
+
+def test_recording_takes_no_file_from_outside_the_run_and_names_copies_by_content(tmp_path):
+    """observations.jsonl is written by the run, but a run directory can come from anywhere: a screenshot path that
+    leaves it (or is not a PNG) makes the episode skipped, never copied into the dataset."""
+    from lambench.replay.dataset import load_dataset, write_dataset
+    from lambench.replay.recorder import record_run
+
+    ids = [t.id for t in MOCKOS if t.suite == "mockos-core" and not t.infeasible][:3]
+    run(RunConfig(suite="mockos-core", agent="oracle", task_ids=ids, observation="both"), run_dir=tmp_path / "run")
+    (tmp_path / "secret.png").write_bytes((tmp_path / "run" / "screens").iterdir().__next__().read_bytes())
+    (tmp_path / "run" / "screens" / "fake.png").write_text("not an image")
+    path = tmp_path / "run" / "observations.jsonl"
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    lines[0]["observations"][0]["screenshot"] = "../secret.png"
+    lines[1]["observations"][0]["screenshot"] = "screens/fake.png"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    records, report = record_run(tmp_path / "run")
+    assert report.episodes == 1 and sum(report.skipped.values()) == 2
+    assert any("outside the run directory" in why for why in report.skipped)
+    write_dataset(records, tmp_path / "ds" / "d.jsonl")
+    names = {p.name for p in (tmp_path / "ds" / "screens").iterdir()}
+    import hashlib
+
+    assert all(n == hashlib.sha256((tmp_path / "ds" / "screens" / n).read_bytes()).hexdigest()[:24] + ".png"
+               for n in names)
+    assert len(load_dataset(tmp_path / "ds" / "d.jsonl").steps) == len(records)
+    (tmp_path / "ds" / "screens" / sorted(names)[0]).write_text("GIF89a not a png")
+    from lambench.replay.dataset import DatasetError
+
+    with pytest.raises(DatasetError, match="is not a readable PNG"):
+        load_dataset(tmp_path / "ds" / "d.jsonl")
+
+
+@pytest.mark.parametrize("action,why", [
+    ({"type": "click", "x": 30, "y": 748}, "at a point (x, y)"),
+    ("click(30, 748)", "at a point (x, y)"),
+    ({"type": "double_click", "target": "1"}, "(a pointer action)"),
+    ({"type": "drag", "x": 1, "y": 2, "to_x": 3, "to_y": 4}, "(a pointer action)"),
+    ({"type": "scroll", "x": 500, "y": 300}, "at a point (x, y)"),
+    ({"type": "type", "text": "hi"}, "without a target"),
+])
+def test_a_text_run_keeps_label_actions_only_and_counts_point_actions_invalid(action, why):
+    """Without a screenshot a point is a blind guess: in a text run it stays the invalid action it was before points
+    existed (same invalid counts), with a message saying what to do."""
+    env = _env("text")
+    before = json.dumps(env.sandbox.state(), sort_keys=True)
+    _, _, _, _, info = env.step(action)
+    assert not info["valid"] and why in info["error"] and "address a control by its label" in info["error"]
+    assert json.dumps(env.sandbox.state(), sort_keys=True) == before and info["focused"] == "desktop"
+    _, _, _, _, info = env.step({"type": "scroll", "target": ""})  # an empty target was always taken
+    assert info["valid"]

@@ -253,13 +253,13 @@ class ChatAgent(BaseAgent):
     def _status_error(self, status: int, text: str, exc: Any, errors: SdkErrors,
                       tools: list[dict[str, Any]] | None) -> Exception:
         """The error to raise for an HTTP error status the SDK reported."""
+        if status in (400, 413, 422) and CONTEXT_OVERFLOW.search(text):  # (also when it names the image's tokens)
+            return ContextOverflow(text)
         if self.sent_image and status in (400, 415, 422, 500, 501) and _IMAGE_ERRORS.search(text):
             return InfraError(f"{self._endpoint()} does not take images for model {self.model!r} ({status}: "
                               f"{text}); run it with --observation text, or give a vision-language model")
         if status >= 500 or status == 408:  # Anthropic's 529 (overloaded) among them
             return TransientError(f"{status} server error: {text}", retry_after=retry_after_from(exc.response.headers))
-        if status in (400, 413, 422) and CONTEXT_OVERFLOW.search(text):
-            return ContextOverflow(text)
         if tools and status in (400, 422, 501) and any(w in text.lower() for w in _TOOL_ERRORS):
             return ToolsUnsupported(text)
         if status in (401, 403):
@@ -298,9 +298,14 @@ class ChatAgent(BaseAgent):
         return "\n".join(lines)
 
     def _system(self) -> str:
+        from lambench.prompts import SCREEN_NOTE
+
+        system = self.system_prompt
+        if any((t.get("function") or t).get("name") == "drag" for t in self.tools):  # points are on offer
+            system += SCREEN_NOTE
         if self._json_mode():
-            return self.system_prompt + json_protocol_note(self.tools).replace("{tools}", self._tools_text())
-        return self.system_prompt
+            return system + json_protocol_note(self.tools).replace("{tools}", self._tools_text())
+        return system
 
     def _user(self, observation_text: str, history: list[dict[str, Any]]) -> str:
         """The user turn within the budget: fewer earlier actions first (the newest is kept), then the
@@ -450,7 +455,8 @@ class ChatAgent(BaseAgent):
 
 _FEW_SHOT: list[dict[str, Any]] | None = None
 _NO_TOOLS: set[tuple[str, str, str]] = set()
-_IMAGE_ERRORS = re.compile(r"image|vision|multi-?modal|mmproj|\blist\b|content must be a string|expected (a )?string",
+_IMAGE_ERRORS = re.compile(r"image input|images? (is |are )?not supported|(does not|doesn't|cannot) (support|accept|take)"
+                           r"( \w+)? images?|vision|multi-?modal|mmproj|not [\"']list[\"']|content must be a string",
                            re.IGNORECASE)
 """What a server that cannot read images says when it is sent one: llama.cpp's server "image input is not
 supported"; llama-cpp-python's with a text-only model a 500 'can only concatenate str (not "list") to str' (the

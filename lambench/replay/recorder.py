@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lambench.replay.dataset import DatasetError
+from lambench.replay.screens import check_png, inside
 from lambench.replay.split import split_of, template_of
 from lambench.run.rundir import ObservationsFormatError, load_episodes, load_observations
 from lambench.sandboxes import registry
@@ -66,6 +67,7 @@ def record_run(run_dir: str | os.PathLike, *, include_all: bool = False, dataset
                            hint="Run it again without --no-observations (a new --out), then record that run.")
     report = RecordReport()
     records: list[dict[str, Any]] = []
+    checked: dict[Path, str | None] = {}  # screenshots already looked at (a screen is shared by many steps)
     for ep in load_episodes(ep_path):
         if ep.get("error") is not None:
             report.skip("infrastructure error")
@@ -85,9 +87,16 @@ def record_run(run_dir: str | os.PathLike, *, include_all: bool = False, dataset
         if seen is None or len(seen) != len(steps):
             report.skip("observations missing")
             continue
-        for obs in seen:  # a screenshot (image observation modes): by its path in the run directory, for now
-            if obs.get("screenshot"):
-                obs["screenshot"] = str((run_dir / obs["screenshot"]).resolve())
+        if any(obs.get("screenshot") for obs in seen):  # image observation modes
+            shots = [inside(run_dir, o["screenshot"]) if isinstance(o.get("screenshot"), str) else None for o in seen]
+            for p in shots:
+                if p is not None and p not in checked:
+                    checked[p] = check_png(p)
+            if any(p is None or checked[p] for p in shots):
+                report.skip("a screenshot is missing, outside the run directory or not a PNG")
+                continue
+            for obs, p in zip(seen, shots):
+                obs["screenshot"] = str(p)  # by its path in the run directory, until the dataset is written
         records.extend(_episode_records(ep, seen, cfg, dataset or str(ep["suite"])))
         report.episodes += 1
         report.steps += len(steps)
@@ -112,6 +121,8 @@ def _episode_records(ep: dict[str, Any], seen: list[dict[str, Any]], cfg: dict[s
                 "sandbox": sandbox, "suite_version": cfg.get("suite_version"),
                 "template": template_of(ep["task_id"]), "split": split_of(ep["task_id"]),
                 "step_ok": bool(step.get("ok")), "outcome": outcome}
+        if ep.get("observation"):  # an image mode (text-mode records stay as they were)
+            meta["observation"] = ep["observation"]
         out.append({
             "dataset": dataset, "trajectory_id": tid, "task_id": ep["task_id"], "suite": ep["suite"],
             "variant": ep.get("variant", "clean"), "request": ep.get("instruction", ""), "step": i, "n_steps": n,

@@ -105,19 +105,25 @@ def _find_task(suite: str, task_id: str, recorded_version: str | None) -> Any:
 
 
 def suite_tools(first: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The tools the actor had: the live task's, as offered in the observation mode it was recorded in (a step with
+    a screenshot: the point forms too)."""
     task = _live_task(first)
-    return None if task is None else _task_tools(task.suite, task.id)
+    if task is None:
+        return None
+    mode = str((first.get("meta") or {}).get("observation") or ("both" if first["observation"].get("screenshot")
+                                                                   else "text"))
+    return _task_tools(task.suite, task.id, mode)
 
 
 @lru_cache(maxsize=4096)
-def _task_tools(suite: str, task_id: str) -> list[dict[str, Any]]:
+def _task_tools(suite: str, task_id: str, observation: str = "text") -> list[dict[str, Any]]:
     from lambench.env import LamEnv
     from lambench.task import get_task
 
-    env = LamEnv(get_task(task_id, suite=suite))
+    env = LamEnv(get_task(task_id, suite=suite), observation=observation)
     try:
         env.reset(seed=0)
-        return env.sandbox.tools()
+        return env.tools()
     finally:
         env.close()
 

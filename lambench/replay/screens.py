@@ -7,10 +7,36 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCREENS", "copy_screenshots", "resolve_screenshots"]
+__all__ = ["MAX_PIXELS", "SCREENS", "check_png", "copy_screenshots", "inside", "resolve_screenshots"]
 
 SCREENS = "screens"
 """Where a dataset's screenshots are, next to the dataset file (content-addressed PNGs)."""
+MAX_PIXELS = 16_000_000
+"""A screenshot larger than this (width x height) is refused: decoding it would take gigabytes."""
+
+
+def inside(base: Path, rel: str) -> Path | None:
+    """``base / rel`` when it is a file inside ``base`` (symbolic links resolved), else None."""
+    base = base.resolve()
+    if Path(rel).is_absolute():
+        return None
+    full = (base / rel).resolve()
+    return full if full.is_relative_to(base) and full.is_file() else None
+
+
+def check_png(path: Path) -> str | None:
+    """Why the file is not a usable screenshot (not a PNG, too large), or None: read from its header only."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            if im.format != "PNG":
+                return f"is a {im.format} image, not a PNG"
+            if im.width * im.height > MAX_PIXELS:
+                return f"is {im.width}x{im.height} pixels, more than the {MAX_PIXELS:,} a screenshot may have"
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        return f"is not a readable PNG ({type(exc).__name__})"
+    return None
 
 
 def resolve_screenshots(path: Path, steps: list[dict[str, Any]], lines: list[int]) -> list[str]:
@@ -23,12 +49,15 @@ def resolve_screenshots(path: Path, steps: list[dict[str, Any]], lines: list[int
         if not shot:
             continue
         full = (base / shot).resolve()
+        why = None
         if not full.is_relative_to(base) or Path(shot).is_absolute():
-            problems.append(f"line {lineno}: observation.screenshot {shot!r} is not under the dataset's directory")
-            rec["observation"]["screenshot"] = None
+            why = "is not under the dataset's directory"
         elif not full.is_file():
-            problems.append(f"line {lineno}: observation.screenshot {shot!r} is missing (copy the dataset's "
-                            f"{SCREENS}/ directory along with it)")
+            why = f"is missing (copy the dataset's {SCREENS}/ directory along with it)"
+        else:
+            why = check_png(full)
+        if why is not None:
+            problems.append(f"line {lineno}: observation.screenshot {shot!r} {why}")
             rec["observation"]["screenshot"] = None
         else:
             rec["observation"]["screenshot"] = str(full)
@@ -38,6 +67,7 @@ def resolve_screenshots(path: Path, steps: list[dict[str, Any]], lines: list[int
 def copy_screenshots(records: list[dict[str, Any]], dest: Path) -> dict[str, str]:
     """Copy the screenshots the records name (absolute paths, as loaded or recorded) into ``dest/screens/``; the
     relative path of each, by its source path."""
+    import hashlib
     import shutil
 
     out: dict[str, str] = {}
@@ -45,7 +75,8 @@ def copy_screenshots(records: list[dict[str, Any]], dest: Path) -> dict[str, str
         shot = (rec.get("observation") or {}).get("screenshot")
         if not shot or shot in out or not Path(shot).is_absolute():
             continue
-        rel = f"{SCREENS}/{Path(shot).name}"
+        digest = hashlib.sha256(Path(shot).read_bytes()).hexdigest()[:24]  # named by content: never two images
+        rel = f"{SCREENS}/{digest}.png"  # under one name, whatever their names were
         target = dest / rel
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)

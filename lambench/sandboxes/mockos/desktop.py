@@ -242,15 +242,11 @@ class MockOS:
         else:
             ctrl = self.resolve(action.target)
         if isinstance(action, (Click, DoubleClick)):
+            dialog_before = self.ui["popup"] is not None
             first = self._click(ctrl)
             if isinstance(action, Click):
                 return first
-            self._controls = self._screen = None  # the second click lands on what the first one left
-            try:
-                again = self._at(action.point) if action.point is not None else self.resolve(action.target)
-            except ToolError:
-                again = None
-            return f"{first}; then {self._click(again) if again is not None else 'the second click hit nothing'}"
+            return f"{first}; then {self._second_click(action, ctrl, dialog_before)}"
         if isinstance(action, TypeText):
             if ctrl.on_type is None:
                 raise ToolError(f"{ctrl.role} {ctrl.name!r} is not editable")
@@ -263,6 +259,23 @@ class MockOS:
                 raise ToolError(f"{action.option!r} is not an option of {ctrl.name!r}: {', '.join(ctrl.options)}")
             return ctrl.on_type(action.option)
         raise ToolError(f"action {action.type!r} is not supported on this desktop")
+
+    def _second_click(self, action: DoubleClick, ctrl: Control, dialog_before: bool) -> str:
+        """The second click of a double-click: on the same control only, and never on a dialog the first click
+        opened (whose buttons take their own click, as on a real screen where a dialog appears after the click)."""
+        if self.ui["popup"] is not None and not dialog_before:
+            return "the second click did nothing (a dialog opened; it takes a click of its own)"
+        self._controls = self._screen = None  # the second click lands on what the first one left
+        try:
+            again = self._at(action.point) if action.point is not None else self.resolve(action.target)
+        except ToolError:
+            again = None
+        if again is None or (again.role, again.name) != (ctrl.role, ctrl.name):
+            return "the second click did nothing (the control is no longer there)"
+        try:
+            return self._click(again)
+        except ToolError as exc:  # the first click stays done
+            return f"the second click did nothing ({exc})"
 
     def _click(self, ctrl: Control) -> str:
         if ctrl.on_click is None:
