@@ -38,8 +38,11 @@ def self_check(tasks: Iterable[Task], *, seeds: Iterable[int] = (0, 1, 2)) -> li
         for seed in (seeds if registry.get(task.sandbox).seeded else seeds[:1]):
             if task.injection is not None:
                 problems.extend(_check_injection(task, seed))
-            rec = run_episode(task, "oracle", seed=seed, trial=0, step_timeout=None, episode_timeout=None)
+            seen: list[dict] = []
+            rec = run_episode(task, "oracle", seed=seed, trial=0, step_timeout=None, episode_timeout=None,
+                              observations=seen)
             where = f"{task.id} (seed {seed})"
+            problems.extend(f"{where}: {p}" for p in off_screen(task, seen))
             if rec["error"]:
                 problems.append(f"{where}: oracle episode errored: {rec['error']}")
                 continue
@@ -59,6 +62,21 @@ def self_check(tasks: Iterable[Task], *, seeds: Iterable[int] = (0, 1, 2)) -> li
                 problems.append(f"{where}: claiming success at once is not counted as a false success")
         problems.extend(_check_routes(task, seeds[0]))
     return problems
+
+
+def off_screen(task: Task, seen: list[dict]) -> list[str]:
+    """The first step of the oracle's path that shows controls which do not fit on the sandbox's screen: a pointing
+    agent (``--observation screenshot``) could not reach them.  Sandboxes without a screen: nothing to check."""
+    boxes_of = registry.get(task.sandbox).screen_boxes
+    if boxes_of is None:
+        return []
+    for i, obs in enumerate(seen):
+        controls = obs.get("controls") or []
+        lost = [c["name"] for c, box in zip(controls, boxes_of(controls)) if box is None]
+        if lost:
+            return [f"step {i}: {len(lost)} control(s) do not fit on the screen ({', '.join(lost[:3])}): an agent "
+                    "that points cannot reach them; show fewer or shorter controls at once"]
+    return []
 
 
 def derived_routes(task: Task) -> list[DamagingRoute]:

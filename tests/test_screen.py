@@ -563,3 +563,18 @@ def test_a_text_run_keeps_label_actions_only_and_counts_point_actions_invalid(ac
     assert json.dumps(env.sandbox.state(), sort_keys=True) == before and info["focused"] == "desktop"
     _, _, _, _, info = env.step({"type": "scroll", "target": ""})  # an empty target was always taken
     assert info["valid"]
+
+
+def test_the_self_check_flags_controls_that_do_not_fit_on_the_screen():
+    from lambench.selfcheck import off_screen
+
+    task = MOCKOS[0]
+    taskbar = [{"label": str(i + 1), "role": "button", "name": n, "value": ""}
+               for i, n in enumerate(["Files", "Writer", "Mail", "Calendar", "Settings"])]
+    fields = [{"label": str(i + 6), "role": "edit", "name": f"Field {i}", "value": "x" * 400} for i in range(40)]
+    fits = [{"text": "", "controls": taskbar + fields[:5]}]
+    assert off_screen(task, fits) == []
+    problems = off_screen(task, fits + [{"text": "", "controls": taskbar + fields}])
+    assert len(problems) == 1 and problems[0].startswith("step 1: ") and "do not fit on the screen" in problems[0]
+    shell = next(t for t in load_suite("shell-core"))
+    assert off_screen(shell, [{"text": "", "controls": fields}]) == []  # no screen, nothing to check

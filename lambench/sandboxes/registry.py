@@ -71,6 +71,9 @@ class SandboxSpec:
     has_screen: bool = False
     """Whether it renders a screen (``screen_size``, ``screen()``, ``screenshot()``): what the image observation
     modes (``--observation screenshot|both|som``) and coordinate actions need."""
+    screen_boxes: Callable[[list[dict[str, Any]]], list[Any]] | None = None
+    """For a sandbox with a screen: the boxes its layout gives an observation's controls (None for a control that
+    does not fit), from the control dicts alone; the self-check flags controls a pointing agent could not reach."""
     needs_containers: bool = False
     """Whether it runs in containers (a Docker engine and the ``images`` are prepared before a run)."""
     images: tuple[str, ...] = ()

@@ -246,7 +246,8 @@ SANDBOX = SandboxSpec(
     label="the mock OS", env_id="lambench/MockOS-v0", predicates="lambench.sandboxes.mockos.predicates",
     features=frozenset({"files", "mail"}), checked_with="file_contains", default_rules=DEFAULT_RULES,
     perturbations=PERTURBATIONS, injection_kinds=("mail", "file", "doc", "message"), apps=APPS,
-    can_roll_back=True, has_screen=True, seeded=True, default=True, check_task=check_task, relabels=RELABEL,
+    can_roll_back=True, has_screen=True, screen_boxes=lazy("lambench.sandboxes.mockos.screen:control_boxes"),
+    seeded=True, default=True, check_task=check_task, relabels=RELABEL,
     equivalents=lazy("lambench.sandboxes.mockos.equivalence:equivalent_actions"), derive_damage=_derive_damage,
     setup_example={
         "files": {"~/Documents/Reports/q3-summary.txt": "Q3 revenue: 1.2M EUR",

@@ -142,6 +142,15 @@ def layout(controls: list[dict[str, Any]], title: str, open_apps: list[str], n_t
     return Screen(items, shown(title), window, dialog, open_apps)
 
 
+def control_boxes(controls: list[dict[str, Any]]) -> list[Box | None]:
+    """The boxes the layout gives an observation's controls (the taskbar's first; the title and open windows change
+    no box), without drawing anything."""
+    from lambench.sandboxes.mockos.core import APPS
+
+    boxes = layout(controls, "window", [], len(APPS)).boxes() if controls else []
+    return boxes + [None] * (len(controls) - len(boxes))  # (every control gets an answer)
+
+
 def _flow(controls: list[dict[str, Any]], window: Box) -> list[Item]:
     left, right, bottom = window[0] + MARGIN, window[2] - MARGIN, window[3] - MARGIN
     x, y, row_h = left, window[1] + TITLE + MARGIN, 0
