@@ -22,7 +22,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_serializer, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_serializer,
+                      model_validator)
+
+from lambench.pointer import bare_point as _bare_point
+from lambench.pointer import point_call as _point_call
 
 __all__ = [
     "Action",
@@ -280,8 +284,6 @@ def json_candidates(text: str):
         yield obj
         start = text.find("{", _end)
 
-
-from lambench.pointer import bare_point as _bare_point, point_call as _point_call  # noqa: E402
 
 _NAMED = re.compile(r"\s*(?:`{0,3})\s*([A-Za-z_][\w.]*)\s*(\{.*\})\s*(?:`{0,3})\s*", re.DOTALL)
 """``NAME {json arguments}``: the notation the system prompt lists the actions in (``click {"target": ...}``)."""

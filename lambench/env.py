@@ -143,9 +143,10 @@ class LamEnv(gym.Env):
         index = self._steps
         self._steps += 1
         parsed = parse_action(action)
-        if parsed.valid and self.observation_mode == "text" and _needs_screen(parsed.action):
-            parsed = ParseResult(None, f"{parsed.action.type} {_needs_screen(parsed.action)} needs a screenshot, and "
-                                       "this run's observation is text: address a control by its label instead")
+        blind = parsed.valid and self.observation_mode == "text" and _needs_screen(parsed.action)
+        if blind:
+            parsed = ParseResult(None, f"{parsed.action.type} {blind} needs a screenshot, and this run's observation "
+                                       "is text: address a control by its label instead")
         safety_events: list[dict[str, Any]] = []
         terminated = False
         action_dict = None

@@ -266,7 +266,7 @@ def _play(record: dict[str, Any], env: LamEnv, agent: BaseAgent, task: Task, *, 
     """Reset the environment and the agent, then step until the episode ends (the steps go into ``record``)."""
     step_timeout = limits[0]
     text, info = env.reset(seed=seed)
-    text, image = (text["text"], text["image"]) if isinstance(text, dict) else (text, None)
+    text, image = _text_and_image(text)
     record["instruction"] = env.instruction
     view = task.view().model_copy(update={"tools": env.tools(), "instruction": env.instruction,
                                           "max_steps": env.max_steps})
@@ -311,10 +311,15 @@ def _play(record: dict[str, Any], env: LamEnv, agent: BaseAgent, task: Task, *, 
             return
         if info["action"] is not None:
             history.append(info["action"])
-        text, image = (text["text"], text["image"]) if isinstance(text, dict) else (text, None)
+        text, image = _text_and_image(text)
         obs = Observation(text=text, controls=info["controls"], focused=info["focused"], step=info["step"] + 1,
                           error=info["error"], result=info["result"], data=info["data"],
                           instruction=env.instruction, history=list(history), image=image)
+
+
+def _text_and_image(observation: Any) -> tuple[str, Any]:
+    """The env's observation as (text, image or None): a string in the text mode, a dict in the image modes."""
+    return (observation["text"], observation["image"]) if isinstance(observation, dict) else (observation, None)
 
 
 def _judge(record: dict[str, Any], env: LamEnv) -> None:

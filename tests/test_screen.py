@@ -465,6 +465,14 @@ def test_the_viewer_shows_the_screens_of_an_image_mode_run(tmp_path):
     assert data.count('"screenshot_url":"screens/') > len(ids) and '"screenshot":' not in data
     with Image.open(site / "screens" / copied[0]) as im:
         assert im.size == (1024, 768)
+    # a second run whose file of the same name holds another picture: both shown, neither replaces the other
+    import shutil
+
+    shutil.copytree(tmp_path / "run", tmp_path / "other")
+    first = sorted((tmp_path / "other" / "screens").iterdir())[0]
+    first.write_bytes(sorted((tmp_path / "run" / "screens").iterdir())[1].read_bytes()[:-1] + b"\0")
+    site2 = build_view([tmp_path / "run", tmp_path / "other"], tmp_path / "site2").parent
+    assert len(list((site2 / "screens").iterdir())) == len(copied) + 1
 
 
 @pytest.mark.slow  # ~9 s: every mock-OS task

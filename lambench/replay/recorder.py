@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from lambench.replay.dataset import DatasetError
-from lambench.replay.screens import check_png, inside
+from lambench.images import file_inside
+from lambench.replay.screens import check_png
 from lambench.replay.split import split_of, template_of
 from lambench.run.rundir import ObservationsFormatError, load_episodes, load_observations
 from lambench.sandboxes import registry
@@ -88,7 +89,7 @@ def record_run(run_dir: str | os.PathLike, *, include_all: bool = False, dataset
             report.skip("observations missing")
             continue
         if any(obs.get("screenshot") for obs in seen):  # image observation modes
-            shots = [inside(run_dir, o["screenshot"]) if isinstance(o.get("screenshot"), str) else None for o in seen]
+            shots = [file_inside(run_dir, o["screenshot"]) if isinstance(o.get("screenshot"), str) else None for o in seen]
             for p in shots:
                 if p is not None and p not in checked:
                     checked[p] = check_png(p)

@@ -3,25 +3,15 @@ step records name relative to the file (absolute paths in memory once loaded or 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MAX_PIXELS", "SCREENS", "check_png", "copy_screenshots", "inside", "resolve_screenshots"]
+from lambench.images import SCREENS, store_png
 
-SCREENS = "screens"
-"""Where a dataset's screenshots are, next to the dataset file (content-addressed PNGs)."""
+__all__ = ["MAX_PIXELS", "SCREENS", "check_png", "copy_screenshots", "resolve_screenshots"]
+
 MAX_PIXELS = 16_000_000
 """A screenshot larger than this (width x height) is refused: decoding it would take gigabytes."""
-
-
-def inside(base: Path, rel: str) -> Path | None:
-    """``base / rel`` when it is a file inside ``base`` (symbolic links resolved), else None."""
-    base = base.resolve()
-    if Path(rel).is_absolute():
-        return None
-    full = (base / rel).resolve()
-    return full if full.is_relative_to(base) and full.is_file() else None
 
 
 def check_png(path: Path) -> str | None:
@@ -67,21 +57,10 @@ def resolve_screenshots(path: Path, steps: list[dict[str, Any]], lines: list[int
 def copy_screenshots(records: list[dict[str, Any]], dest: Path) -> dict[str, str]:
     """Copy the screenshots the records name (absolute paths, as loaded or recorded) into ``dest/screens/``; the
     relative path of each, by its source path."""
-    import hashlib
-    import shutil
-
     out: dict[str, str] = {}
     for rec in records:
         shot = (rec.get("observation") or {}).get("screenshot")
         if not shot or shot in out or not Path(shot).is_absolute():
             continue
-        digest = hashlib.sha256(Path(shot).read_bytes()).hexdigest()[:24]  # named by content: never two images
-        rel = f"{SCREENS}/{digest}.png"  # under one name, whatever their names were
-        target = dest / rel
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".tmp")
-            shutil.copyfile(shot, tmp)
-            os.replace(tmp, target)
-        out[shot] = rel
+        out[shot] = store_png(dest, Path(shot).read_bytes())  # named by content, whatever its name was
     return out

@@ -28,8 +28,6 @@ EPISODES = "episodes.jsonl"
 """One line per finished episode (the last line per key wins)."""
 OBSERVATIONS = "observations.jsonl"
 """What the agent saw before each step, one line per episode (next to ``episodes.jsonl``)."""
-SCREENS = "screens"
-"""Screenshots the agent saw (image observation modes), content-addressed PNGs that ``observations.jsonl`` names."""
 SUMMARY = "summary.json"
 """The metrics, recomputed from ``episodes.jsonl`` alone."""
 
@@ -332,16 +330,9 @@ class RunDir:
     def store_screenshot(self, png: bytes) -> str:
         """Keep a PNG under ``screens/``, named by its content (the same screen is stored once); its path relative
         to the run directory."""
-        import hashlib
+        from lambench.images import store_png
 
-        rel = f"{SCREENS}/{hashlib.sha256(png).hexdigest()[:24]}.png"
-        path = self.path / rel
-        if not path.exists():
-            path.parent.mkdir(exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(png)
-            os.replace(tmp, path)  # a kill leaves no half-written screenshot under the final name
-        return rel
+        return store_png(self.path, png)
 
     def appender(self, name: str = EPISODES) -> Appender:
         return Appender(self.path / name)

@@ -141,15 +141,10 @@ def _write_chunks(runs: list[ViewRun], data: Path, pairs: dict[tuple[str, int], 
 def _copy_screen(run_dir: Path, rel: str, out: Path) -> str | None:
     """Copy a screenshot of the run directory (``screens/<hash>.png``) into the site; its URL there, None when the
     file is not in the run directory (the step is then shown without it)."""
-    base = run_dir.resolve()
-    src = (base / rel).resolve()
-    if not src.is_relative_to(base) or not src.is_file():
-        return None
-    target = out / "screens" / src.name  # content-addressed: the same name is the same picture
-    if not target.exists():
-        target.parent.mkdir(exist_ok=True)
-        shutil.copyfile(src, target)
-    return f"screens/{src.name}"
+    from lambench.images import file_inside, store_png
+
+    src = file_inside(run_dir, rel)
+    return None if src is None else store_png(out, src.read_bytes())  # named by content: runs never collide
 
 
 def _json(value: Any) -> str:

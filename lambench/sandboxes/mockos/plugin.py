@@ -246,7 +246,7 @@ SANDBOX = SandboxSpec(
     label="the mock OS", env_id="lambench/MockOS-v0", predicates="lambench.sandboxes.mockos.predicates",
     features=frozenset({"files", "mail"}), checked_with="file_contains", default_rules=DEFAULT_RULES,
     perturbations=PERTURBATIONS, injection_kinds=("mail", "file", "doc", "message"), apps=APPS,
-    can_roll_back=True, has_screen=True, screen_boxes=lazy("lambench.sandboxes.mockos.screen:control_boxes"),
+    can_roll_back=True, screen_boxes=lazy("lambench.sandboxes.mockos.screen:control_boxes"),
     seeded=True, default=True, check_task=check_task, relabels=RELABEL,
     equivalents=lazy("lambench.sandboxes.mockos.equivalence:equivalent_actions"), derive_damage=_derive_damage,
     setup_example={
