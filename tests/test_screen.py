@@ -473,6 +473,16 @@ def test_the_viewer_shows_the_screens_of_an_image_mode_run(tmp_path):
     first.write_bytes(sorted((tmp_path / "run" / "screens").iterdir())[1].read_bytes()[:-1] + b"\0")
     site2 = build_view([tmp_path / "run", tmp_path / "other"], tmp_path / "site2").parent
     assert len(list((site2 / "screens").iterdir())) == len(copied) + 1
+    # a path in observations.jsonl that climbs out of the run directory is not copied, nor shown
+    (tmp_path / "secret.png").write_bytes(b"\x89PNG secret")
+    obs_path = tmp_path / "other" / "observations.jsonl"
+    lines = [json.loads(x) for x in obs_path.read_text().splitlines()]
+    lines[0]["observations"][0]["screenshot"] = "screens/../../secret.png"
+    obs_path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    site3 = build_view([tmp_path / "other"], tmp_path / "site3").parent
+    shown = [p.read_bytes() for p in (site3 / "screens").iterdir()]
+    assert b"\x89PNG secret" not in shown and "secret" not in "".join(
+        p.read_text() for p in (site3 / "data").glob("c*.js"))
 
 
 @pytest.mark.slow  # ~9 s: every mock-OS task
