@@ -38,6 +38,9 @@ __all__ = [
     "Finish",
     "Hotkey",
     "OpenApp",
+    "Hover",
+    "Back",
+    "Goto",
     "ParseResult",
     "Scroll",
     "Select",
@@ -62,6 +65,11 @@ def _no_bool(v: Any) -> Any:
     if isinstance(v, bool):
         raise ValueError("a coordinate is a whole number of pixels, not true/false")
     return v
+
+
+def _number_as_text(v: Any) -> Any:
+    """A number where text is wanted (``"{{ amount }}"`` in a task's gold renders as one): its digits."""
+    return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 
 class _Pointed(_ActionBase):
@@ -144,6 +152,8 @@ class TypeText(_ActionBase):
     target: str | None = Field(default=None, min_length=1, max_length=200)
     text: str = Field(max_length=20000)
 
+    _as_text = field_validator("text", mode="before")(_number_as_text)
+
     @model_serializer(mode="wrap")
     def _dump(self, handler: Any) -> dict[str, Any]:
         d = handler(self)
@@ -158,6 +168,8 @@ class Select(_ActionBase):
     type: Literal["select"] = "select"
     target: str = Field(min_length=1, max_length=200)
     option: str = Field(max_length=500)
+
+    _as_text = field_validator("option", mode="before")(_number_as_text)
 
 
 class Scroll(_Pointed):
@@ -175,6 +187,26 @@ class Hotkey(_ActionBase):
 
     type: Literal["hotkey"] = "hotkey"
     keys: str = Field(min_length=1, max_length=50)
+
+
+class Hover(_Pointed):
+    """Move the pointer over an element (by label) or a point, e.g. to open a menu (browser sandboxes)."""
+
+    type: Literal["hover"] = "hover"
+
+
+class Back(_ActionBase):
+    """Go back to the previous page (browser sandboxes)."""
+
+    type: Literal["back"] = "back"
+
+
+class Goto(_ActionBase):
+    """Open a page of the application by its address, e.g. ``/customers/7`` (browser sandboxes; other sites are
+    out of reach)."""
+
+    type: Literal["goto"] = "goto"
+    url: str = Field(min_length=1, max_length=2000)
 
 
 class OpenApp(_ActionBase):
@@ -230,14 +262,15 @@ class Finish(_ActionBase):
 
 
 Action = Annotated[
-    Union[Click, DoubleClick, Drag, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, AskUser, Finish],
+    Union[Click, DoubleClick, Drag, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, AskUser, Finish,
+          Hover, Back, Goto],
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 ACTION_TYPES: dict[str, type[_ActionBase]] = {
     cls.model_fields["type"].default: cls
     for cls in (Click, DoubleClick, Drag, TypeText, Select, Scroll, Hotkey, OpenApp, Call, Shell, Wait, AskUser,
-                Finish)
+                Finish, Hover, Back, Goto)
 }
 
 
@@ -428,11 +461,15 @@ def action_tool_definitions(types: tuple[str, ...] | None = None, *, points: boo
     ``points``: the GUI actions also take a point of the screenshot (``x``, ``y``) instead of a label, as where an
     observation shows a screen; without it (the text observation) they take labels only, as they always did."""
     if types is None and not points:  # every action a text observation can use: not the pointer-only ones
-        types = tuple(t for t in ACTION_TYPES if t not in ("double_click", "drag"))
+        types = tuple(t for t in ACTION_TYPES if t not in ("double_click", "drag") + BROWSER_ONLY)
+    elif types is None:
+        types = tuple(t for t in ACTION_TYPES if t not in BROWSER_ONLY)
     return json.loads(_tool_definitions_json(tuple(types) if types is not None else None, points))
 
 
-_POINTED = ("click", "double_click", "scroll", "type")
+_POINTED = ("click", "double_click", "scroll", "type", "hover")
+BROWSER_ONLY = ("hover", "back", "goto")
+"""Action types only a browser sandbox offers (left out of the default tool lists)."""
 
 
 @lru_cache(maxsize=32)
@@ -457,6 +494,10 @@ def _tool_definitions_json(types: tuple[str, ...] | None, points: bool = False) 
                                     **label}}
                 required, description = ["target"], "Click a control (select a list item, press a button, toggle " \
                                                      "a checkbox)."
+            elif name == "hover":
+                props = {"target": {"description": "Label of the element (as shown in brackets), or its exact name.",
+                                    **label}}
+                required, description = ["target"], "Move the pointer over an element."
             elif name == "type":
                 props = {"target": label, "text": props["text"]}
                 required, description = ["target", "text"], "Replace the text of an editable control."

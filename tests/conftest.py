@@ -73,6 +73,16 @@ def _container_task_ids() -> set[str]:
     return {t.id for s in list_suites() for t in load_suite(s) if t.sandbox != "mockos"}
 
 
+def _browser_task(value) -> bool:
+    from lambench.task import Task
+
+    if isinstance(value, Task):
+        return value.sandbox == "browser"
+    if isinstance(value, (tuple, list)):
+        return any(_browser_task(v) for v in value)
+    return False
+
+
 def _needs_container(value, ids) -> bool:
     from lambench.task import Task
 
@@ -104,6 +114,11 @@ CONTAINER_INSTANCES = 2
 `lambench tasks validate --self-check` (and the blind-replay test) covers every instance."""
 
 
+BROWSER_INSTANCES = 1
+"""A browser template's per-task tests run its first instance only: each episode drives Chromium page by page (the
+suite's self-check covers every instance)."""
+
+
 def pytest_collection_modifyitems(config, items):
     ids = None
     dropped = []
@@ -122,7 +137,8 @@ def pytest_collection_modifyitems(config, items):
             ids = _container_task_ids()
         if any(_needs_container(v, ids) for v in callspec.params.values()):
             item.add_marker(pytest.mark.docker)
-            if seed is not None and seed >= CONTAINER_INSTANCES:
+            limit = BROWSER_INSTANCES if any(_browser_task(v) for v in callspec.params.values()) else CONTAINER_INSTANCES
+            if seed is not None and seed >= limit:
                 dropped.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

@@ -47,11 +47,13 @@ class App:
                 raise RuntimeError(f"server did not answer /health: {self.log_path.read_text()}")
             time.sleep(0.05)
 
-    def call(self, method, path, body=None, *, user="jordan", raw: bytes | None = None):
+    def call(self, method, path, body=None, *, user="jordan", raw: bytes | None = None, cookie: str | None = None):
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if user:
             req.add_header("X-Staff-User", user)
+        if cookie:  # the HTML pages' signed-in user
+            req.add_header("Cookie", f"lb_staff={cookie}")
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:
@@ -190,7 +192,8 @@ def test_auth_is_needed_for_the_api_only(shared):
     assert shared.call("GET", "/health", user=None) == (200, {"ok": True})
     assert shared.call("GET", "/openapi.json", user=None)[0] == 200
     assert shared.call("GET", "/api/openapi.json", user=None)[0] == 200
-    assert shared.call("GET", "/", user=None)[0] == 200
+    assert shared.call("GET", "/", user=None)[0] == 401  # the pages need a signed-in user (a cookie)
+    assert shared.call("GET", "/", user=None, cookie="jordan")[0] == 200
     assert shared.call("GET", "/api/me", user="priya")[1]["role"] == "adjuster"
 
 
@@ -448,16 +451,16 @@ def test_html_pages_escape_what_they_show(app):
     assert status == 201
     app.call("POST", f"/api/customers/{cust['id']}/notes", {"body": "<img src=x onerror=alert(1)>"})
     for path in ("/customers", f"/customers/{cust['id']}"):
-        status, page = app.call("GET", path, user=None)
+        status, page = app.call("GET", path, user=None, cookie="jordan")
         assert status == 200 and "<script>" not in page and "&lt;script&gt;" in page
         assert "<img" not in page
-    status, page = app.call("GET", "/customers/2", user=None)
+    status, page = app.call("GET", "/customers/2", user=None, cookie="jordan")
     assert status == 200 and "Liam O&#x27;Connor" in page and "POL-1003" in page
-    status, page = app.call("GET", "/claims/3", user=None)
+    status, page = app.call("GET", "/claims/3", user=None, cookie="jordan")
     assert status == 200 and "CLM-2003" in page and "Northside Auto Body" in page
-    status, page = app.call("GET", "/", user=None)
+    status, page = app.call("GET", "/", user=None, cookie="jordan")
     assert status == 200 and "CLM-2007" in page and "CLM-2004" not in page  # open claims only
-    assert app.call("GET", "/customers/999", user=None)[0] == 404
+    assert app.call("GET", "/customers/999", user=None, cookie="jordan")[0] == 404
 
 
 def test_openapi_document_is_valid(shared):

@@ -117,7 +117,10 @@ class Driver:
     max_reply = MAX_REPLY
     """Bytes of one reply at the most: past it the session is broken off (a bounded buffer, never a crash)."""
 
-    def __init__(self, container: "Container", *, timeout: float = 30.0):
+    def __init__(self, container: "Container", *, timeout: float = 30.0, source: str | None = None,
+                 user: str | None = None):
+        """``source``: another program speaking the same protocol (default: the container driver), run as ``user``
+        (default: the container's driver user)."""
         api = container.client.api
         self.container = container
         self._lock = threading.Lock()
@@ -126,9 +129,9 @@ class Driver:
         self._err = bytearray()
         self._closed = False
         env = {**container.env, "LB_AGENT_UID": container.agent_uid}
-        exec_id = api.exec_create(container.container.id, ["python3", "-u", "-c", DRIVER_SOURCE], stdin=True,
-                                  stdout=True, stderr=True, user=container.driver_user, workdir=container.workdir,
-                                  environment=env)["Id"]
+        exec_id = api.exec_create(container.container.id, ["python3", "-u", "-c", source or DRIVER_SOURCE],
+                                  stdin=True, stdout=True, stderr=True, user=user or container.driver_user,
+                                  workdir=container.workdir, environment=env)["Id"]
         self._exec_id = exec_id
         sock = api.exec_start(exec_id, socket=True)
         self._wrapper = sock

@@ -104,15 +104,84 @@ def build_images(root: str | os.PathLike | None = None, *, client: Any = None, b
     built = {}
     for ctx in contexts:
         tag = image_tag(ctx.name)
-        h = context_hash(ctx) + ":" + hashlib.sha256(base.encode()).hexdigest()[:8]
+        stage = _stage_spec(ctx)
+        h = (context_hash(ctx) + _stage_hash(ctx, stage) + ":" + hashlib.sha256(base.encode()).hexdigest()[:8])
         if _image_label(client, tag, f"{LABEL}.context") == h:
             log(f"{tag}: up to date")
         else:
             log(f"{tag}: building from {ctx} (base {base})")
-            client.images.build(path=str(ctx), tag=tag, buildargs={"BASE_IMAGE": base}, rm=True, forcerm=True,
-                                labels={f"{LABEL}.context": h})
+            with tempfile.TemporaryDirectory(prefix=f"lambench-context-{ctx.name}-") as tmp:
+                path = _staged(ctx, stage, Path(tmp)) if stage else ctx
+                client.images.build(path=str(path), tag=tag, buildargs={"BASE_IMAGE": base}, rm=True,
+                                    forcerm=True, labels={f"{LABEL}.context": h})
         built[ctx.name] = tag
     return built
+
+
+STAGE_FILE = "stage.json"
+"""A build context may name what it needs from outside its folder (``{"copy": {"app": "../webapp/app"},
+"python": ["playwright", "greenlet"]}``): folders of sibling contexts, and Python packages installed here (copied
+as installed, so the image builds with no package index; they must fit the image's Python, which is checked)."""
+
+
+def _stage_spec(ctx: Path) -> dict[str, Any]:
+    f = ctx / STAGE_FILE
+    if not f.is_file():
+        return {}
+    import json
+
+    spec = json.loads(f.read_text())
+    unknown = set(spec) - {"copy", "python"}
+    if unknown:
+        raise ValueError(f"{f}: unknown key(s) {', '.join(sorted(unknown))}; expected copy, python")
+    return spec
+
+
+def _python_package(name: str) -> tuple[Path, str]:
+    """The installed package's folder and its version (``PackageMissing`` naming the fix when absent)."""
+    from importlib import metadata
+    import importlib.util
+
+    try:
+        version = metadata.version(name)
+        spec = importlib.util.find_spec(name)
+    except Exception:
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise DockerUnavailable(f"building the browser image needs the Python package {name!r} installed next to "
+                                f"lambench (pip install 'lambench[browser]', or pip install {name})")
+    return Path(list(spec.submodule_search_locations)[0]), version
+
+
+def _stage_hash(ctx: Path, stage: dict[str, Any]) -> str:
+    if not stage:
+        return ""
+    h = hashlib.sha256()
+    for dest, src in sorted(stage.get("copy", {}).items()):
+        h.update(dest.encode() + b"\0" + context_hash((ctx / src).resolve()).encode())
+    for name in stage.get("python", []):
+        h.update(f"{name}=={_python_package(name)[1]}".encode())
+    return "+" + h.hexdigest()[:16]
+
+
+def _staged(ctx: Path, stage: dict[str, Any], tmp: Path) -> Path:
+    """The context with what ``stage.json`` names copied in (``pw/<package>`` for Python packages)."""
+    import platform
+
+    out = tmp / ctx.name
+    shutil.copytree(ctx, out)
+    for dest, src in stage.get("copy", {}).items():
+        shutil.copytree((ctx / src).resolve(), out / dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    pkgs = stage.get("python", [])
+    if pkgs and (sys.version_info[:2] != (3, 11) or platform.machine() not in ("x86_64", "aarch64")):
+        raise DockerUnavailable(f"the {ctx.name} image takes the Python packages {', '.join(pkgs)} as installed "
+                                f"here, built for Python 3.11 on Linux (the image's Debian bookworm python3); this "
+                                f"is Python {sys.version_info[0]}.{sys.version_info[1]} on {platform.machine()}. "
+                                f"Run `lambench sandboxes build` from a Python 3.11 environment")
+    for name in pkgs:
+        path, _ = _python_package(name)
+        shutil.copytree(path, out / "pw" / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return out
 
 
 _READY: set[str] = set()

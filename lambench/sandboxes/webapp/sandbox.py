@@ -117,9 +117,16 @@ class WebAppSandbox(ContainerSandbox):
 
     # ------------------------------------------------------------------ episode
     def reset(self, task: Any, seed: int, variant: Any = None) -> dict[str, Any]:
+        self._start(task, variant, _pool)
+        self._last = None
+        return self.observe()
+
+    def _start(self, task: Any, variant: Any, pool: Any) -> None:
+        """A fresh container from ``pool()`` with the task's database: its setup, the planted injection, the
+        initial rows."""
         self.close()
         try:
-            self._pool = _pool()
+            self._pool = pool()
             self.c = self._pool.get()
             setup = task.setup
             self.user = setup.user
@@ -133,16 +140,17 @@ class WebAppSandbox(ContainerSandbox):
                 marks = ", ".join("?" for _ in row)
                 self._request("sql", db=DB, query=f'INSERT INTO "{inj.table}" ({cols}) VALUES ({marks})',
                               params=list(row.values()), write=True)
-            self._ensure_spec()
+            self._after_setup()
             self._rows0 = self._dump()
         except DockerUnavailable:
             raise
         except SandboxError as exc:
             raise SandboxError(f"task {task.id}: {exc}") from None
         except Exception as exc:
-            raise SandboxError(f"the web-app sandbox could not start: {type(exc).__name__}: {exc}") from None
-        self._last = None
-        return self.observe()
+            raise SandboxError(f"the {self.label} sandbox could not start: {type(exc).__name__}: {exc}") from None
+
+    def _after_setup(self) -> None:
+        self._ensure_spec()
 
     def _ensure_spec(self) -> None:
         with _SPEC_LOCK:

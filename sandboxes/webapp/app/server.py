@@ -29,7 +29,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TODAY = dt.date(2026, 11, 20)
@@ -1179,41 +1179,365 @@ def openapi() -> dict:
     }
 
 
-# --------------------------------------------------------------------------- HTML pages
+# --------------------------------------------------------------------------- running one operation
 
-CSS = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}"
-       "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#f0f0f0}"
-       "nav a{margin-right:1em}.muted{color:#777}")
+OPS = {r.op_id: r for r in ROUTES}
+
+
+def transact(conn: sqlite3.Connection, r: Route, ctx: Ctx, path: str):
+    """Run the handler in one transaction; a write that succeeds adds its audit_log row."""
+    write = r.method != "GET"
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        ctx.now = now_of(conn)
+        status, payload = r.handler(ctx)
+        if write:
+            insert(conn, "audit_log", {"staff": ctx.me, "method": r.method, "path": path,
+                                       "status": status, "at": ctx.now})
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return status, payload
+
+
+def execute(r: Route, username: str, raw_params: dict, raw_query: str, get_body, path: str | None = None,
+            *, skip_empty_patch: bool = False):
+    """One operation for the JSON API and the HTML forms alike. Checks in order: staff user (401), role (403),
+    path and query (400), body (``get_body()``: 400 from the JSON API's parser) and its fields (422); then the
+    handler runs in one transaction (writes one at a time, with their audit_log row under ``path``, the API
+    path). ``skip_empty_patch``: a PATCH whose body is empty after the checks is not run; (None, None)."""
+    write = r.method != "GET"
+    conn = connect()
+    try:
+        staff = one(conn, "SELECT * FROM staff WHERE username = ?", username)
+        if staff is None or not staff["active"]:
+            raise ApiError(401, f"'{username}' is not an active staff user")
+        if RANK.get(staff["role"], -1) < RANK[r.role]:
+            raise ApiError(403, f"{r.op_id} requires role {r.role} or above (you are {staff['role']})")
+        params = {}
+        for name, value in raw_params.items():
+            if not re.fullmatch(r"\d{1,15}", value):
+                raise ApiError(400, f"path parameter {name} must be an integer, got {value!r}")
+            params[name] = int(value)
+        if path is None:
+            path = re.sub(r"\{(\w+)\}", lambda m: str(params[m.group(1)]), r.path)
+        query = parse_query(parse_qs(raw_query, keep_blank_values=True), r.query)
+        body = validate_body(get_body(), r.body or {}) if write else {}
+        if skip_empty_patch and r.method == "PATCH" and not body:
+            return None, None
+        ctx = Ctx(conn, staff, params, query, body, "")
+        if write:
+            with WRITE_LOCK:
+                status, payload = transact(conn, r, ctx, path)
+            try:  # keep the main file current for readers that copy it
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass
+        else:
+            status, payload = transact(conn, r, ctx, path)
+    finally:
+        conn.close()
+    return status, payload
+
+
+# --------------------------------------------------------------------------- HTML user interface
+
+# Every write operation's form, declared once: the page it is on (path parameters as placeholders), its
+# visible fields (label -> API body field) and its button (for deleteNote the button's aria-label; "text" is
+# then what the button shows). The pages render their forms from this table (ui_form), and the GUI harness
+# reads it to turn API calls into form actions, so the two cannot drift.
+UI_FORMS: dict[str, dict] = {
+    "createCustomer": {"page": "/customers/new", "fields": {
+        "Name": "name", "Email": "email", "Phone": "phone", "Address": "address", "Date of birth": "date_of_birth",
+        "Smoker": "smoker"}, "button": "Create customer"},
+    "updateCustomer": {"page": "/customers/{customer_id}", "fields": {
+        "Full name": "name", "Email": "email", "Phone": "phone", "Address": "address",
+        "Date of birth": "date_of_birth", "Smoker": "smoker", "Account status": "status"},
+        "button": "Save details"},
+    "deleteCustomer": {"page": "/customers/{customer_id}", "fields": {}, "button": "Delete customer"},
+    "cancelPolicy": {"page": "/policies/{policy_id}", "fields": {"Reason for cancelling": "reason"},
+                     "button": "Cancel policy"},
+    "createQuote": {"page": "/quotes/new?customer_id={customer_id}", "fields": {
+        "Product": "product", "Coverage amount": "coverage_amount", "Term (years)": "term_years", "Age": "age",
+        "Smoker (quote)": "smoker", "BMI": "bmi", "Vehicle year": "vehicle_year", "Trip length (days)": "trip_days",
+        "Destination": "destination", "Property value": "property_value"}, "button": "Get quote"},
+    "acceptQuote": {"page": "/quotes/{quote_id}", "fields": {}, "button": "Accept quote"},
+    "createClaim": {"page": "/policies/{policy_id}", "fields": {
+        "Claim type": "type", "What happened": "description", "Amount claimed": "amount_claimed"},
+        "button": "Open claim"},
+    "updateClaim": {"page": "/claims/{claim_id}", "fields": {
+        "Claim status": "status", "Approved amount": "amount_approved", "Assigned to": "assigned_to"},
+        "button": "Save claim"},
+    "payClaim": {"page": "/claims/{claim_id}", "fields": {
+        "Payout amount": "amount", "Relying on sign-off by": "approved_by"}, "button": "Pay claim"},
+    "approvePayout": {"page": "/claims/{claim_id}", "fields": {"Sign-off amount": "amount", "Sign-off note": "note"},
+                      "button": "Sign off payout"},
+    "refundPayment": {"page": "/payments/{payment_id}", "fields": {
+        "Refund amount": "amount", "Refund reason": "reason", "Relying on sign-off by": "approved_by"},
+        "button": "Refund payment"},
+    "approveRefund": {"page": "/payments/{payment_id}", "fields": {"Sign-off amount": "amount",
+                                                                   "Sign-off note": "note"},
+                      "button": "Sign off refund"},
+    "addNote": {"page": "/customers/{customer_id}", "fields": {"New note": "body", "About claim": "claim_id"},
+                "button": "Add note"},
+    "deleteNote": {"page": "/customers/{customer_id}", "fields": {}, "button": "Delete note {note_id}",
+                   "text": "Delete"},
+    "sendMessage": {"page": "/customers/{customer_id}", "fields": {"Subject": "subject", "Message": "body"},
+                    "button": "Send message"},
+    "createTask": {"page": "/tasks/new", "fields": {
+        "Title": "title", "Due date": "due_date", "Assign to": "assigned_to", "Customer": "customer_id"},
+        "button": "Create task"},
+    "updateTask": {"page": "/tasks/{task_id}", "fields": {
+        "Task status": "status", "Due date": "due_date", "Assign to": "assigned_to", "Title": "title"},
+        "button": "Save task"},
+    "deleteTask": {"page": "/tasks/{task_id}", "fields": {}, "button": "Delete task"},
+    "updateStaff": {"page": "/staff/{staff_id}", "fields": {"Role": "role", "Account active": "active"},
+                    "button": "Save staff member"},
+}
+UI_LONG_TEXT = {"body", "description"}  # body fields shown as a <textarea>
+UI_CREATED_PAGES = {"createCustomer": "/customers/{id}", "createQuote": "/quotes/{id}",
+                    "createClaim": "/claims/{id}", "createTask": "/tasks/{id}"}
+UI_AFTER_DELETE = {"deleteCustomer": "/customers", "deleteTask": "/tasks"}  # the deleted row's page is gone
+NAV = (("Dashboard", "/"), ("Customers", "/customers"), ("Claims", "/claims"), ("Tasks", "/tasks"),
+       ("Payments", "/payments"), ("Approvals", "/approvals"), ("Staff", "/staff"))
+HTML_TYPE = "text/html; charset=utf-8"
+
+CSS = ("body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:70em}"
+       "table{border-collapse:collapse;margin:.5em 0 1em}"
+       "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#f0f0f0}"
+       "nav a{margin-right:1em}nav .who{float:right;color:#555}.muted{color:#777}"
+       "section{margin-bottom:1em}form{margin:.5em 0 1em;padding:.5em .8em;border:1px solid #ddd;max-width:36em}"
+       "form.inline{display:inline;border:0;padding:0;margin:0}"
+       "label{display:block;margin-top:.4em;font-weight:600}"
+       "input[type=text],select,textarea{display:block;width:100%;max-width:34em;box-sizing:border-box;"
+       "padding:.25em}textarea{height:5em}button{margin-top:.6em}pre{white-space:pre-wrap;background:#f7f7f7;"
+       "padding:.6em}p.flash{padding:.5em .8em;border:1px solid}p.ok{background:#eaf7ea;border-color:#7b7}"
+       "p.err{background:#fbeaea;border-color:#c77}")
 
 
 def esc(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def page(title: str, body: str) -> str:
+def link(href: str, text) -> str:
+    return f"<a href=\"{esc(href)}\">{esc(text)}</a>"
+
+
+def section(title: str, body: str) -> str:
+    return f"<section aria-label=\"{esc(title)}\"><h2>{esc(title)}</h2>{body}</section>"
+
+
+def page(title: str, sections: list[tuple[str, str]] | str, staff: dict | None = None,
+         flash: tuple[str, str] | None = None) -> str:
+    """A whole page: nav (with who is signed in), h1, the flash message, then main's sections."""
+    nav = "".join(link(href, text) for text, href in NAV)
+    if staff:
+        nav += (f"<span class=\"who\">Signed in as {esc(staff['name'])} ({esc(staff['username'])}, "
+                f"{esc(staff['role'])})</span>")
+    note = ""
+    if flash:
+        kind, message = flash
+        note = (f"<p role=\"{'status' if kind == 'ok' else 'alert'}\" class=\"flash {'ok' if kind == 'ok' else 'err'}\">"
+                f"{esc(message)}</p>")
+    if isinstance(sections, str):
+        sections = [("Details", sections)]
+    main = "".join(section(t, b) for t, b in sections)
     return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{esc(title)} - Acme Mutual"
-            f"</title><style>{CSS}</style></head><body><nav><a href=\"/\">Dashboard</a>"
-            f"<a href=\"/customers\">Customers</a></nav><h1>{esc(title)}</h1>{body}</body></html>")
+            f"</title><meta name=\"viewport\" content=\"width=device-width\"><style>{CSS}</style></head><body>"
+            f"<nav>{nav}</nav><h1>{esc(title)}</h1>{note}"
+            f"<main style=\"display:flex;flex-direction:column\">{main}</main></body></html>")
 
 
-def table(rows: list[dict], cols: list[str], links: dict | None = None) -> str:
+def table(rows: list[dict], cols: list[str], links: dict | None = None, actions=None) -> str:
+    """Rows as a table of plain-text cells; ``links`` column -> URL pattern (no link where the cell is empty);
+    ``actions(row)`` -> HTML of a last cell (forms)."""
     if not rows:
         return "<p class=\"muted\">None.</p>"
     links = links or {}
-    head = "".join(f"<th>{esc(c)}</th>" for c in cols)
+    head = "".join(f"<th>{esc(c)}</th>" for c in cols) + ("<th>actions</th>" if actions else "")
     body = ""
     for r in rows:
         cells = ""
         for c in cols:
             text = esc(r.get(c))
-            if c in links:
+            if c in links and r.get(c) not in (None, ""):
                 text = f"<a href=\"{esc(links[c].format(**r))}\">{text}</a>"
             cells += f"<td>{text}</td>"
+        if actions:
+            cells += f"<td>{actions(r)}</td>"
         body += f"<tr>{cells}</tr>"
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def html_dashboard(conn) -> str:
+def kv(pairs: list[tuple[str, str]]) -> str:
+    """A details table; the values are HTML already (escape them, or use link())."""
+    return "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in pairs) + "</table>"
+
+
+def ui_value(value) -> str:
+    """How a value is shown in a form (and compared with _was_ when posted back)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def fill(template: str, values: dict) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), "?")), template)
+
+
+def ui_form(op_id: str, next_path: str, *, params: dict | None = None, hidden: dict | None = None,
+            values: dict | None = None, options: dict | None = None, inline: bool = False) -> str:
+    """The form of ``op_id`` from UI_FORMS: hidden path parameters, ``hidden`` body fields and _next; each
+    visible field with its label (a PATCH form also carries _was_<field>, the value shown); the button.
+    ``options``: field -> [(value, text)] for a select (enums and booleans get theirs from the route)."""
+    spec, r = UI_FORMS[op_id], OPS[op_id]
+    params, hidden, values, options = params or {}, hidden or {}, values or {}, options or {}
+    patch = r.method == "PATCH"
+    out = [f"<form method=\"post\" action=\"/ui/op/{op_id}\" data-op=\"{op_id}\""
+           + (" class=\"inline\"" if inline else "") + ">"]
+    for name, value in [*params.items(), *hidden.items(), ("_next", next_path)]:
+        out.append(f"<input type=\"hidden\" name=\"{esc(name)}\" value=\"{esc(ui_value(value))}\">")
+    for label, name in spec["fields"].items():
+        if name in hidden:
+            continue
+        f = r.body[name]
+        fid = f"{op_id}-{name}"
+        shown = ui_value(values.get(name))
+        if patch:
+            out.append(f"<input type=\"hidden\" name=\"_was_{esc(name)}\" value=\"{esc(shown)}\">")
+        out.append(f"<label for=\"{fid}\">{esc(label)}</label>")
+        choices = options.get(name)
+        if choices is None and (f.enum or f.type == "boolean"):
+            blank = f.nullable or (not patch and not f.required)
+            choices = ([("", "")] if blank else []) + [
+                (v, v) for v in (f.enum or ("yes", "no"))]
+        if choices is not None:
+            if shown not in [v for v, _ in choices]:
+                choices = [*choices, (shown, shown)]
+            opts = "".join(f"<option value=\"{esc(v)}\"{' selected' if v == shown else ''}>{esc(t)}</option>"
+                           for v, t in choices)
+            out.append(f"<select id=\"{fid}\" name=\"{esc(name)}\">{opts}</select>")
+        elif name in UI_LONG_TEXT:
+            out.append(f"<textarea id=\"{fid}\" name=\"{esc(name)}\">{esc(shown)}</textarea>")
+        else:
+            hint = " placeholder=\"YYYY-MM-DD\"" if f.format == "date" else ""
+            out.append(f"<input type=\"text\" id=\"{fid}\" name=\"{esc(name)}\" value=\"{esc(shown)}\"{hint}>")
+    if "text" in spec:
+        out.append(f"<button type=\"submit\" aria-label=\"{esc(fill(spec['button'], params))}\">"
+                   f"{esc(spec['text'])}</button>")
+    else:
+        out.append(f"<button type=\"submit\">{esc(spec['button'])}</button>")
+    return "".join(out) + "</form>"
+
+
+def form_value(f: Field, raw: str):
+    """A form's text as the JSON value of its field; text that does not parse is passed on as it is, so the
+    API's own check names the field (422)."""
+    text = raw.strip()
+    if f.type == "integer" and re.fullmatch(r"-?\d{1,15}", text):
+        return int(text)
+    if f.type == "number":
+        if re.fullmatch(r"-?\d{1,15}", text):
+            return int(text)
+        try:
+            number = float(text)
+        except ValueError:
+            return raw
+        return number if math.isfinite(number) else raw
+    if f.type == "boolean" and text.lower() in ("yes", "no", "true", "false"):
+        return text.lower() in ("yes", "true")
+    return raw
+
+
+def form_body(r: Route, form: dict[str, str]) -> dict:
+    """The JSON body a posted form stands for: "" is left out of a POST form; a PATCH form leaves out what
+    still equals its _was_ value and sends null for a cleared nullable field."""
+    body = {}
+    for name, f in (r.body or {}).items():
+        if name not in form:
+            continue
+        raw = form[name]
+        if r.method == "PATCH":
+            was = form.get("_was_" + name)
+            if was is not None and raw == was:
+                continue
+            if not raw.strip() and f.nullable:
+                body[name] = None
+                continue
+        elif not raw.strip():
+            continue
+        body[name] = form_value(f, raw)
+    return body
+
+
+def safe_next(value: str | None) -> str:
+    if (not value or not value.startswith("/") or value.startswith("//") or "\\" in value
+            or any(ord(ch) < 33 or ord(ch) == 127 for ch in value)):
+        return "/"
+    return value
+
+
+# --------------------------------------------------------------------------- HTML pages (GET)
+
+def read(u: Ctx, op_id: str, params: dict | None = None, query: dict | None = None):
+    """A read operation's payload, from the API's own handler."""
+    return OPS[op_id].handler(Ctx(u.conn, u.staff, params or {}, query or {}, {}, ""))[1]
+
+
+def ui_query(u: Ctx, op_id: str) -> dict:
+    return parse_query(u.query, OPS[op_id].query)
+
+
+def usernames(u: Ctx, *, roles: tuple = ROLES) -> list[str]:
+    return [r["username"] for r in many(u.conn, "SELECT username, role FROM staff WHERE active = 1 ORDER BY id")
+            if r["role"] in roles]
+
+
+def select_options(values, blank: str | None = None) -> list[tuple[str, str]]:
+    out = [("", blank)] if blank is not None else []
+    return out + [(v, v) if isinstance(v, str) else v for v in values]
+
+
+def get_form(op_id: str, action: str, fields: list[tuple[str, str, str, list | None]], button: str) -> str:
+    """A GET form (search, filters): fields are (label, name, current value, select options or None)."""
+    out = [f"<form method=\"get\" action=\"{esc(action)}\" data-op=\"{op_id}\">"]
+    for label, name, value, choices in fields:
+        fid = f"{op_id}-{name}"
+        out.append(f"<label for=\"{fid}\">{esc(label)}</label>")
+        if choices is None:
+            out.append(f"<input type=\"text\" id=\"{fid}\" name=\"{name}\" value=\"{esc(value)}\">")
+        else:
+            opts = "".join(f"<option value=\"{esc(v)}\"{' selected' if v == value else ''}>{esc(t)}</option>"
+                           for v, t in choices)
+            out.append(f"<select id=\"{fid}\" name=\"{name}\">{opts}</select>")
+    return "".join(out) + f"<button type=\"submit\">{esc(button)}</button></form>"
+
+
+def raw_q(u: Ctx, name: str) -> str:
+    values = u.query.get(name) or [""]
+    return values[-1]
+
+
+def customer_names(u: Ctx) -> dict:
+    return {r["id"]: r["name"] for r in many(u.conn, "SELECT id, name FROM customers")}
+
+
+def task_rows(u: Ctx, tasks: list[dict]) -> list[dict]:
+    names = customer_names(u)
+    return [{**t, "customer": names.get(t["customer_id"], t["customer_id"])} for t in tasks]
+
+
+TASK_COLS = ["id", "title", "customer", "due_date", "assigned_to", "status"]
+TASK_LINKS = {"id": "/tasks/{id}", "title": "/tasks/{id}", "customer": "/customers/{customer_id}"}
+
+
+def ui_dashboard(u: Ctx):
+    conn = u.conn
     counts = {
         "Customers": conn.execute("SELECT COUNT(*) FROM customers WHERE status = 'active'").fetchone()[0],
         "Active policies": conn.execute("SELECT COUNT(*) FROM policies WHERE status = 'active'").fetchone()[0],
@@ -1221,57 +1545,332 @@ def html_dashboard(conn) -> str:
                                     "'approved')").fetchone()[0],
         "Open tasks": conn.execute("SELECT COUNT(*) FROM tasks WHERE status = 'open'").fetchone()[0],
     }
-    stats = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in counts.items())
     claims = many(conn, "SELECT c.*, p.number AS policy_number, cu.name AS customer FROM claims c "
                         "JOIN policies p ON p.id = c.policy_id LEFT JOIN customers cu ON cu.id = p.customer_id "
                         "WHERE c.status IN ('open', 'under_review', 'approved') ORDER BY c.id")
-    body = (f"<p>Today is {TODAY.isoformat()}.</p><table>{stats}</table><h2>Open claims</h2>"
-            + table(claims, ["number", "customer", "policy_number", "type", "status", "amount_claimed",
-                             "amount_approved", "assigned_to"], {"number": "/claims/{id}"}))
-    return page("Acme Mutual back office", body)
+    mine = task_rows(u, read(u, "listTasks", query={"assigned_to": u.me, "status": "open"}))
+    return "Acme Mutual back office", [
+        ("Today", f"<p>Today is {TODAY.isoformat()}.</p>" + kv([(k, esc(v)) for k, v in counts.items()])),
+        ("Open claims", table(claims, ["number", "customer", "policy_number", "type", "status", "amount_claimed",
+                                       "amount_approved", "assigned_to"], {"number": "/claims/{id}"})),
+        ("My open tasks", table(mine, TASK_COLS, TASK_LINKS)),
+    ]
 
 
-def html_customers(conn) -> str:
-    rows = many(conn, "SELECT * FROM customers ORDER BY id")
-    return page("Customers", table(rows, ["id", "name", "email", "phone", "date_of_birth", "status"],
-                                   {"name": "/customers/{id}"}))
+def ui_customers(u: Ctx):
+    query = ui_query(u, "searchCustomers")
+    rows = read(u, "searchCustomers", query=query)
+    search = get_form("searchCustomers", "/customers", [("Search customers", "q", raw_q(u, "q"), None)], "Search")
+    return "Customers", [
+        ("Search", search),
+        ("Customers", f"<p>{link('/customers/new', 'New customer')}</p>"
+         + table(rows, ["id", "name", "email", "phone", "date_of_birth", "status"], {"name": "/customers/{id}"})),
+    ]
 
 
-def html_customer(conn, cid: int) -> str | None:
-    cust = one(conn, "SELECT * FROM customers WHERE id = ?", cid)
-    if cust is None:
-        return None
-    details = "".join(f"<tr><th>{esc(k)}</th><td>{esc(cust[k])}</td></tr>"
-                      for k in ("id", "email", "phone", "address", "date_of_birth", "smoker", "status"))
-    policies = many(conn, "SELECT * FROM policies WHERE customer_id = ? ORDER BY id", cid)
-    claims = many(conn, CLAIM_SELECT + " WHERE p.customer_id = ? ORDER BY c.id", cid)
-    notes = many(conn, "SELECT * FROM notes WHERE customer_id = ? ORDER BY id", cid)
-    msgs = many(conn, "SELECT * FROM messages WHERE customer_id = ? ORDER BY id", cid)
-    body = (f"<table>{details}</table><h2>Policies</h2>"
-            + table(policies, ["number", "product", "status", "premium_monthly", "start_date", "end_date"])
-            + "<h2>Claims</h2>" + table(claims, ["number", "policy_number", "type", "status", "amount_claimed"],
-                                        {"number": "/claims/{id}"})
-            + "<h2>Notes</h2>" + table(notes, ["created_at", "author", "body"])
-            + "<h2>Messages</h2>" + table(msgs, ["created_at", "direction", "subject", "body"]))
-    return page(cust["name"], body)
+def ui_new_customer(u: Ctx):
+    return "New customer", [("New customer", ui_form("createCustomer", "/customers/new"))]
 
 
-def html_claim(conn, cid: int) -> str | None:
-    claim = one(conn, CLAIM_SELECT + " WHERE c.id = ?", cid)
-    if claim is None:
-        return None
-    cust = one(conn, "SELECT name FROM customers WHERE id = ?", claim["customer_id"])
-    who = (f"<a href=\"/customers/{claim['customer_id']}\">{esc(cust['name'])}</a>" if cust
-           else esc(claim["customer_id"]))
-    details = f"<tr><th>customer</th><td>{who}</td></tr>" + "".join(
-        f"<tr><th>{esc(k)}</th><td>{esc(claim[k])}</td></tr>"
-        for k in ("policy_number", "type", "description", "amount_claimed", "amount_approved", "status",
-                  "assigned_to", "created_at"))
-    notes = many(conn, "SELECT * FROM notes WHERE claim_id = ? ORDER BY id", cid)
-    docs = many(conn, "SELECT * FROM documents WHERE claim_id = ? ORDER BY id", cid)
-    body = (f"<table>{details}</table><h2>Notes</h2>" + table(notes, ["created_at", "author", "body"])
-            + "<h2>Documents</h2>" + table(docs, ["title", "kind", "content"]))
-    return page(f"Claim {claim['number']}", body)
+def ui_customer(u: Ctx, cid: int):
+    cust = read(u, "getCustomer", {"customer_id": cid})
+    here = f"/customers/{cid}"
+    details = kv([(k, esc(ui_value(cust[k]))) for k in ("id", "name", "email", "phone", "address", "date_of_birth",
+                                                         "age", "smoker", "status", "created_at")])
+    quotes = read(u, "listQuotes", query={"customer_id": cid})
+    claims = read(u, "listClaims", query={"customer_id": cid})
+    payments = many(u.conn, "SELECT pay.*, p.number AS policy_number FROM payments pay LEFT JOIN policies p "
+                            "ON p.id = pay.policy_id WHERE pay.customer_id = ? ORDER BY pay.id", cid)
+    tasks = read(u, "listTasks", query={"customer_id": cid})
+    docs = many(u.conn, "SELECT d.id, d.title, d.kind, d.claim_id, c.number AS claim, d.created_at FROM documents d "
+                        "LEFT JOIN claims c ON c.id = d.claim_id WHERE d.customer_id = ? ORDER BY d.id", cid)
+    notes = many(u.conn, "SELECT n.*, c.number AS claim FROM notes n LEFT JOIN claims c ON c.id = n.claim_id "
+                         "WHERE n.customer_id = ? ORDER BY n.id", cid)
+    msgs = read(u, "listMessages", {"customer_id": cid})
+    claim_choices = [("", "(none)")] + [(str(c["id"]), c["number"]) for c in claims]
+
+    def delete_note(n):
+        return ui_form("deleteNote", here, params={"note_id": n["id"]}, inline=True)
+
+    return cust["name"], [
+        ("Details", details + ui_form("updateCustomer", here, params={"customer_id": cid}, values=cust)),
+        ("Policies", table(cust["policies"], ["id", "number", "product", "status", "premium_monthly", "start_date",
+                                              "end_date"], {"number": "/policies/{id}"})),
+        ("Quotes", table(quotes, ["id", "product", "status", "premium_monthly", "reason", "created_at"],
+                         {"id": "/quotes/{id}"})
+         + f"<p>{link(f'/quotes/new?customer_id={cid}', 'New quote')}</p>"),
+        ("Claims", table(claims, ["id", "number", "policy_number", "type", "status", "amount_claimed",
+                                  "amount_approved", "assigned_to"], {"number": "/claims/{id}"})),
+        ("Payments", table(payments, ["id", "policy_number", "kind", "amount", "status", "reference", "created_at"],
+                           {"id": "/payments/{id}"})),
+        ("Tasks", table(tasks, ["id", "title", "due_date", "assigned_to", "status"],
+                        {"id": "/tasks/{id}", "title": "/tasks/{id}"})
+         + f"<p>{link(f'/tasks/new?customer_id={cid}', 'New task')}</p>"),
+        ("Documents", table(docs, ["id", "title", "kind", "claim", "created_at"],
+                            {"title": "/documents/{id}", "claim": "/claims/{claim_id}"})),
+        ("Notes", table(notes, ["id", "created_at", "author", "claim", "body"], actions=delete_note)
+         + ui_form("addNote", here, params={"customer_id": cid}, options={"claim_id": claim_choices})),
+        ("Messages", table(msgs, ["id", "created_at", "direction", "subject", "body"])
+         + ui_form("sendMessage", here, params={"customer_id": cid})),
+        ("Danger zone", ui_form("deleteCustomer", here, params={"customer_id": cid})),
+    ]
+
+
+def ui_policy(u: Ctx, pid: int):
+    pol = read(u, "getPolicy", {"policy_id": pid})
+    here = f"/policies/{pid}"
+    who = (link(f"/customers/{pol['customer_id']}", pol["customer_name"]) if pol["customer_name"]
+           else esc(pol["customer_id"]))
+    details = kv([("id", esc(pol["id"])), ("number", esc(pol["number"])), ("customer", who)]
+                 + [(k, esc(pol[k])) for k in ("product", "status", "premium_monthly", "start_date", "end_date",
+                                               "cancel_reason", "cancelled_at")])
+    return f"Policy {pol['number']}", [
+        ("Details", details),
+        ("Claims", table(pol["claims"], ["id", "number", "type", "status", "amount_claimed", "amount_approved"],
+                         {"number": "/claims/{id}"})),
+        ("Payments", table(pol["payments"], ["id", "kind", "amount", "status", "reference", "created_at"],
+                           {"id": "/payments/{id}"})),
+        ("Cancel policy", ui_form("cancelPolicy", here, params={"policy_id": pid})),
+        ("New claim", ui_form("createClaim", here, hidden={"policy_id": pid})),
+    ]
+
+
+def ui_new_quote(u: Ctx):
+    raw = raw_q(u, "customer_id").strip()
+    if not raw:
+        raise ApiError(400, "choose the customer first: /quotes/new?customer_id=<id> (see the customer's page)")
+    if not raw.isdigit():
+        raise ApiError(400, f"{raw} is not a number.")
+    cust = read(u, "getCustomer", {"customer_id": int(raw)})
+    here = f"/quotes/new?customer_id={cust['id']}"
+    about = kv([("customer", link(f"/customers/{cust['id']}", cust["name"])), ("age", esc(cust["age"])),
+                ("smoker", esc(ui_value(cust["smoker"]))), ("status", esc(cust["status"]))])
+    form = ui_form("createQuote", here, hidden={"customer_id": cust["id"]},
+                   options={"smoker": [("", "(customer's record)"), ("yes", "yes"), ("no", "no")]})
+    return f"New quote for {cust['name']}", [("Customer", about), ("Quote", form)]
+
+
+def ui_quote(u: Ctx, qid: int):
+    q = read(u, "getQuote", {"quote_id": qid})
+    cust = one(u.conn, "SELECT name FROM customers WHERE id = ?", q["customer_id"])
+    pairs = [("id", esc(q["id"])),
+             ("customer", link(f"/customers/{q['customer_id']}", cust["name"]) if cust else esc(q["customer_id"]))]
+    pairs += [(k, esc(q[k])) for k in ("product", "status", "premium_monthly", "reason")]
+    pairs.append(("policy", link(f"/policies/{q['policy_id']}", q["policy_id"]) if q["policy_id"] else ""))
+    pairs += [(k, esc(q[k])) for k in ("created_by", "created_at")]
+    pairs.append(("inputs", f"<pre>{esc(json.dumps(q['inputs'], indent=2, sort_keys=True))}</pre>"))
+    return f"Quote {qid}", [("Details", kv(pairs)),
+                            ("Accept", ui_form("acceptQuote", f"/quotes/{qid}", params={"quote_id": qid}))]
+
+
+def ui_claims(u: Ctx):
+    query = ui_query(u, "listClaims")
+    names = customer_names(u)
+    rows = [{**c, "customer": names.get(c["customer_id"], c["customer_id"])}
+            for c in read(u, "listClaims", query=query)]
+    everyone = [r["username"] for r in many(u.conn, "SELECT username FROM staff ORDER BY id")]
+    filters = get_form("listClaims", "/claims", [
+        ("Claim status", "status", raw_q(u, "status"), select_options(CLAIM_MOVES, "(any)")),
+        ("Assigned to", "assigned_to", raw_q(u, "assigned_to"), select_options(everyone, "(anyone)"))], "Filter")
+    return "Claims", [("Filter", filters), ("Claims", table(
+        rows, ["id", "number", "customer", "policy_number", "type", "description", "status", "amount_claimed",
+               "amount_approved", "assigned_to"], {"number": "/claims/{id}", "customer": "/customers/{customer_id}",
+                                "policy_number": "/policies/{policy_id}"}))]
+
+
+APPROVAL_COLS = ["id", "kind", "claim_id", "payment_id", "amount", "approver", "note", "created_at"]
+APPROVAL_LINKS = {"claim_id": "/claims/{claim_id}", "payment_id": "/payments/{payment_id}"}
+
+
+def ui_claim(u: Ctx, cid: int):
+    claim = read(u, "getClaim", {"claim_id": cid})
+    here = f"/claims/{cid}"
+    cust = one(u.conn, "SELECT name FROM customers WHERE id = ?", claim["customer_id"])
+    who = link(f"/customers/{claim['customer_id']}", cust["name"]) if cust else esc(claim["customer_id"])
+    details = kv([("number", esc(claim["number"])), ("customer", who),
+                  ("policy_number", link(f"/policies/{claim['policy_id']}", claim["policy_number"]))]
+                 + [(k, esc(claim[k])) for k in ("type", "description", "amount_claimed", "amount_approved",
+                                                 "status", "assigned_to", "created_at")])
+    approvals = read(u, "listApprovals", query={"claim_id": cid})
+    signers = [("", "(nobody)")] + [(n, n) for n in usernames(u, roles=("manager", "admin"))]
+    assignees = [("", "(nobody)")] + [(n, n) for n in usernames(u)]
+
+    def delete_note(n):
+        return ui_form("deleteNote", here, params={"note_id": n["id"]}, inline=True)
+
+    return f"Claim {claim['number']}", [
+        ("Details", details),
+        ("Review", ui_form("updateClaim", here, params={"claim_id": cid}, values=claim,
+                           options={"assigned_to": assignees})),
+        ("Payout", ui_form("payClaim", here, params={"claim_id": cid}, options={"approved_by": signers})),
+        ("Sign-off", ui_form("approvePayout", here, params={"claim_id": cid})),
+        ("Notes", table(claim["notes"], ["id", "created_at", "author", "body"], actions=delete_note)
+         + ui_form("addNote", here, params={"customer_id": claim["customer_id"]}, hidden={"claim_id": cid})),
+        ("Documents", table(claim["documents"], ["id", "title", "kind", "created_at"],
+                            {"title": "/documents/{id}"})),
+        ("Payments", table(claim["payments"], ["id", "kind", "amount", "status", "reference", "approved_by",
+                                               "created_at"], {"id": "/payments/{id}"})),
+        ("Approvals", table(approvals, APPROVAL_COLS, APPROVAL_LINKS)),
+    ]
+
+
+PAYMENT_COLS = ["id", "customer", "policy_number", "kind", "amount", "status", "reference", "refund_of", "claim",
+                "created_at"]
+PAYMENT_LINKS = {"id": "/payments/{id}", "customer": "/customers/{customer_id}",
+                 "policy_number": "/policies/{policy_id}", "refund_of": "/payments/{refund_of}",
+                 "claim": "/claims/{claim_id}"}
+
+
+def payment_rows(u: Ctx, rows: list[dict]) -> list[dict]:
+    names = customer_names(u)
+    policies = {r["id"]: r["number"] for r in many(u.conn, "SELECT id, number FROM policies")}
+    claims = {r["id"]: r["number"] for r in many(u.conn, "SELECT id, number FROM claims")}
+    return [{**p, "customer": names.get(p["customer_id"], p["customer_id"]),
+             "policy_number": policies.get(p["policy_id"], p["policy_id"]), "claim": claims.get(p["claim_id"])}
+            for p in rows]
+
+
+def ui_payments(u: Ctx):
+    query = ui_query(u, "listPayments")
+    rows = payment_rows(u, read(u, "listPayments", query=query))
+    filters = get_form("listPayments", "/payments", [
+        ("Kind", "kind", raw_q(u, "kind"), select_options(("premium", "payout", "refund"), "(any)")),
+        ("Customer id", "customer_id", raw_q(u, "customer_id"), None)], "Filter")
+    return "Payments", [("Filter", filters), ("Payments", table(rows, PAYMENT_COLS, PAYMENT_LINKS))]
+
+
+def ui_payment(u: Ctx, pid: int):
+    pay = read(u, "getPayment", {"payment_id": pid})
+    here = f"/payments/{pid}"
+    row = payment_rows(u, [pay])[0]
+    pairs = [("customer", link(f"/customers/{pay['customer_id']}", row["customer"])),
+             ("policy", link(f"/policies/{pay['policy_id']}", row["policy_number"]))]
+    for k, v in pay.items():
+        if k == "refund_of" and v is not None:
+            pairs.append((k, link(f"/payments/{v}", v)))
+        elif k == "claim_id" and v is not None:
+            pairs.append((k, link(f"/claims/{v}", row["claim"] or v)))
+        else:
+            pairs.append((k, esc(v)))
+    refunds = payment_rows(u, many(u.conn, "SELECT * FROM payments WHERE kind = 'refund' AND refund_of = ? "
+                                           "ORDER BY id", pid))
+    approvals = read(u, "listApprovals", query={"payment_id": pid})
+    if pay["claim_id"] is not None:
+        approvals += read(u, "listApprovals", query={"claim_id": pay["claim_id"]})
+    signers = [("", "(nobody)")] + [(n, n) for n in usernames(u, roles=("manager", "admin"))]
+    return f"Payment {pid}", [
+        ("Details", kv(pairs)),
+        ("Refunds", table(refunds, PAYMENT_COLS, PAYMENT_LINKS)),
+        ("Approvals", table(approvals, APPROVAL_COLS, APPROVAL_LINKS)),
+        ("Refund", ui_form("refundPayment", here, params={"payment_id": pid}, options={"approved_by": signers})),
+        ("Sign-off", ui_form("approveRefund", here, params={"payment_id": pid})),
+    ]
+
+
+def ui_approvals(u: Ctx):
+    return "Approvals", [("Approvals", table(read(u, "listApprovals"), APPROVAL_COLS, APPROVAL_LINKS))]
+
+
+def ui_document(u: Ctx, did: int):
+    doc = read(u, "getDocument", {"document_id": did})
+    cust = one(u.conn, "SELECT name FROM customers WHERE id = ?", doc["customer_id"])
+    claim = one(u.conn, "SELECT number FROM claims WHERE id = ?", doc["claim_id"]) if doc["claim_id"] else None
+    pairs = [("id", esc(doc["id"])), ("kind", esc(doc["kind"])),
+             ("customer", link(f"/customers/{doc['customer_id']}", cust["name"]) if cust else esc(doc["customer_id"])),
+             ("claim", link(f"/claims/{doc['claim_id']}", claim["number"]) if claim else esc(doc["claim_id"])),
+             ("created_at", esc(doc["created_at"]))]
+    return doc["title"], [("Details", kv(pairs)), ("Content", f"<pre>{esc(doc['content'])}</pre>")]
+
+
+def ui_tasks(u: Ctx):
+    query = ui_query(u, "listTasks")
+    rows = task_rows(u, read(u, "listTasks", query=query))
+    everyone = [r["username"] for r in many(u.conn, "SELECT username FROM staff ORDER BY id")]
+    filters = get_form("listTasks", "/tasks", [
+        ("Assigned to", "assigned_to", raw_q(u, "assigned_to"), select_options(everyone, "(anyone)")),
+        ("Task status", "status", raw_q(u, "status"), select_options(("open", "done"), "(any)"))], "Filter")
+    return "Tasks", [("Filter", filters),
+                     ("Tasks", f"<p>{link('/tasks/new', 'New task')}</p>" + table(rows, TASK_COLS, TASK_LINKS))]
+
+
+def ui_new_task(u: Ctx):
+    raw = raw_q(u, "customer_id").strip()
+    customers = [(str(r["id"]), f"{r['name']} ({r['id']})") for r in many(u.conn, "SELECT id, name FROM customers "
+                                                                                  "ORDER BY id")]
+    form = ui_form("createTask", "/tasks/new" + (f"?customer_id={raw}" if raw.isdigit() else ""),
+                   values={"assigned_to": u.me, "customer_id": raw if raw.isdigit() else ""},
+                   options={"assigned_to": [(n, n) for n in usernames(u)],
+                            "customer_id": [("", "(no customer)")] + customers})
+    return "New task", [("New task", form)]
+
+
+def ui_task(u: Ctx, tid: int):
+    task = must_get(u, "tasks", tid, "task")
+    here = f"/tasks/{tid}"
+    cust = one(u.conn, "SELECT name FROM customers WHERE id = ?", task["customer_id"]) if task["customer_id"] else None
+    pairs = [("id", esc(task["id"])), ("title", esc(task["title"])),
+             ("customer", link(f"/customers/{task['customer_id']}", cust["name"]) if cust
+              else esc(task["customer_id"]))]
+    pairs += [(k, esc(task[k])) for k in ("due_date", "assigned_to", "status", "created_by", "created_at")]
+    return f"Task {tid}: {task['title']}", [
+        ("Details", kv(pairs)),
+        ("Change", ui_form("updateTask", here, params={"task_id": tid}, values=task,
+                           options={"assigned_to": [(n, n) for n in usernames(u)]})),
+        ("Delete", ui_form("deleteTask", here, params={"task_id": tid})),
+    ]
+
+
+def ui_staff_list(u: Ctx):
+    rows = [{**r, "active": ui_value(r["active"])} for r in read(u, "listStaff")]
+    return "Staff", [("Staff", table(rows, ["id", "username", "name", "role", "active"], {"id": "/staff/{id}"}))]
+
+
+def ui_staff(u: Ctx, sid: int):
+    member = staff_out(must_get(u, "staff", sid, "staff member"))
+    pairs = [(k, esc(ui_value(member[k]))) for k in ("id", "username", "name", "role", "active")]
+    return f"Staff member {member['username']}", [
+        ("Details", kv(pairs)),
+        ("Change", ui_form("updateStaff", f"/staff/{sid}", params={"staff_id": sid}, values=member)),
+    ]
+
+
+UI_PAGES = {"/": ui_dashboard, "/customers": ui_customers, "/customers/new": ui_new_customer,
+            "/quotes/new": ui_new_quote, "/claims": ui_claims, "/payments": ui_payments, "/approvals": ui_approvals,
+            "/tasks": ui_tasks, "/tasks/new": ui_new_task, "/staff": ui_staff_list}
+UI_ROW_PAGES = {"customers": (ui_customer, "customer"), "policies": (ui_policy, "policy"),
+                "quotes": (ui_quote, "quote"), "claims": (ui_claim, "claim"), "payments": (ui_payment, "payment"),
+                "documents": (ui_document, "document"), "tasks": (ui_task, "task"),
+                "staff": (ui_staff, "staff member")}
+
+
+def ui_page(u: Ctx, path: str):
+    """(title, sections) of a GET page; ApiError 400/404 for a bad or unknown id or path."""
+    if path in UI_PAGES:
+        return UI_PAGES[path](u)
+    m = re.fullmatch(r"/([a-z]+)/([^/]+)", path)
+    if m and m.group(1) in UI_ROW_PAGES:
+        render, what = UI_ROW_PAGES[m.group(1)]
+        raw = m.group(2)
+        if not re.fullmatch(r"\d{1,15}", raw):
+            raise ApiError(400, f"{raw} is not a number.")
+        try:
+            return render(u, int(raw))
+        except ApiError as exc:
+            if exc.status == 404:
+                raise ApiError(404, f"No {what} {raw}.") from None
+            raise
+    raise ApiError(404, f"No page {path}.")
+
+
+def flash_cookie(kind: str, message: str) -> str:
+    if len(message) > 1200:
+        message = message[:1200] + "..."
+    return f"lb_flash={kind}.{quote(message, safe='')}; Path=/; HttpOnly; SameSite=Lax"
+
+
+CLEAR_FLASH = "lb_flash=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+ERROR_TITLES = {400: "Bad request", 401: "Not signed in", 403: "Forbidden", 404: "Not found",
+                405: "Method not allowed"}
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -1332,8 +1931,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, {"ok": True} if path == "/health" else openapi())
             if path.startswith("/api/") or path == "/api":
                 return self.api(path, parts.query)
+            if path.startswith("/ui/"):
+                return self.ui_post(path)
             if self.command == "GET":
-                return self.html(path)
+                return self.html(path, parts.query)
             raise ApiError(404, f"no route {self.command} {path}")
         except ApiError as exc:
             self.send(exc.status, exc.body(), headers=exc.headers)
@@ -1361,32 +1962,7 @@ class Handler(BaseHTTPRequestHandler):
         username = (self.headers.get("X-Staff-User") or "").strip()
         if not username:
             raise ApiError(401, "missing X-Staff-User header: send your staff username")
-        write = r.method != "GET"
-        conn = connect()
-        try:
-            staff = one(conn, "SELECT * FROM staff WHERE username = ?", username)
-            if staff is None or not staff["active"]:
-                raise ApiError(401, f"'{username}' is not an active staff user")
-            if RANK.get(staff["role"], -1) < RANK[r.role]:
-                raise ApiError(403, f"{r.op_id} requires role {r.role} or above (you are {staff['role']})")
-            params = {}
-            for name, value in raw_params.items():
-                if not re.fullmatch(r"\d{1,15}", value):
-                    raise ApiError(400, f"path parameter {name} must be an integer, got {value!r}")
-                params[name] = int(value)
-            query = parse_query(parse_qs(raw_query, keep_blank_values=True), r.query)
-            body = validate_body(self.json_body(), r.body or {}) if write else {}
-            if write:
-                with WRITE_LOCK:
-                    status, payload = self.transact(conn, r, Ctx(conn, staff, params, query, body, ""), path)
-                try:  # keep the main file current for readers that copy it
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:
-                    pass
-            else:
-                status, payload = self.transact(conn, r, Ctx(conn, staff, params, query, body, ""), path)
-        finally:
-            conn.close()
+        status, payload = execute(r, username, raw_params, raw_query, self.json_body, path)
         self.send(status, payload)
 
     def json_body(self) -> dict:
@@ -1401,43 +1977,107 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "request body must be a JSON object")
         return body
 
-    def transact(self, conn: sqlite3.Connection, r: Route, ctx: Ctx, path: str):
-        """Run the handler in one transaction; a write that succeeds adds its audit_log row."""
-        write = r.method != "GET"
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            ctx.now = now_of(conn)
-            status, payload = r.handler(ctx)
-            if write:
-                insert(conn, "audit_log", {"staff": ctx.me, "method": r.method, "path": path,
-                                           "status": status, "at": ctx.now})
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return status, payload
+    transact = staticmethod(transact)
 
-    def html(self, path: str) -> None:
+    # ----------------------------------------------------------------------- the HTML user interface
+
+    def cookies(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in (self.headers.get("Cookie") or "").split(";"):
+            name, sep, value = part.strip().partition("=")
+            if sep and name not in out:
+                out[name] = unquote(value.strip().strip('"'))
+        return out
+
+    def ui_staff(self) -> dict | None:
+        """The signed-in staff member (cookie lb_staff), if active."""
+        username = self.cookies().get("lb_staff", "").strip()
+        if not username:
+            return None
         conn = connect()
         try:
-            if path == "/":
-                return self.send(200, html_dashboard(conn), content_type="text/html; charset=utf-8")
-            if path == "/customers":
-                return self.send(200, html_customers(conn), content_type="text/html; charset=utf-8")
-            m = re.fullmatch(r"/(customers|claims)/([^/]+)", path)
-            if m:
-                kind, raw = m.groups()
-                if not raw.isdigit():
-                    return self.send(400, page("Bad request", f"<p>{esc(raw)} is not a number.</p>"),
-                                     content_type="text/html; charset=utf-8")
-                text = (html_customer if kind == "customers" else html_claim)(conn, int(raw))
-                if text is None:
-                    return self.send(404, page("Not found", f"<p>No {esc(kind[:-1])} {esc(raw)}.</p>"),
-                                     content_type="text/html; charset=utf-8")
-                return self.send(200, text, content_type="text/html; charset=utf-8")
+            staff = one(conn, "SELECT * FROM staff WHERE username = ?", username)
         finally:
             conn.close()
-        raise ApiError(404, f"no page {path}")
+        return staff if staff is not None and staff["active"] else None
+
+    def send_page(self, status: int, title: str, sections, staff: dict | None, *, headers: dict | None = None):
+        flash, headers = None, dict(headers or {})
+        raw = self.cookies().get("lb_flash")
+        if raw:
+            kind, _, message = raw.partition(".")
+            flash = (kind, message)
+            headers["Set-Cookie"] = CLEAR_FLASH
+        self.send(status, page(title, sections, staff, flash), content_type=HTML_TYPE, headers=headers)
+
+    def send_error_page(self, status: int, message: str, staff: dict | None = None, headers: dict | None = None):
+        title = ERROR_TITLES.get(status, f"Error {status}")
+        self.send(status, page(title, [(title, f"<p>{esc(message)}</p>")], staff), content_type=HTML_TYPE,
+                  headers=headers)
+
+    def not_signed_in(self) -> None:
+        self.send_error_page(401, "Sign in first: the cookie lb_staff must name an active staff user.")
+
+    def html(self, path: str, raw_query: str) -> None:
+        staff = self.ui_staff()
+        if staff is None:
+            return self.not_signed_in()
+        conn = connect()
+        try:
+            u = Ctx(conn, staff, {}, parse_qs(raw_query, keep_blank_values=True), {}, "")
+            title, sections = ui_page(u, path)
+        except ApiError as exc:
+            return self.send_error_page(exc.status, exc.message, staff)
+        finally:
+            conn.close()
+        self.send_page(200, title, sections, staff)
+
+    def ui_post(self, path: str) -> None:
+        """POST /ui/op/<opId>: a form of UI_FORMS, run through execute() like the JSON API; then 303 to _next
+        (or the created row's page) with a flash message in the lb_flash cookie."""
+        m = re.fullmatch(r"/ui/op/(\w+)", path)
+        r = OPS.get(m.group(1)) if m else None
+        if r is None or r.method == "GET" or r.op_id not in UI_FORMS:
+            return self.send_error_page(404, f"No form {path}.")
+        if self.command != "POST":
+            return self.send_error_page(405, f"{path} takes POST from its form only; nothing was changed.",
+                                        headers={"Allow": "POST"})
+        staff = self.ui_staff()
+        if staff is None:
+            return self.not_signed_in()
+        try:
+            raw = self.read_body().decode("utf-8", errors="replace")
+        except ApiError as exc:
+            return self.send_error_page(exc.status, exc.message, staff)
+        form = {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        target = safe_next(form.get("_next"))
+        raw_params = {name: form.get(name, "").strip() for name in r.path_params}
+        button = fill(UI_FORMS[r.op_id]["button"], form)
+        try:
+            status, payload = execute(r, staff["username"], raw_params, "", lambda: form_body(r, form),
+                                      skip_empty_patch=True)
+        except ApiError as exc:
+            message = f"Could not {button.lower()}: HTTP {exc.status}: {exc.message}"
+            if exc.fields:
+                message += " (" + "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) + ")"
+            return self.redirect(target, "err", message)
+        if status is None:
+            return self.redirect(target, "ok", "Nothing changed")
+        message = f"Done: {r.summary}"
+        if isinstance(payload, dict):
+            if payload.get("number"):
+                message += f" ({payload['number']})"
+            elif payload.get("id") is not None:
+                message += f" (id {payload['id']})"
+        if r.op_id in UI_CREATED_PAGES and isinstance(payload, dict) and payload.get("id") is not None:
+            target = UI_CREATED_PAGES[r.op_id].format(id=payload["id"])
+        elif r.op_id in UI_AFTER_DELETE:
+            target = UI_AFTER_DELETE[r.op_id]
+        return self.redirect(target, "ok", message)
+
+    def redirect(self, location: str, kind: str, message: str) -> None:
+        self.send(303, page("See other", [("See other", f"<p>{link(location, location)}</p>")]),
+                  content_type=HTML_TYPE, headers={"Location": location, "Set-Cookie": flash_cookie(kind, message)})
 
 
 class Server(ThreadingHTTPServer):
