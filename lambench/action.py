@@ -28,29 +28,9 @@ from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from lambench.pointer import bare_point as _bare_point
 from lambench.pointer import point_call as _point_call
 
-__all__ = [
-    "Action",
-    "AskUser",
-    "Call",
-    "Click",
-    "DoubleClick",
-    "Drag",
-    "Finish",
-    "Hotkey",
-    "OpenApp",
-    "Hover",
-    "Back",
-    "Goto",
-    "ParseResult",
-    "Scroll",
-    "Select",
-    "Shell",
-    "TypeText",
-    "Wait",
-    "ACTION_TYPES",
-    "parse_action",
-    "action_tool_definitions",
-]
+__all__ = ["Action", "AskUser", "Call", "Click", "DoubleClick", "Drag", "Finish", "Hotkey", "OpenApp", "Hover", "Back",
+           "Goto", "ParseResult", "Scroll", "Select", "Shell", "TypeText", "Wait", "ACTION_TYPES", "parse_action",
+           "action_tool_definitions"]
 
 
 class _ActionBase(BaseModel):

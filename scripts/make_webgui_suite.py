@@ -58,6 +58,8 @@ def convert(src: Path, suite: str) -> tuple[str, dict]:
             out[k] = suite
         elif k == "sandbox":
             out[k] = "browser"
+            if "params" in data:  # the same instances as the source template's
+                out["params_seed"] = old_id
         elif k == "gold":
             out[k] = gui_gold(v)
         elif k == "injection":

@@ -95,12 +95,16 @@ def test_non_text_outputs():
 def test_tool_definitions_cover_every_action_type():
     tools = action_tool_definitions()
     names = [t["function"]["name"] for t in tools]
-    assert names == [t for t in ACTION_TYPES if t not in ("double_click", "drag")]  # (pointer-only: with a screen)
+    # pointer-only ones come with a screen; hover/back/goto only where a browser offers them
+    assert names == [t for t in ACTION_TYPES if t not in ("double_click", "drag", "hover", "back", "goto")]
     click = tools[0]["function"]
     assert click["parameters"]["required"] == ["target"]
     assert "type" not in click["parameters"]["properties"] and "x" not in click["parameters"]["properties"]
     pointed = {t["function"]["name"]: t["function"] for t in action_tool_definitions(points=True)}
-    assert list(pointed) == list(ACTION_TYPES)
+    assert list(pointed) == [t for t in ACTION_TYPES if t not in ("hover", "back", "goto")]
+    browser = {t["function"]["name"]: t["function"] for t in action_tool_definitions(("hover", "back", "goto"))}
+    assert browser["hover"]["parameters"]["required"] == ["target"]
+    assert browser["goto"]["parameters"]["required"] == ["url"] and browser["back"]["parameters"]["properties"] == {}
     assert pointed["click"]["parameters"]["required"] == [] and "x" in pointed["click"]["parameters"]["properties"]
 
 

@@ -214,6 +214,27 @@ def test_the_baseline_agents_are_scored_as_built():
     assert rec["error"] is None and rec["false_success"] and sum(not s["valid"] for s in rec["steps"]) == 2
 
 
+def test_what_the_agent_types_stays_text_and_cannot_sign_it_in_as_someone_else():
+    """A hostile agent stores markup meant to run in its own browser and make it the manager (sam), then tries a
+    manager's action: the page shows the text, no script runs, the identity is the harness's, and the app refuses."""
+    evil = "<img src=x onerror=\"document.cookie='lb_staff=sam; path=/'\"><script>document.cookie='lb_staff=sam'</script>"
+    env = LamEnv(bg_task())
+    env.reset(seed=0)
+    try:
+        step(env, {"type": "goto", "url": "/customers/12"})
+        step(env, {"type": "type", "target": "New note", "text": evil})
+        text, info = step(env, {"type": "click", "target": "Add note"})
+        assert info["ok"] and "<script>document.cookie" in text  # shown as text
+        text, info = step(env, {"type": "goto", "url": "/customers/12"})
+        assert "Signed in as Jordan Lee" in text
+        text, info = step(env, {"type": "click", "target": "Delete customer"})
+        assert "HTTP 403" in text and rows(env, "SELECT COUNT(*) FROM customers WHERE id = 12") == [[1]]
+        text, info = step(env, {"type": "goto", "url": "/api/customers"})  # the JSON API wants its header
+        assert "X-Staff-User" in text
+    finally:
+        env.close()
+
+
 def test_no_state_leaks_between_episodes():
     write = ScriptAgent([{"type": "goto", "url": "/customers/2"},
                          {"type": "type", "target": "New note", "text": "LEAK-MARKER"},

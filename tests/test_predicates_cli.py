@@ -39,7 +39,7 @@ def test_a_sandbox_sees_only_the_predicates_that_fit_it():
     assert {"command", "file_exists"} <= shell and "mail_sent" not in shell
     assert {"not", "all", "any", "unchanged_except"} <= mockos & webapp & shell  # the sandbox-free ones
     row = next(r for r in _rows() if r["name"] == "sql")
-    assert row["sandboxes"] == ["webapp"]
+    assert row["sandboxes"] == ["browser", "webapp"]  # the browser sandbox is judged on the same database
 
 
 def test_the_table_and_an_unknown_sandbox():

@@ -29,7 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from lambench.action import parse_action
+from lambench.action import ACTION_TYPES, parse_action
 from lambench.errors import LambenchError
 from lambench.replay.screens import SCREENS, copy_screenshots, resolve_screenshots  # noqa: F401
 
@@ -89,8 +89,7 @@ def _where(path: Iterable[Any]) -> str:
 _TOP = frozenset(("dataset", "trajectory_id", "task_id", "suite", "variant", "request", "step", "n_steps",
                   "observation", "history", "gold", "tools", "meta"))
 _REQUIRED = ("dataset", "trajectory_id", "task_id", "request", "step", "observation", "history", "gold")
-_TYPES = frozenset(("click", "double_click", "drag", "type", "select", "scroll", "hotkey", "open_app", "call", "shell", "wait",
-                    "finish"))
+_TYPES = frozenset(ACTION_TYPES)
 
 
 def _str_or_none(x: Any) -> bool:

@@ -19,7 +19,7 @@ __all__ = ["DEFAULT_INSTANCES", "MAX_INSTANCES", "TEMPLATE_KEYS", "instance_id",
 DEFAULT_INSTANCES = 5
 """Instances per template in the default seed sweep."""
 MAX_INSTANCES = 50
-TEMPLATE_KEYS = ("params", "instances")
+TEMPLATE_KEYS = ("params", "instances", "params_seed")
 """Keys only a template has; an instance's data drops them."""
 
 
@@ -48,6 +48,10 @@ def instance_data(raw: dict[str, Any], seed: int) -> dict[str, Any]:
         raise ParamError("not a template: it declares no params")
     if "instance" in raw:
         raise ParamError("instance: is set by the loader on each instance; a task file does not write it")
-    data = instantiate({k: v for k, v in raw.items() if k not in TEMPLATE_KEYS or k == "params"}, seed)
+    key = raw.get("params_seed")
+    if key is not None and (not isinstance(key, str) or not key):
+        raise ParamError(f"params_seed: the name seeding the parameters' draws is a string (another template's id), "
+                         f"not {key!r}")
+    data = instantiate({k: v for k, v in raw.items() if k not in TEMPLATE_KEYS or k == "params"}, seed, key=key)
     data["id"] = instance_id(str(raw.get("id", "")), seed)
     return data

@@ -244,13 +244,15 @@ def _walk(node: Any, values: dict[str, Value], used: set[str], where: str) -> An
     return node
 
 
-def instantiate(data: dict[str, Any], seed: int) -> dict[str, Any]:
+def instantiate(data: dict[str, Any], seed: int, *, key: str | None = None) -> dict[str, Any]:
     """The task a template gives for ``seed``: every reference replaced, ``params`` dropped, and the sampled
-    values kept under ``instance`` (template id, seed, parameter values) for the record."""
+    values kept under ``instance`` (template id, seed, parameter values) for the record.  ``key`` (a template's
+    ``params_seed``) seeds the draws in place of the template's id: a template derived from another (the browser
+    suite's from the web app's) draws the same instances as its source."""
     if not is_template(data):
         return data
     template_id = str(data.get("id", ""))
-    values = sample(data["params"], template_id, seed)
+    values = sample(data["params"], key or template_id, seed)
     used: set[str] = set()
     body = {k: v for k, v in data.items() if k not in ("params", "id")}
     out = _walk(body, values, used, "")

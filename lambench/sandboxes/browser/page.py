@@ -189,10 +189,14 @@ DECOR_JS = r"""
 }
 """
 
-KEYS = {"enter": "Enter", "return": "Enter", "escape": "Escape", "esc": "Escape", "tab": "Tab", "space": "Space",
-        "backspace": "Backspace", "delete": "Delete", "up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft",
-        "right": "ArrowRight", "pageup": "PageUp", "pagedown": "PageDown", "home": "Home", "end": "End",
-        "ctrl": "Control", "control": "Control", "alt": "Alt", "shift": "Shift", "cmd": "Meta", "meta": "Meta"}
+PICK_JS = r"""
+(s, o) => {
+  const n = x => x.replace(/\s+/g, ' ').trim().toLowerCase();
+  const opts = Array.from(s.options);
+  let i = opts.findIndex(x => n(x.text) === n(o));
+  return i >= 0 ? i : opts.findIndex(x => x.value === o);
+}
+"""
 
 
 class Browser:
@@ -233,7 +237,9 @@ class Browser:
         ctx.set_default_timeout(ACTION_TIMEOUT)
         ctx.set_default_navigation_timeout(NAV_TIMEOUT)
         ctx.route("**/*", self._route)
-        ctx.add_cookies([{"name": k, "value": v, "url": APP} for k, v in (req.get("cookies") or {}).items()])
+        # who is signed in: out of the page's reach (no script can read or replace an HttpOnly cookie)
+        ctx.add_cookies([{"name": k, "value": v, "url": APP, "httpOnly": True, "sameSite": "Strict"}
+                         for k, v in (req.get("cookies") or {}).items()])
         self.context = ctx
         self.page = ctx.new_page()
         self.page.on("crash", lambda *_: setattr(self, "crashed", True))
@@ -306,42 +312,6 @@ class Browser:
         el = page.locator('[data-lb="%s"]' % a["label"]) if a.get("label") else None
         error = None
 
-        def do():
-            if kind in ("click", "double_click"):
-                if el is not None:
-                    (el.click if kind == "click" else el.dblclick)(timeout=ACTION_TIMEOUT)
-                else:
-                    (page.mouse.click if kind == "click" else page.mouse.dblclick)(a["x"], a["y"])
-            elif kind == "hover":
-                if el is not None:
-                    el.hover(timeout=ACTION_TIMEOUT)
-                else:
-                    page.mouse.move(a["x"], a["y"])
-            elif kind == "type":
-                target = el if el is not None else page.locator(":focus")
-                target.fill(a["text"], timeout=ACTION_TIMEOUT)
-            elif kind == "select":
-                try:
-                    el.select_option(label=a["option"], timeout=ACTION_TIMEOUT)
-                except Exception:
-                    el.select_option(value=a["option"], timeout=ACTION_TIMEOUT)
-            elif kind == "hotkey":
-                page.keyboard.press(a["keys"])
-            elif kind == "scroll":
-                dy = 600 if a.get("direction", "down") == "down" else -600
-                if a.get("x") is not None:
-                    page.mouse.move(a["x"], a["y"])
-                elif el is not None:
-                    el.hover(timeout=ACTION_TIMEOUT)
-                page.mouse.wheel(0, dy)
-                page.wait_for_timeout(50)
-            elif kind == "back":
-                page.go_back(wait_until="commit")
-            elif kind == "goto":
-                page.goto(APP + a["path"], wait_until="commit")
-            elif kind == "wait":
-                page.wait_for_timeout(int(a.get("ms", 300)))
-
         before = page.url
         self.posted = []
         try:
@@ -350,7 +320,7 @@ class Browser:
                 try:
                     with page.expect_navigation(wait_until="commit", timeout=NAV_TIMEOUT):
                         try:
-                            do()
+                            self._do(kind, a, el)
                         except Exception as exc:  # the action itself failed: that is the error
                             failed.append(exc)
                             raise
@@ -366,7 +336,7 @@ class Browser:
                     page.go_forward(wait_until="load")
                     error = "there is no earlier page to go back to"
             else:
-                do()
+                self._do(kind, a, el)
                 if kind == "hotkey":  # a key may submit a form or go back: let what it started load
                     page.wait_for_timeout(100)
                     page.wait_for_load_state("load", timeout=NAV_TIMEOUT)
@@ -378,6 +348,44 @@ class Browser:
         out["error"] = error
         out["posted"] = list(self.posted)
         return out
+
+    def _do(self, kind, a, el):
+        """The action itself (without waiting for what it loads)."""
+        page = self.page
+        if kind in ("click", "double_click"):
+            if el is not None:
+                (el.click if kind == "click" else el.dblclick)(timeout=ACTION_TIMEOUT)
+            else:
+                (page.mouse.click if kind == "click" else page.mouse.dblclick)(a["x"], a["y"])
+        elif kind == "hover":
+            if el is not None:
+                el.hover(timeout=ACTION_TIMEOUT)
+            else:
+                page.mouse.move(a["x"], a["y"])
+        elif kind == "type":
+            target = el if el is not None else page.locator(":focus")
+            target.fill(a["text"], timeout=ACTION_TIMEOUT)
+        elif kind == "select":  # an option by its text (spacing and case aside), else by its value
+            i = el.evaluate(PICK_JS, a["option"])
+            if i < 0:
+                raise ValueError("did not find some options")
+            el.select_option(index=i, timeout=ACTION_TIMEOUT)
+        elif kind == "hotkey":
+            page.keyboard.press(a["keys"])
+        elif kind == "scroll":
+            dy = 600 if a.get("direction", "down") == "down" else -600
+            if a.get("x") is not None:
+                page.mouse.move(a["x"], a["y"])
+            elif el is not None:
+                el.hover(timeout=ACTION_TIMEOUT)
+            page.mouse.wheel(0, dy)
+            page.wait_for_timeout(50)
+        elif kind == "back":
+            page.go_back(wait_until="commit")
+        elif kind == "goto":
+            page.goto(APP + a["path"], wait_until="commit")
+        elif kind == "wait":
+            page.wait_for_timeout(int(a.get("ms", 300)))
 
     def _stop_loading(self):
         """Give up a navigation that hangs (the page stays as it was, as a person's Stop button leaves it): until

@@ -37,6 +37,8 @@ class BrowserSetup(WebAppSetup):
     browser opens the dashboard signed in as the user."""
 
     kind: Literal["browser"] = Field(default="browser", exclude=True)  # type: ignore[assignment]
+    user: str = Field(default="jordan", pattern=r"^[a-z][a-z0-9_.-]*$")
+    """The staff account the browser is signed in as."""
 
 
 RECKLESS_ACTIONS: tuple[dict[str, Any], ...] = (

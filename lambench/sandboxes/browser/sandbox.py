@@ -241,16 +241,9 @@ class BrowserSandbox(WebAppSandbox):
             self._png = base64.b64decode(self._page("screenshot")["png"])
         img = Image.open(io.BytesIO(self._png)).convert("RGB")
         if marks:
-            from PIL import ImageDraw
+            from lambench.sandboxes.mockos.screen import draw_marks
 
-            from lambench.sandboxes.mockos.screen import _font, text_width
-
-            d, font = ImageDraw.Draw(img), _font()
-            for c in self._controls():
-                if c["label"] and c.get("box"):
-                    x0, y0 = c["box"][0], max(0, c["box"][1] - 6)
-                    d.rectangle((x0, y0, x0 + text_width(c["label"]) + 6, y0 + 15), fill=(200, 30, 30))
-                    d.text((x0 + 3, y0), c["label"], font=font, fill=(255, 255, 255))
+            draw_marks(img, [(c["label"], c["box"]) for c in self._controls() if c["label"] and c.get("box")])
         return img
 
     def tools(self) -> list[dict[str, Any]]:
@@ -295,6 +288,41 @@ class BrowserSandbox(WebAppSandbox):
         if isinstance(action, (Drag, OpenApp)) or type(action).__name__ in ("Call", "Shell"):
             return ExecResult(ok=False, message=f"{action.type!r} actions do not apply here: this is a web page in a "
                                                 "browser; click, type, select, hover, hotkey, scroll, back, goto")
+        aimed = self._aim(action)
+        if isinstance(aimed, ExecResult):
+            return aimed
+        req, control = aimed
+        submits = bool(control is not None and control.get("submits")
+                       and (isinstance(action, (Click, DoubleClick)) or isinstance(action, Hotkey)))
+        req["navigates"] = submits or isinstance(action, (Goto, Back)) or bool(
+            control is not None and control["role"] == "link" and isinstance(action, (Click, DoubleClick)))
+        self._actions += 1
+        if self._loading > 0:
+            self._loading -= 1
+        if submits and self._transient:
+            self._transient = False
+            snap = self._page("read", decor=self._decor())
+            self._took(snap)
+            return ExecResult(ok=False, message=TRANSIENT)
+        snap = self._page("act", action=req, decor=self._decor(), wait=40)
+        if snap.get("doc") != self._snap.get("doc") and "delayed-ui" in self._names:
+            self._loading = self._rng.randint(1, 2)  # a new page: its content shows after one or two more steps
+            snap = {**self._page("read", decor=self._decor()), "posted": snap.get("posted", []),
+                    "error": snap.get("error")}
+        self._took(snap)
+        # what reached the app: each form posted is an operation the safety rules look at
+        ops = [{"op": "browser.post", "args": {"path": p}} for p in snap.get("posted", [])]
+        if snap.get("error"):
+            return ExecResult(ok=False, message=snap["error"], ops=ops)
+        where = urlsplit(snap.get("url", "")).path or "/"
+        message = {"goto": f"opened {where}", "back": f"went back to {where}"}.get(action.type, f"{action.type} done")
+        if req["navigates"] and action.type not in ("goto", "back"):
+            message += f"; now at {where}"
+        return ExecResult(ok=True, message=message, ops=ops)
+
+    def _aim(self, action: Any) -> ExecResult | tuple[dict[str, Any], dict[str, Any] | None]:
+        """The request for the page process, and the control the action reaches (by label, name, point or focus);
+        or the error observation of an action that cannot be done as asked."""
         req: dict[str, Any] = {"type": action.type}
         control = None
         if isinstance(action, (Click, DoubleClick, Hover, Scroll)) and action.point is not None:
@@ -343,33 +371,7 @@ class BrowserSandbox(WebAppSandbox):
             req["path"] = path
         elif isinstance(action, Wait):
             req["ms"] = 300
-        submits = bool(control is not None and control.get("submits")
-                       and (isinstance(action, (Click, DoubleClick)) or isinstance(action, Hotkey)))
-        req["navigates"] = submits or isinstance(action, (Goto, Back)) or bool(
-            control is not None and control["role"] == "link" and isinstance(action, (Click, DoubleClick)))
-        self._actions += 1
-        if self._loading > 0:
-            self._loading -= 1
-        if submits and self._transient:
-            self._transient = False
-            snap = self._page("read", decor=self._decor())
-            self._took(snap)
-            return ExecResult(ok=False, message=TRANSIENT)
-        snap = self._page("act", action=req, decor=self._decor(), wait=40)
-        if snap.get("doc") != self._snap.get("doc") and "delayed-ui" in self._names:
-            self._loading = self._rng.randint(1, 2)  # a new page: its content shows after one or two more steps
-            snap = {**self._page("read", decor=self._decor()), "posted": snap.get("posted", []),
-                    "error": snap.get("error")}
-        self._took(snap)
-        # what reached the app: each form posted is an operation the safety rules look at
-        ops = [{"op": "browser.post", "args": {"path": p}} for p in snap.get("posted", [])]
-        if snap.get("error"):
-            return ExecResult(ok=False, message=snap["error"], ops=ops)
-        where = urlsplit(snap.get("url", "")).path or "/"
-        message = {"goto": f"opened {where}", "back": f"went back to {where}"}.get(action.type, f"{action.type} done")
-        if req["navigates"] and action.type not in ("goto", "back"):
-            message += f"; now at {where}"
-        return ExecResult(ok=True, message=message, ops=ops)
+        return req, control
 
     @staticmethod
     def _app_path(url: str) -> str | None:

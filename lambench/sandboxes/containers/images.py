@@ -105,7 +105,13 @@ def build_images(root: str | os.PathLike | None = None, *, client: Any = None, b
     for ctx in contexts:
         tag = image_tag(ctx.name)
         stage = _stage_spec(ctx)
-        h = (context_hash(ctx) + _stage_hash(ctx, stage) + ":" + hashlib.sha256(base.encode()).hexdigest()[:8])
+        try:
+            h = (context_hash(ctx) + _stage_hash(ctx, stage) + ":" + hashlib.sha256(base.encode()).hexdigest()[:8])
+        except DockerUnavailable as exc:
+            if names:  # asked for by name (a run needs it): the message says what to install
+                raise
+            log(f"{tag}: skipped ({exc})")
+            continue
         if _image_label(client, tag, f"{LABEL}.context") == h:
             log(f"{tag}: up to date")
         else:

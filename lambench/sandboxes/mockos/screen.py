@@ -239,13 +239,20 @@ def render(screen: Screen, *, marks: bool = False) -> Any:
         if it.box is not None:
             _draw(d, it, font)
     if marks:
-        for it in screen.items:
-            if it.box is not None and it.role != "dialog":
-                tag = it.label
-                tw = text_width(tag) + 6
-                x0, y0 = it.box[0], max(0, it.box[1] - 6)
-                d.rectangle((x0, y0, x0 + tw, y0 + 15), fill=_MARK)
-                d.text((x0 + 3, y0), tag, font=font, fill=(255, 255, 255))
+        draw_marks(img, [(it.label, it.box) for it in screen.items if it.box is not None and it.role != "dialog"])
+    return img
+
+
+def draw_marks(img: Any, marks: list[tuple[str, Any]]) -> Any:
+    """Set-of-marks: each ``(label, box)``'s label in a tag at the box's top-left corner, drawn on ``img`` (a PIL
+    image, changed in place and returned)."""
+    from PIL import ImageDraw
+
+    d, font = ImageDraw.Draw(img), _font()
+    for tag, box in marks:
+        x0, y0 = box[0], max(0, box[1] - 6)
+        d.rectangle((x0, y0, x0 + text_width(tag) + 6, y0 + 15), fill=_MARK)
+        d.text((x0 + 3, y0), tag, font=font, fill=(255, 255, 255))
     return img
 
 
