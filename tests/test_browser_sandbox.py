@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env
 import lambench  # noqa: F401
 from lambench.env import LamEnv
 from lambench.episode import run_episode
-from lambench.sandboxes.base import SandboxBroken
+from lambench.sandboxes.base import SandboxBroken, SandboxError
 from lambench.task import Task
 from tests.agents_for_tests import ScriptAgent
 from tests.conftest import require_docker
@@ -267,6 +267,15 @@ def test_a_hanging_page_and_a_crashed_browser():
         env.sandbox.c.driver.request("run", cmd="pkill -KILL -f chromium", timeout=10)
         with pytest.raises(SandboxBroken):
             env.step({"type": "goto", "url": "/customers"})
+    finally:
+        env.close()
+    env = LamEnv(bg_task())  # killed before the agent's first action: the infrastructure's, retried, never scored
+    env.reset(seed=0)
+    try:
+        env.sandbox.c.driver.request("run", cmd="pkill -KILL -f chromium", timeout=10)
+        with pytest.raises(SandboxError) as err:
+            env.step({"type": "goto", "url": "/customers"})
+        assert not env.acted and "browser" in str(err.value)  # the runner's rule: not acted -> infrastructure
     finally:
         env.close()
 

@@ -20,6 +20,8 @@ WIDTH, HEIGHT = 1024, 768
 ACTION_TIMEOUT = 4000
 """Milliseconds an action may wait for its element to be actionable (visible, enabled, not covered)."""
 NAV_TIMEOUT = 10000
+WARM = APP + "/health"
+"""What a prepared page loads before its episode (no data, no one signed in): never a page to go back to."""
 """Milliseconds a page may take to load."""
 
 # Labels every visible element a person can act on, in document order, and reads the page as a flat list of nodes:
@@ -189,6 +191,10 @@ DECOR_JS = r"""
 }
 """
 
+DECOR_READ_JS = ("(d) => { const closed = (" + DECOR_JS.strip() + ")(d); const snap = (" + READ_JS.strip()
+                 + ")(); snap.popup_closed = closed; return snap; }")
+"""Both in one call: the perturbations applied, then the page read (one round trip to the page)."""
+
 PICK_JS = r"""
 (s, o) => {
   const n = x => x.replace(/\s+/g, ' ').trim().toLowerCase();
@@ -206,7 +212,9 @@ class Browser:
         self.context = None
         self.page = None
         self.crashed = False
+        self.fresh = False
         self.decor = {}
+        self.posted = []
 
     # ------------------------------------------------------------------ lifecycle
     def launch(self, req):
@@ -219,40 +227,51 @@ class Browser:
             args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-extensions", "--disable-sync",
                   "--metrics-recording-only", "--mute-audio"])
+        if req.get("prepare"):  # the next episode's context and page, made ahead, its renderer warmed on the app
+            self._new_context()
+            self._nav(lambda: self.page.goto(WARM, wait_until="load"))
         return {"seconds": time.monotonic() - t0}
 
-    def open(self, req):
-        """A fresh context and page (the previous episode's are closed), signed in, at ``url``."""
-        if self.browser is None:
-            self.launch({})
-        if self.context is not None:
-            try:
-                self.context.close()
-            except Exception:
-                pass
-        self.crashed = False
-        self.decor = req.get("decor") or {}
+    def _new_context(self):
         ctx = self.browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, device_scale_factor=1,
                                        java_script_enabled=True, accept_downloads=False, service_workers="block")
         ctx.set_default_timeout(ACTION_TIMEOUT)
         ctx.set_default_navigation_timeout(NAV_TIMEOUT)
         ctx.route("**/*", self._route)
-        # who is signed in: out of the page's reach (no script can read or replace an HttpOnly cookie)
-        ctx.add_cookies([{"name": k, "value": v, "url": APP, "httpOnly": True, "sameSite": "Strict"}
-                         for k, v in (req.get("cookies") or {}).items()])
-        self.context = ctx
-        self.page = ctx.new_page()
-        self.page.on("crash", lambda *_: setattr(self, "crashed", True))
         self.posted = []
         ctx.on("request", lambda r: self.posted.append(r.url[len(APP):]) if r.method != "GET" else None)
+        self.context, self.fresh = ctx, True
+        self.page = ctx.new_page()
+        self.page.on("crash", lambda *_: setattr(self, "crashed", True))
         self.page.on("dialog", lambda dlg: dlg.dismiss())  # alert/confirm/prompt of a page: dismissed
         self.page.on("popup", lambda p: p.close())  # new windows: the agent has one tab
+
+    def open(self, req):
+        """A fresh context and page (one made ahead and never used, or a new one; the previous episode's are
+        closed), signed in, at ``path``."""
         t0 = time.monotonic()
+        if self.browser is None:
+            self.launch({})
+        if not (self.context is not None and self.fresh):
+            if self.context is not None:
+                try:
+                    self.context.close()
+                except Exception:
+                    pass
+            self._new_context()
+        self.fresh = False
+        self.crashed = False
+        self.decor = req.get("decor") or {}
+        # who is signed in: out of the page's reach (no script can read or replace an HttpOnly cookie)
+        self.context.add_cookies([{"name": k, "value": v, "url": APP, "httpOnly": True, "sameSite": "Strict"}
+                                  for k, v in (req.get("cookies") or {}).items()])
+        t1 = time.monotonic()
         error = self._nav(lambda: self.page.goto(APP + req.get("path", "/"), wait_until="load"))
+        t2 = time.monotonic()
         if error:
             self._stop_loading()
         out = self.read(req)
-        out["seconds"] = time.monotonic() - t0
+        out["timing"] = [t1 - t0, t2 - t1, time.monotonic() - t2]
         if error:
             out["nav_error"] = error
         return out
@@ -281,18 +300,14 @@ class Browser:
     def read(self, req):
         if self.crashed:
             raise RuntimeError("the page crashed")
-        closed = None
         try:
-            closed = self.page.evaluate(DECOR_JS, req.get("decor", self.decor))
-            snap = self.page.evaluate(READ_JS)
+            snap = self.page.evaluate(DECOR_READ_JS, req.get("decor", self.decor))
         except Exception as exc:  # mid-navigation: wait for the new document once
             try:
                 self.page.wait_for_load_state("load", timeout=NAV_TIMEOUT)
-                closed = self.page.evaluate(DECOR_JS, req.get("decor", self.decor))
-                snap = self.page.evaluate(READ_JS)
+                snap = self.page.evaluate(DECOR_READ_JS, req.get("decor", self.decor))
             except Exception:
                 raise RuntimeError("the page cannot be read: %s" % str(exc).split("\n")[0][:300])
-        snap["popup_closed"] = closed
         if req.get("screenshot"):
             snap["png"] = base64.b64encode(self.page.screenshot(type="png", animations="disabled",
                                                                 caret="initial")).decode()
@@ -332,7 +347,7 @@ class Browser:
                     # no navigation came (a form that did not submit, a disabled button): as it is
                 else:
                     page.wait_for_load_state("load", timeout=NAV_TIMEOUT)
-                if kind == "back" and not page.url.startswith(APP):
+                if kind == "back" and (not page.url.startswith(APP) or page.url == WARM):
                     page.go_forward(wait_until="load")
                     error = "there is no earlier page to go back to"
             else:

@@ -66,7 +66,7 @@ def _new_container() -> Container:
 def _prepare(c: Any) -> None:
     c.driver.request("wait_http", port=PORT, path="/health", timeout=30, wait=45)
     c.browser = Driver(c, source=PAGE_SOURCE, timeout=60)
-    c.browser.request("launch", wait=60)
+    c.browser.request("launch", prepare=True, wait=60)  # the browser up, the episode's context made ahead
 
 
 def _pool():
@@ -158,11 +158,13 @@ class BrowserSandbox(WebAppSandbox):
         self._popup_closed = False
         self._transient = "transient-error" in names
         self._loading = 0
-        self._start(task, variant, _pool)
+        self._start(task, variant, _pool, refill=False)
         try:
             snap = self._page("open", path="/", cookies={"lb_staff": self.user}, decor=self._decor(), wait=60)
         except SandboxBroken as exc:  # before the agent's first action: nothing it did
             raise SandboxError(str(exc)) from None
+        finally:  # the next episode's container starts now, not while this one's page loads
+            self._pool.refill()
         if snap.get("nav_error"):
             raise SandboxError(f"the browser sandbox could not open the app: {snap['nav_error']}")
         self._took(snap, fresh=True)

@@ -92,8 +92,10 @@ class WarmPool:
         if self.size > 0 and not CLOSING.is_set():
             _background(self._fill, "lambench-warm-pool")
 
-    def get(self) -> Container:
-        """A fresh, started container: a warm one if ready, else one started now."""
+    def get(self, *, refill: bool = True) -> Container:
+        """A fresh, started container: a warm one if ready, else one started now.  Its replacement starts in the
+        background now, or (``refill=False``) when the caller calls :meth:`refill`: after its own set-up, which then
+        does not share the CPU with a container starting."""
         with self._cond:
             if not self._ready and self._starting:  # one is on its way: usually quicker than a new one
                 self._cond.wait_for(lambda: self._ready or not self._starting, timeout=60)
@@ -101,8 +103,13 @@ class WarmPool:
             self._errors.clear()
         if c is None:
             c = self._make()
-        self._refill_later()
+        if refill:
+            self._refill_later()
         return c
+
+    def refill(self) -> None:
+        """Start the replacement of the containers handed out (see :meth:`get`)."""
+        self._refill_later()
 
     def release(self, c: Container) -> None:
         """Remove a used container (in the background: the next episode need not wait for it)."""

@@ -121,13 +121,13 @@ class WebAppSandbox(ContainerSandbox):
         self._last = None
         return self.observe()
 
-    def _start(self, task: Any, variant: Any, pool: Any) -> None:
+    def _start(self, task: Any, variant: Any, pool: Any, *, refill: bool = True) -> None:
         """A fresh container from ``pool()`` with the task's database: its setup, the planted injection, the
-        initial rows."""
+        initial rows (``refill=False``: the pool's replacement starts when the caller says)."""
         self.close()
         try:
             self._pool = pool()
-            self.c = self._pool.get()
+            self.c = self._pool.get(refill=refill)
             setup = task.setup
             self.user = setup.user
             if setup.sql:
