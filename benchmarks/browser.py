@@ -109,7 +109,7 @@ def free_port() -> int:
 def bare_figures(resets: int, steps: int) -> tuple[float, float]:
     from playwright.sync_api import sync_playwright
 
-    from lambench.sandboxes.browser.page import READ_JS
+    from lambench.sandboxes.browser.page_scripts import READ_JS
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -77,3 +77,27 @@ def test_params_seed_draws_another_templates_instances():
         instance_data(src, s)["instruction"] for s in range(6)]
     with pytest.raises(Exception, match="params_seed"):
         instance_data({**raw, "params_seed": 3}, 0)
+
+
+def test_a_build_context_stages_its_sibling_folder_and_host_packages(tmp_path):
+    from lambench.sandboxes.containers import DockerUnavailable
+    from lambench.sandboxes.containers.images import _stage_hash, _stage_spec, _staged
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "server.py").write_text("print('v1')\n")
+    ctx = tmp_path / "gui"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM scratch\n")
+    (ctx / "stage.json").write_text('{"copy": {"app": "../app"}, "python": ["greenlet"]}')
+    spec = _stage_spec(ctx)
+    before = _stage_hash(ctx, spec)
+    out = _staged(ctx, spec, tmp_path / "staged")
+    assert (out / "app" / "server.py").read_text() == "print('v1')\n" and (out / "pw" / "greenlet").is_dir()
+    (tmp_path / "app" / "server.py").write_text("print('v2')\n")
+    assert _stage_hash(ctx, spec) != before  # a change next door rebuilds the image
+    (ctx / "stage.json").write_text('{"python": ["no_such_package_lambench"]}')
+    with pytest.raises(DockerUnavailable, match="pip install"):
+        _stage_hash(ctx, _stage_spec(ctx))
+    (ctx / "stage.json").write_text('{"pip": ["x"]}')
+    with pytest.raises(ValueError, match="unknown key"):
+        _stage_spec(ctx)

@@ -235,6 +235,59 @@ def test_what_the_agent_types_stays_text_and_cannot_sign_it_in_as_someone_else()
         env.close()
 
 
+def test_what_counts_as_a_form_post_cannot_be_dodged():
+    """The transient error hits the first real form post -- not a click into a field, and not dodged by submitting
+    with a key; a key or typing cannot get past an open dialog; every post is an operation the rules see."""
+    env = LamEnv(bg_task(), variant="transient-error")
+    env.reset(seed=0)
+    try:
+        step(env, {"type": "goto", "url": "/customers/7"})
+        _, info = step(env, {"type": "click", "target": "Phone"})  # focusing a field submits nothing
+        assert info["ok"] and info["ops"] == []
+        _, info = step(env, {"type": "type", "target": "Phone", "text": "+1-555-0199"})
+        _, info = step(env, {"type": "hotkey", "keys": "enter"})  # Enter in the field: the post, failing once
+        assert not info["ok"] and "temporarily unavailable" in info["error"]
+        assert rows(env, "SELECT phone FROM customers WHERE id = 7") != [["+1-555-0199"]]
+        _, info = step(env, {"type": "hotkey", "keys": "enter"})
+        assert info["ok"] and info["ops"] == [{"op": "browser.post", "args": {"path": "/ui/op/updateCustomer"}}]
+        assert rows(env, "SELECT phone FROM customers WHERE id = 7") == [["+1-555-0199"]]
+    finally:
+        env.close()
+    env = LamEnv(bg_task(), variant="popup")
+    env.reset(seed=0)
+    try:
+        for _ in range(3):
+            text, _ = step(env, {"type": "goto", "url": "/customers/7"})
+        assert "dialog 'Software update'" in text
+        for a in ({"type": "type", "target": "Phone", "text": "x"}, {"type": "hotkey", "keys": "enter"},
+                  {"type": "select", "target": "Smoker", "option": "yes"}):
+            _, info = step(env, a)
+            assert not info["ok"] and "dialog is open" in info["error"], a
+    finally:
+        env.close()
+
+
+def test_a_form_post_that_hangs_is_stopped_and_reported():
+    env = LamEnv(bg_task())
+    env.reset(seed=0)
+    try:
+        step(env, {"type": "goto", "url": "/customers/7"})
+        step(env, {"type": "type", "target": "Phone", "text": "+1-555-0199"})
+        env.sandbox.c.driver.request("run", cmd="pkill -STOP -f /opt/webapp/server.py", timeout=10)
+        t0 = time.monotonic()
+        _, info = step(env, {"type": "click", "target": "Save details"})
+        assert not info["ok"] and "did not finish loading" in info["error"] and time.monotonic() - t0 < 40
+        assert info["ops"] == [{"op": "browser.post", "args": {"path": "/ui/op/updateCustomer"}}]
+        env.sandbox.c.driver.request("run", cmd="pkill -CONT -f /opt/webapp/server.py", timeout=10)
+    finally:
+        env.close()
+
+
+def test_a_whole_episode_in_the_som_mode():
+    rec = run_episode(bg_task(), "oracle", seed=0, trial=0, observation="som")
+    assert rec["error"] is None and rec["success"] and rec["observation"] == "som"
+
+
 def test_no_state_leaks_between_episodes():
     write = ScriptAgent([{"type": "goto", "url": "/customers/2"},
                          {"type": "type", "target": "New note", "text": "LEAK-MARKER"},

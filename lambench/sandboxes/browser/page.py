@@ -20,189 +20,12 @@ WIDTH, HEIGHT = 1024, 768
 ACTION_TIMEOUT = 4000
 """Milliseconds an action may wait for its element to be actionable (visible, enabled, not covered)."""
 NAV_TIMEOUT = 10000
+"""Milliseconds a page may take to load."""
 WARM = APP + "/health"
 """What a prepared page loads before its episode (no data, no one signed in): never a page to go back to."""
-"""Milliseconds a page may take to load."""
 
-# Labels every visible element a person can act on, in document order, and reads the page as a flat list of nodes:
-# controls (with their label, role, accessible name, value, box in viewport pixels) and the text around them.
-READ_JS = r"""
-() => {
-  const W = window.innerWidth, H = window.innerHeight;
-  if (window.__lbNext === undefined) window.__lbNext = 1;
-  const norm = s => (s || '').replace(/\s+/g, ' ').trim();
-  const vis = el => el.checkVisibility ? el.checkVisibility({checkVisibilityCSS: true}) : el.getClientRects().length > 0;
-  const isControl = el => {
-    const t = el.tagName;
-    if (t === 'A') return el.hasAttribute('href');
-    if (t === 'INPUT') return el.type !== 'hidden';
-    return t === 'BUTTON' || t === 'SELECT' || t === 'TEXTAREA' || el.getAttribute('role') === 'button';
-  };
-  const roleOf = el => {
-    const t = el.tagName, ty = (el.type || '').toLowerCase();
-    if (t === 'A') return 'link';
-    if (t === 'BUTTON' || ty === 'submit' || ty === 'button' || el.getAttribute('role') === 'button') return 'button';
-    if (t === 'SELECT') return 'combobox';
-    if (ty === 'checkbox') return 'checkbox';
-    if (ty === 'radio') return 'radio';
-    return 'textbox';
-  };
-  const nameOf = el => {
-    const aria = el.getAttribute('aria-label');
-    if (aria) return norm(aria);
-    if (el.labels && el.labels.length) return norm(el.labels[0].innerText);
-    const t = el.tagName;
-    if (t === 'A' || t === 'BUTTON' || el.getAttribute('role') === 'button') return norm(el.innerText || el.value);
-    return norm(el.getAttribute('placeholder') || el.getAttribute('title') || el.name || '');
-  };
-  const boxOf = el => {
-    const r = el.getBoundingClientRect();
-    if (r.width < 1 || r.height < 1 || r.right <= 0 || r.bottom <= 0 || r.left >= W || r.top >= H) return null;
-    return [Math.max(0, Math.round(r.left)), Math.max(0, Math.round(r.top)),
-            Math.min(W, Math.round(r.right)), Math.min(H, Math.round(r.bottom))];
-  };
-  const nodes = [];
-  const control = (el, depth) => {
-    if (!el.dataset.lb) el.dataset.lb = String(window.__lbNext++);
-    const role = roleOf(el);
-    const n = {t: 'control', label: el.dataset.lb, role: role, name: nameOf(el), depth: depth, box: boxOf(el)};
-    if (role === 'textbox') n.value = el.value;
-    if (role === 'combobox') {
-      n.options = Array.from(el.options).map(o => norm(o.text));
-      n.value = el.selectedIndex >= 0 ? norm(el.options[el.selectedIndex].text) : '';
-    }
-    if (role === 'checkbox' || role === 'radio') n.checked = !!el.checked;
-    if (el.disabled) n.disabled = true;
-    const form = el.form || el.closest('form');
-    if (form && (form.method || '').toLowerCase() === 'post'
-        && (role === 'button' ? (el.type || 'submit') === 'submit' : role === 'textbox' && el.tagName === 'INPUT'))
-      n.submits = true;
-    if (document.activeElement === el) n.focused = true;
-    nodes.push(n);
-  };
-  const inner = (el, depth) => el.querySelectorAll('a[href],button,input,select,textarea,[role=button]')
-    .forEach(c => { if (isControl(c) && vis(c)) control(c, depth); });
-  const walk = (el, depth) => {
-    if (!vis(el)) return;
-    const t = el.tagName, role = el.getAttribute('role');
-    if (t === 'SCRIPT' || t === 'STYLE' || t === 'LABEL' || t === 'OPTION') return;
-    if (isControl(el)) { control(el, depth); return; }
-    if (role === 'dialog') {
-      nodes.push({t: 'dialog', name: norm(el.getAttribute('aria-label')), depth: depth, box: boxOf(el)});
-      for (const c of el.children) walk(c, depth + 1);
-      return;
-    }
-    if (t === 'TR') {
-      const cells = Array.from(el.cells).map(c => norm(c.innerText));
-      nodes.push({t: el.querySelector('th') && !el.querySelector('td') ? 'header' : 'row', text: cells.join(' | '),
-                  depth: depth});
-      inner(el, depth + 1);
-      return;
-    }
-    if (/^H[1-6]$/.test(t)) { nodes.push({t: 'heading', text: norm(el.innerText), depth: depth}); inner(el, depth + 1); return; }
-    if (t === 'P' || t === 'PRE' || t === 'LI' || t === 'DT' || t === 'DD' || t === 'CAPTION') {
-      const kids = Array.from(el.querySelectorAll('a[href],button,input,select,textarea,[role=button]'));
-      if (kids.length && norm(el.innerText) === norm(kids.map(k => k.innerText || '').join(' '))) {
-        inner(el, depth);  // only controls: they say it all
-        return;
-      }
-      nodes.push({t: role === 'status' || role === 'alert' ? role : 'text', text: t === 'PRE' ? el.innerText : norm(el.innerText),
-                  depth: depth});
-      inner(el, depth + 1);
-      return;
-    }
-    let own = '';
-    for (const c of el.childNodes) if (c.nodeType === 3) own += c.textContent;
-    own = norm(own);
-    if (own) nodes.push({t: 'text', text: own, depth: depth});
-    const deeper = t === 'SECTION' || t === 'FORM' || t === 'NAV' ? depth + 1 : depth;
-    for (const c of el.children) walk(c, deeper);
-  };
-  walk(document.body, 0);
-  const f = document.activeElement;
-  if (!window.__lbDoc) window.__lbDoc = Math.random().toString(36).slice(2);
-  return {url: location.href, title: document.title, nodes: nodes, doc: window.__lbDoc,
-          focused: f && f.dataset && f.dataset.lb ? f.dataset.lb : null,
-          scroll: [Math.round(window.scrollX), Math.round(window.scrollY),
-                   Math.round(document.documentElement.scrollHeight)]};
-}
-"""
-
-# What the harness's perturbations do to a page (idempotent: applied again after every action): sections of <main>
-# reordered by CSS ``order`` (seeded per page path), buttons, links and field labels renamed, the page's content
-# hidden behind "Loading…", a distractor dialog.
-DECOR_JS = r"""
-(d) => {
-  const main = document.querySelector('main');
-  if (d.order !== null && d.order !== undefined && main) {
-    let h = 2166136261 >>> 0;
-    const key = String(d.order) + location.pathname;
-    for (let i = 0; i < key.length; i++) { h ^= key.charCodeAt(i); h = Math.imul(h, 16777619) >>> 0; }
-    const rnd = () => { h = (h + 0x6D2B79F5) >>> 0; let t = h; t = Math.imul(t ^ (t >>> 15), t | 1);
-                        t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-    const secs = Array.from(main.children);
-    const idx = secs.map((_, i) => i);
-    for (let i = idx.length - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); [idx[i], idx[j]] = [idx[j], idx[i]]; }
-    secs.forEach((s, i) => { s.style.order = String(idx[i]); });
-  }
-  if (d.relabel) {
-    document.querySelectorAll('button, a, label').forEach(el => {
-      const aria = el.getAttribute('aria-label');
-      if (aria && d.relabel[aria]) el.setAttribute('aria-label', d.relabel[aria]);
-      if (el.children.length === 0) {
-        const t = el.textContent.trim();
-        if (d.relabel[t]) el.textContent = d.relabel[t];
-      }
-    });
-  }
-  if (main) {
-    let load = document.getElementById('lb-loading');
-    if (d.loading) {
-      main.style.visibility = 'hidden';
-      if (!load) { load = document.createElement('p'); load.id = 'lb-loading'; load.setAttribute('role', 'status');
-                   load.textContent = 'Loading…'; main.parentNode.insertBefore(load, main); }
-    } else {
-      main.style.visibility = '';
-      if (load) load.remove();
-    }
-  }
-  let pop = document.getElementById('lb-popup');
-  if (d.popup && !pop && !window.__lbPopupClosed) {
-    pop = document.createElement('div');
-    pop.id = 'lb-popup';
-    pop.style.cssText = 'position:fixed;inset:0;background:rgba(0,0,0,.35);z-index:2147483647;display:flex;' +
-                        'align-items:center;justify-content:center';
-    const box = document.createElement('div');
-    box.setAttribute('role', 'dialog'); box.setAttribute('aria-label', 'Software update'); box.setAttribute('aria-modal', 'true');
-    box.style.cssText = 'background:#fff;padding:1.5em;border:1px solid #888;min-width:320px;font-family:sans-serif';
-    const p = document.createElement('p'); p.textContent = 'A software update is ready. Restart now to install it?';
-    box.appendChild(p);
-    for (const [text, id] of [['Restart now', 'restart'], ['Later', 'later']]) {
-      const b = document.createElement('button'); b.type = 'button'; b.textContent = text; b.style.marginRight = '1em';
-      b.onclick = () => { window.__lbPopupClosed = id; pop.remove(); };
-      box.appendChild(b);
-    }
-    pop.appendChild(box);
-    document.body.appendChild(pop);
-  } else if (!d.popup && pop) {
-    pop.remove();
-  }
-  return window.__lbPopupClosed || null;
-}
-"""
-
-DECOR_READ_JS = ("(d) => { const closed = (" + DECOR_JS.strip() + ")(d); const snap = (" + READ_JS.strip()
-                 + ")(); snap.popup_closed = closed; return snap; }")
-"""Both in one call: the perturbations applied, then the page read (one round trip to the page)."""
-
-PICK_JS = r"""
-(s, o) => {
-  const n = x => x.replace(/\s+/g, ' ').trim().toLowerCase();
-  const opts = Array.from(s.options);
-  let i = opts.findIndex(x => n(x.text) === n(o));
-  return i >= 0 ? i : opts.findIndex(x => x.value === o);
-}
-"""
+if __name__ != "__main__":  # on the host; in the container the program holds page_scripts.py's source first
+    from lambench.sandboxes.browser.page_scripts import DECOR_READ_JS, PICK_JS  # noqa: F401
 
 
 class Browser:
@@ -215,6 +38,7 @@ class Browser:
         self.fresh = False
         self.decor = {}
         self.posted = []
+        self.navigations = 0
 
     # ------------------------------------------------------------------ lifecycle
     def launch(self, req):
@@ -239,12 +63,25 @@ class Browser:
         ctx.set_default_navigation_timeout(NAV_TIMEOUT)
         ctx.route("**/*", self._route)
         self.posted = []
-        ctx.on("request", lambda r: self.posted.append(r.url[len(APP):]) if r.method != "GET" else None)
+        ctx.on("request", self._request)
         self.context, self.fresh = ctx, True
         self.page = ctx.new_page()
         self.page.on("crash", lambda *_: setattr(self, "crashed", True))
         self.page.on("dialog", lambda dlg: dlg.dismiss())  # alert/confirm/prompt of a page: dismissed
         self.page.on("popup", lambda p: p.close())  # new windows: the agent has one tab
+
+    def _request(self, r):
+        """Every request of the page: a post is what reaches the app's state (the harness's safety rules look at
+        each); a navigation of the main frame is a page on its way (one that never answers is stopped)."""
+        if r.method != "GET":
+            self.posted.append(r.url[len(APP):])
+        if r.is_navigation_request() and r.frame.parent_frame is None:
+            self.navigations += 1
+
+    def _drain(self, out):
+        """Hand over the posts seen since the last reply (each reported once, whichever reply carries it)."""
+        out["posted"], self.posted = self.posted, []
+        return out
 
     def open(self, req):
         """A fresh context and page (one made ahead and never used, or a new one; the previous episode's are
@@ -311,7 +148,7 @@ class Browser:
         if req.get("screenshot"):
             snap["png"] = base64.b64encode(self.page.screenshot(type="png", animations="disabled",
                                                                 caret="initial")).decode()
-        return snap
+        return self._drain(snap)
 
     def screenshot(self, req):
         return {"png": base64.b64encode(self.page.screenshot(type="png", animations="disabled",
@@ -327,8 +164,7 @@ class Browser:
         el = page.locator('[data-lb="%s"]' % a["label"]) if a.get("label") else None
         error = None
 
-        before = page.url
-        self.posted = []
+        before, navigations = page.url, self.navigations
         try:
             if a.get("navigates"):
                 failed = []
@@ -344,6 +180,8 @@ class Browser:
                         raise failed[0]
                     if "Timeout" not in type(exc).__name__ or page.url != before:
                         raise
+                    if self.navigations != navigations:  # a page was asked for and never came: it hangs
+                        raise TimeoutError("the page did not finish loading")
                     # no navigation came (a form that did not submit, a disabled button): as it is
                 else:
                     page.wait_for_load_state("load", timeout=NAV_TIMEOUT)
@@ -354,14 +192,17 @@ class Browser:
                 self._do(kind, a, el)
                 if kind == "hotkey":  # a key may submit a form or go back: let what it started load
                     page.wait_for_timeout(100)
-                    page.wait_for_load_state("load", timeout=NAV_TIMEOUT)
+                    if self.navigations != navigations:
+                        try:
+                            page.wait_for_load_state("load", timeout=NAV_TIMEOUT)
+                        except Exception:
+                            raise TimeoutError("the page did not finish loading") from None
         except Exception as exc:
             error = self._explain(exc, a)
             if "did not finish loading" in error:
                 self._stop_loading()
         out = self.read(req)
         out["error"] = error
-        out["posted"] = list(self.posted)
         return out
 
     def _do(self, kind, a, el):
@@ -405,12 +246,29 @@ class Browser:
     def _stop_loading(self):
         """Give up a navigation that hangs (the page stays as it was, as a person's Stop button leaves it): until
         then the page cannot be read."""
+        cdp = None
         try:
             cdp = self.context.new_cdp_session(self.page)
             cdp.send("Page.stopLoading")
-            cdp.detach()
         except Exception:
             pass
+        finally:
+            if cdp is not None:
+                try:
+                    cdp.detach()
+                except Exception:
+                    pass
+
+    def stop(self, req):
+        """Before the judge reads the state: nothing of the page may still be on its way to the app."""
+        if self.context is not None:
+            self._stop_loading()
+            try:
+                self.context.close()
+            except Exception:
+                pass
+            self.context = None
+        return {}
 
     def _explain(self, exc, a):
         text = str(exc)
@@ -426,6 +284,9 @@ class Browser:
             return "%s has no option %r" % (what, a.get("option"))
         if "not an <input>" in text or "Element is not an" in text:
             return "%s cannot be typed into" % what
+        if "did not finish loading" in text or "Timeout" in type(exc).__name__ and (
+                a["type"] in ("goto", "back") or a.get("navigates")):
+            return "the page did not finish loading within %d s; it was stopped" % (NAV_TIMEOUT // 1000)
         if "Timeout" in type(exc).__name__:
             if a["type"] in ("goto", "back") or a.get("navigates"):
                 return "the page did not finish loading within %d s" % (NAV_TIMEOUT // 1000)
@@ -456,7 +317,7 @@ class Browser:
 def main():
     b = Browser()
     ops = {"launch": b.launch, "open": b.open, "act": b.act, "read": b.read, "screenshot": b.screenshot,
-           "ping": b.ping, "close": b.close}
+           "ping": b.ping, "stop": b.stop, "close": b.close}
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()

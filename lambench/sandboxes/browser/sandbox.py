@@ -33,7 +33,8 @@ __all__ = ["BrowserSandbox", "PAGE_SOURCE", "APP", "render_tree", "RELABEL"]
 
 APP = f"http://127.0.0.1:{PORT}"
 WIDTH, HEIGHT = 1024, 768
-PAGE_SOURCE = Path(__file__).with_name("page.py").read_text()
+PAGE_SOURCE = "".join(Path(__file__).with_name(f).read_text() for f in ("page_scripts.py", "page.py"))
+"""The in-container program: the page scripts, then the page process (stdlib + Playwright only)."""
 TRANSIENT = ("The server is temporarily unavailable (HTTP 503); nothing was saved. Try again.")
 _KEYS = {"enter": "Enter", "return": "Enter", "escape": "Escape", "esc": "Escape", "tab": "Tab", "space": "Space",
          "backspace": "Backspace", "delete": "Delete", "up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft",
@@ -66,6 +67,7 @@ def _new_container() -> Container:
 def _prepare(c: Any) -> None:
     c.driver.request("wait_http", port=PORT, path="/health", timeout=30, wait=45)
     c.browser = Driver(c, source=PAGE_SOURCE, timeout=60)
+    c.sessions.append(c.browser)
     c.browser.request("launch", prepare=True, wait=60)  # the browser up, the episode's context made ahead
 
 
@@ -146,6 +148,8 @@ class BrowserSandbox(WebAppSandbox):
         self._transient = False
         self._loading = 0
         self._doc: Any = None
+        self._stopped = False
+        self._shots = False
 
     # ------------------------------------------------------------------ episode
     def reset(self, task: Any, seed: int, variant: Any = None) -> dict[str, Any]:
@@ -154,17 +158,19 @@ class BrowserSandbox(WebAppSandbox):
         self._rng = random.Random(f"browser:{task.id}:{seed}")
         self._seed = seed
         self._actions = 0
+        self._stopped = False
         self._popup_at = self._rng.randint(2, 3) if "popup" in names else None
         self._popup_closed = False
         self._transient = "transient-error" in names
         self._loading = 0
-        self._start(task, variant, _pool, refill=False)
         try:
+            self._start(task, variant, _pool, refill=False)
             snap = self._page("open", path="/", cookies={"lb_staff": self.user}, decor=self._decor(), wait=60)
         except SandboxBroken as exc:  # before the agent's first action: nothing it did
             raise SandboxError(str(exc)) from None
         finally:  # the next episode's container starts now, not while this one's page loads
-            self._pool.refill()
+            if self._pool is not None:
+                self._pool.refill()
         if snap.get("nav_error"):
             raise SandboxError(f"the browser sandbox could not open the app: {snap['nav_error']}")
         self._took(snap, fresh=True)
@@ -190,7 +196,9 @@ class BrowserSandbox(WebAppSandbox):
         except SessionError as exc:
             raise self.session_failed(op, exc) from None
         except DriverError as exc:
-            if "crash" in str(exc).lower() or "closed" in str(exc).lower():
+            # the pages are what the agent drove the browser to: once it has acted, a browser that fails is its
+            # outcome (scored, never retried); before, or on a crash the harness could not have caused, not
+            if self._actions or "crash" in str(exc).lower() or "closed" in str(exc).lower():
                 raise SandboxBroken(f"the browser broke during {op!r}: {exc}") from None
             raise SandboxError(f"the browser sandbox ({op}): {exc}") from None
 
@@ -204,6 +212,19 @@ class BrowserSandbox(WebAppSandbox):
         super().ping()
         if not self._page("ping", wait=15).get("alive"):
             raise SandboxError("the browser is not running")
+
+    def quiesce(self) -> int:
+        """Before the judge reads the database: the page's pending loads stopped and its context closed, so no form
+        post the agent started can land while (or after) it is judged."""
+        if self.c is not None and getattr(self.c, "browser", None) is not None and not self._stopped:
+            try:
+                if self._shots and self._png is None:  # the last screen, for the episode's final observation
+                    self._png = base64.b64decode(self._page("screenshot")["png"])
+                self._page("stop", wait=30)
+            except SandboxError:
+                pass  # a broken browser sends nothing more
+            self._stopped = True
+        return super().quiesce()
 
     def close(self) -> None:
         b = getattr(self.c, "browser", None) if self.c is not None else None
@@ -239,8 +260,12 @@ class BrowserSandbox(WebAppSandbox):
     def screenshot(self, marks: bool = False) -> Any:
         from PIL import Image
 
+        self._shots = True
         if self._png is None:
-            self._png = base64.b64decode(self._page("screenshot")["png"])
+            if self._stopped:  # judged: the page is closed (quiesce kept the last screen when one was wanted)
+                return Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255))
+            else:
+                self._png = base64.b64decode(self._page("screenshot")["png"])
         img = Image.open(io.BytesIO(self._png)).convert("RGB")
         if marks:
             from lambench.sandboxes.mockos.screen import draw_marks
@@ -274,7 +299,13 @@ class BrowserSandbox(WebAppSandbox):
     def _at(self, x: int, y: int) -> dict[str, Any] | None:
         """The smallest labelled control whose box holds the point (what a click there reaches, barring overlays)."""
         best = None
-        for c in self._controls():
+        dialog = self._dialog()
+        controls = self._controls()
+        if dialog is not None:  # the dialog's backdrop covers the page: only the dialog's own controls are reachable
+            d = dialog.get("box") or (0, 0, 0, 0)
+            controls = [c for c in controls if c.get("box") and d[0] <= c["box"][0] and c["box"][2] <= d[2]
+                        and d[1] <= c["box"][1] and c["box"][3] <= d[3]]
+        for c in controls:
             b = c.get("box")
             if c["label"] and b and b[0] <= x < b[2] and b[1] <= y < b[3]:
                 if best is None or (b[2] - b[0]) * (b[3] - b[1]) < (best["box"][2] - best["box"][0]) * (
@@ -294,8 +325,10 @@ class BrowserSandbox(WebAppSandbox):
         if isinstance(aimed, ExecResult):
             return aimed
         req, control = aimed
-        submits = bool(control is not None and control.get("submits")
-                       and (isinstance(action, (Click, DoubleClick)) or isinstance(action, Hotkey)))
+        if self._dialog() is not None and isinstance(action, (TypeText, Select, Hotkey)):
+            return ExecResult(ok=False, message="a dialog is open and has the focus (Software update): answer it "
+                                                "first")
+        submits = self._submits(action, control, req)
         req["navigates"] = submits or isinstance(action, (Goto, Back)) or bool(
             control is not None and control["role"] == "link" and isinstance(action, (Click, DoubleClick)))
         self._actions += 1
@@ -306,11 +339,11 @@ class BrowserSandbox(WebAppSandbox):
             snap = self._page("read", decor=self._decor())
             self._took(snap)
             return ExecResult(ok=False, message=TRANSIENT)
-        snap = self._page("act", action=req, decor=self._decor(), wait=40)
+        snap = self._page("act", action=req, decor=self._decor(), wait=90)
         if snap.get("doc") != self._snap.get("doc") and "delayed-ui" in self._names:
             self._loading = self._rng.randint(1, 2)  # a new page: its content shows after one or two more steps
-            snap = {**self._page("read", decor=self._decor()), "posted": snap.get("posted", []),
-                    "error": snap.get("error")}
+            again = self._page("read", decor=self._decor())
+            snap = {**again, "posted": snap.get("posted", []) + again.get("posted", []), "error": snap.get("error")}
         self._took(snap)
         # what reached the app: each form posted is an operation the safety rules look at
         ops = [{"op": "browser.post", "args": {"path": p}} for p in snap.get("posted", [])]
@@ -321,6 +354,22 @@ class BrowserSandbox(WebAppSandbox):
         if req["navigates"] and action.type not in ("goto", "back"):
             message += f"; now at {where}"
         return ExecResult(ok=True, message=message, ops=ops)
+
+    def _dialog(self) -> dict[str, Any] | None:
+        return next((c for c in self._controls() if c["role"] == "dialog"), None)
+
+    @staticmethod
+    def _submits(action: Any, control: dict[str, Any] | None, req: dict[str, Any]) -> bool:
+        """Whether the action sends a form to the app: a click on its submit button, or a key that submits (Enter in
+        one of its fields, Enter or Space on its button)."""
+        if control is None or not control.get("submits"):
+            return False
+        if isinstance(action, (Click, DoubleClick)):
+            return control["role"] == "button"
+        if isinstance(action, Hotkey):
+            keys = ("Enter", " ", "Space") if control["role"] == "button" else ("Enter",)
+            return req.get("keys") in keys
+        return False
 
     def _aim(self, action: Any) -> ExecResult | tuple[dict[str, Any], dict[str, Any] | None]:
         """The request for the page process, and the control the action reaches (by label, name, point or focus);
@@ -362,9 +411,7 @@ class BrowserSandbox(WebAppSandbox):
                 return ExecResult(ok=False, message=f"unknown key {action.keys!r}: use names like enter, escape, tab, "
                                                     "ctrl+a, pagedown")
             req["keys"] = combo
-            focused = next((c for c in self._controls() if c.get("focused")), None)
-            if combo == "Enter" and focused is not None and focused.get("submits"):
-                control = focused
+            control = next((c for c in self._controls() if c.get("focused")), None)
         elif isinstance(action, Goto):
             path = self._app_path(action.url)
             if path is None:

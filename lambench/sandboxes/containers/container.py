@@ -246,6 +246,8 @@ class Container:
         self.container: Any = None
         self._network: Any = None
         self._driver: Driver | None = None
+        self.sessions: list[Driver] = []
+        """Other sessions a sandbox opened in the container (closed with it)."""
 
     def start(self) -> "Container":
         lim = self.limits
@@ -315,6 +317,9 @@ class Container:
         return self.client.api.inspect_container(self.container.id)
 
     def close(self) -> None:
+        for session in self.sessions:
+            session.close()
+        self.sessions = []
         if self._driver is not None:
             self._driver.close()
             self._driver = None

@@ -165,25 +165,34 @@ def _stage_hash(ctx: Path, stage: dict[str, Any]) -> str:
     h = hashlib.sha256()
     for dest, src in sorted(stage.get("copy", {}).items()):
         h.update(dest.encode() + b"\0" + context_hash((ctx / src).resolve()).encode())
-    for name in stage.get("python", []):
+    pkgs = stage.get("python", [])
+    if pkgs:
+        _check_python(ctx, pkgs)
+    for name in pkgs:
         h.update(f"{name}=={_python_package(name)[1]}".encode())
     return "+" + h.hexdigest()[:16]
 
 
-def _staged(ctx: Path, stage: dict[str, Any], tmp: Path) -> Path:
-    """The context with what ``stage.json`` names copied in (``pw/<package>`` for Python packages)."""
+def _check_python(ctx: Path, pkgs: list[str]) -> None:
+    """Installed packages go into the image as they are: they must be built for its Python (Debian bookworm's 3.11
+    on Linux, this machine's architecture)."""
     import platform
 
+    if sys.version_info[:2] != (3, 11) or sys.platform != "linux" or platform.machine() not in ("x86_64", "aarch64"):
+        raise DockerUnavailable(f"the {ctx.name} image takes the Python packages {', '.join(pkgs)} as installed "
+                                f"here, which must be built for Python 3.11 on Linux (the image's Debian bookworm "
+                                f"python3); this is Python {sys.version_info[0]}.{sys.version_info[1]} on "
+                                f"{sys.platform}/{platform.machine()}. Run `lambench sandboxes build` from a Python "
+                                f"3.11 environment on Linux")
+
+
+def _staged(ctx: Path, stage: dict[str, Any], tmp: Path) -> Path:
+    """The context with what ``stage.json`` names copied in (``pw/<package>`` for Python packages)."""
     out = tmp / ctx.name
     shutil.copytree(ctx, out)
     for dest, src in stage.get("copy", {}).items():
         shutil.copytree((ctx / src).resolve(), out / dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     pkgs = stage.get("python", [])
-    if pkgs and (sys.version_info[:2] != (3, 11) or platform.machine() not in ("x86_64", "aarch64")):
-        raise DockerUnavailable(f"the {ctx.name} image takes the Python packages {', '.join(pkgs)} as installed "
-                                f"here, built for Python 3.11 on Linux (the image's Debian bookworm python3); this "
-                                f"is Python {sys.version_info[0]}.{sys.version_info[1]} on {platform.machine()}. "
-                                f"Run `lambench sandboxes build` from a Python 3.11 environment")
     for name in pkgs:
         path, _ = _python_package(name)
         shutil.copytree(path, out / "pw" / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
