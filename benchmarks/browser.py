@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -100,61 +97,39 @@ def container_cold(resets: int) -> float:
     return statistics.median(times) * 1000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bare_figures(resets: int, steps: int) -> tuple[float, float]:
     from playwright.sync_api import sync_playwright
 
+    from benchmarks.screen import app_server
     from lambench.sandboxes.browser.page_scripts import READ_JS
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen([sys.executable, str(ROOT / "sandboxes/webapp/app/server.py"), "--db",
-                                   f"{tmp}/app.db", "--port", str(port), "--host", "127.0.0.1"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.time() + 20
-            while time.time() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            with sync_playwright() as p:
-                cold = []
-                for i in range(resets + 1):
-                    t0 = time.perf_counter()
-                    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-                    ctx = browser.new_context(viewport={"width": 1024, "height": 768})
-                    ctx.add_cookies([{"name": "lb_staff", "value": "jordan", "url": url}])
-                    page = ctx.new_page()
-                    page.goto(url + "/", wait_until="load")
-                    page.evaluate(READ_JS)
-                    if i:
-                        cold.append(time.perf_counter() - t0)
-                    if i < resets:
-                        browser.close()
-                for i in range(4):
-                    page.get_by_role("link", name=LINKS[i % 2], exact=True).click()
-                    page.wait_for_load_state("load")
-                step_times = []
-                for i in range(steps):
-                    t0 = time.perf_counter()
-                    with page.expect_navigation(wait_until="load"):
-                        page.get_by_role("link", name=LINKS[i % 2], exact=True).click()
-                    snap = page.evaluate(READ_JS)
-                    png = page.screenshot(type="png")
-                    step_times.append(time.perf_counter() - t0)
-                assert png[:4] == b"\x89PNG" and snap["nodes"]
+    with app_server() as url, sync_playwright() as p:
+        cold = []
+        for i in range(resets + 1):
+            t0 = time.perf_counter()
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+            ctx.add_cookies([{"name": "lb_staff", "value": "jordan", "url": url}])
+            page = ctx.new_page()
+            page.goto(url + "/", wait_until="load")
+            page.evaluate(READ_JS)
+            if i:
+                cold.append(time.perf_counter() - t0)
+            if i < resets:
                 browser.close()
-        finally:
-            server.terminate()
-            server.wait(10)
+        for i in range(4):
+            page.get_by_role("link", name=LINKS[i % 2], exact=True).click()
+            page.wait_for_load_state("load")
+        step_times = []
+        for i in range(steps):
+            t0 = time.perf_counter()
+            with page.expect_navigation(wait_until="load"):
+                page.get_by_role("link", name=LINKS[i % 2], exact=True).click()
+            snap = page.evaluate(READ_JS)
+            png = page.screenshot(type="png")
+            step_times.append(time.perf_counter() - t0)
+        assert png[:4] == b"\x89PNG" and snap["nodes"]
+        browser.close()
     return statistics.median(cold) * 1000, statistics.median(step_times) * 1000
 
 
